@@ -1,0 +1,272 @@
+"""Typed settings: one YAML file plus ``INNOMINATUS_*`` environment overrides (ARCHITECTURE §5.1).
+
+Loaded once by the CLI (:func:`load_settings`) and passed down, frozen. Every field documents
+its unit and default; the defaults run the daemon with no file at all (SQLite and data under
+``./.innominatus``). Environment variables win over the file; nested keys use ``__``
+(``INNOMINATUS_API__PORT=9000``). Invalid values are reported as ``file:line: key: problem``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from reconciler.errors import ConfigError, InputError
+from reconciler.yamlfile import load_documents
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+
+
+def parse_duration(value: Any) -> float:
+    """``"30m"``, ``"10s"``, ``"250ms"``, ``"1h"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10s, 5m or 1h")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    raise ValueError(f"{value!r} is not a duration; write e.g. 10s, 5m, 1h or 250ms")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Group):
+    """The read-only status endpoint served by ``innominatus run``."""
+
+    enabled: bool = True
+    """Serve the API at all (default true)."""
+    host: str = "127.0.0.1"
+    """Interface to bind (default 127.0.0.1: local only)."""
+    port: int = Field(default=8081, ge=0, le=65535)
+    """TCP port (default 8081; 0 picks a free port)."""
+    tokens_env: str | None = None
+    """Name of an env var holding comma-separated bearer tokens; unset = no authentication."""
+
+
+class BackoffSettings(_Group):
+    initial: Duration = 10.0
+    """Delay before the first retry of a failed workflow (default 10s), doubled per attempt."""
+    max: Duration = 600.0
+    """Upper bound of the retry delay (default 10m)."""
+
+
+class EngineSettings(_Group):
+    workers: int = Field(default=4, ge=1, le=256)
+    """Executions running at once across all apps (default 4)."""
+    step_timeout: Duration = 1800.0
+    """Wall-clock limit of one step; its process group is killed past it (default 30m)."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts of one action before the resource stays ``failed`` (default 5)."""
+    backoff: BackoffSettings = BackoffSettings()
+    max_deletes: int = Field(default=10, ge=0)
+    """Deletes one repository pass may start without ``innominatus confirm`` (default 10)."""
+    shutdown_grace: Duration = 30.0
+    """On SIGTERM, how long running steps may finish before they are killed (default 30s)."""
+    log_limit: int = Field(default=65536, ge=1024)
+    """Bytes of output kept per step (the tail; default 64 KiB)."""
+
+
+class StatusSettings(_Group):
+    enabled: bool = True
+    """Write status files back to Git (default true)."""
+    branch: str = "innominatus-status"
+    """Branch holding ``apps/<app>.yaml``; created as an orphan branch if missing."""
+
+
+class RepositorySettings(_Group):
+    name: str
+    """Short unique name, used in logs, metrics and the API."""
+    url: str
+    """Local path, file://, https://, ssh:// or git@ URL (never with credentials in it)."""
+    branch: str = "main"
+    include: tuple[str, ...] = ("**/score.yaml", "**/*.score.yaml")
+    """Globs selecting Score files (``**`` crosses folders)."""
+    interval: Duration = 60.0
+    """Poll interval (default 60s, with jitter); local paths are also watched."""
+    prune: bool = True
+    """Delete resources removed from Git (default true); false leaves them orphaned."""
+    status: StatusSettings = StatusSettings()
+    token_env: str | None = None
+    """Env var holding an HTTPS token (sent as a header, never in the URL)."""
+    ssh_key: Path | None = None
+    """Private key file for ssh:// and git@ URLs."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use lower-case letters, digits, '-' and '_' (at most 63)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", value):
+            raise ValueError("the URL holds a password; remove it and set token_env instead")
+        return value
+
+
+class ProviderSourceSettings(_Group):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    type: Literal["filesystem"] = "filesystem"
+    """``filesystem`` (a folder holding provider.yaml). Git sources: see the providers issue."""
+    path: Path
+    enabled: bool = True
+
+
+class Settings(BaseSettings):
+    """The root of innominatus' configuration (ARCHITECTURE §5.1)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INNOMINATUS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: str = "sqlite:///.innominatus/state.db"
+    """SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host:5432/db."""
+    data_dir: Path = Path(".innominatus")
+    """Clones, per-execution workdirs, per-resource state dirs, keys."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    api: ApiSettings = ApiSettings()
+    engine: EngineSettings = EngineSettings()
+    repositories: tuple[RepositorySettings, ...] = ()
+    providers: tuple[ProviderSourceSettings, ...] = ()
+
+    @field_validator("repositories")
+    @classmethod
+    def _unique_repositories(
+        cls, value: tuple[RepositorySettings, ...]
+    ) -> tuple[RepositorySettings, ...]:
+        seen: set[str] = set()
+        for repo in value:
+            if repo.name in seen:
+                raise ValueError(f"two repositories are named {repo.name!r}; rename one")
+            seen.add(repo.name)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init values).
+        return (env_settings, init_settings)
+
+
+def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Resolve relative paths of the file against the file's folder."""
+    out = dict(data)
+    for key in ("data_dir",):
+        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
+            out[key] = str(base / out[key])
+    db = out.get("database")
+    if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        rel = db.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            out["database"] = f"sqlite:///{base / rel}"
+    for group in ("repositories", "providers"):
+        items = out.get(group)
+        if not isinstance(items, list):
+            continue
+        fixed = []
+        for item in items:
+            if isinstance(item, dict):
+                item = dict(item)
+                for key in ("url", "path"):
+                    value = item.get(key)
+                    if (
+                        isinstance(value, str)
+                        and (value.startswith("./") or value.startswith("../") or value == ".")
+                    ):
+                        item[key] = str((base / value).resolve())
+            fixed.append(item)
+        out[group] = fixed
+    return out
+
+
+def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
+    """Read ``path`` (or ``$INNOMINATUS_CONFIG``, or nothing) and the environment.
+
+    Relative paths in the file are taken relative to the file's folder, so a config works from
+    any current directory. Raises :class:`ConfigError` naming the file, line and key.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get("INNOMINATUS_CONFIG"):
+        path = Path(env["INNOMINATUS_CONFIG"])
+    data: dict[str, Any] = {}
+    document = None
+    if path is not None:
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{path}: config file not found; pass an existing file to --config "
+                "or unset INNOMINATUS_CONFIG to run on the defaults"
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+        try:
+            documents = load_documents(text, file=str(path))
+        except InputError as exc:
+            raise ConfigError(exc.message) from exc
+        if documents:
+            document = documents[0]
+            if document.data is None:
+                document = None
+            elif not isinstance(document.data, dict):
+                raise ConfigError(f"{path}:1: the config must be a mapping of keys to values")
+            else:
+                data = _relative_to(path.resolve().parent, document.data)
+    try:
+        if environ is None:
+            return Settings(**data)
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(environ)
+        try:
+            return Settings(**data)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(part) for part in loc) or "(root)"
+            where = (
+                str(document.location(loc))
+                if document is not None
+                else (str(path) if path else "environment")
+            )
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key; check the spelling against the README's configuration table"
+            elif err["type"] == "literal_error":
+                message = f"{message}"
+            problems.append(f"{where}: {key}: {message}")
+        raise ConfigError("\n".join(problems)) from exc
+
