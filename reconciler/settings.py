@@ -182,28 +182,25 @@ def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     for key in ("data_dir",):
         if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
-            out[key] = str(base / out[key])
+            out[key] = str((base / out[key]).resolve())
     db = out.get("database")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         rel = db.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
-            out["database"] = f"sqlite:///{base / rel}"
+            out["database"] = f"sqlite:///{(base / rel).resolve()}"
     for group in ("repositories", "providers"):
         items = out.get(group)
         if not isinstance(items, list):
             continue
         fixed = []
         for item in items:
-            if isinstance(item, dict):
-                item = dict(item)
+            entry = dict(item) if isinstance(item, dict) else item
+            if isinstance(entry, dict):
                 for key in ("url", "path"):
-                    value = item.get(key)
-                    if (
-                        isinstance(value, str)
-                        and (value.startswith("./") or value.startswith("../") or value == ".")
-                    ):
-                        item[key] = str((base / value).resolve())
-            fixed.append(item)
+                    value = entry.get(key)
+                    if isinstance(value, str) and (value.startswith(("./", "../")) or value == "."):
+                        entry[key] = str((base / value).resolve())
+            fixed.append(entry)
         out[group] = fixed
     return out
 
@@ -269,4 +266,3 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
                 message = f"{message}"
             problems.append(f"{where}: {key}: {message}")
         raise ConfigError("\n".join(problems)) from exc
-

@@ -20,6 +20,8 @@ import yaml
 from reconciler.errors import InputError, Location
 
 MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 200_000  # bounds alias expansion ("billion laughs") and pathological nesting
+MAX_DEPTH = 100
 
 Path_ = tuple[str | int, ...]
 
@@ -85,6 +87,8 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     if tag == "tag:yaml.org,2002:null":
         return None
     if tag == "tag:yaml.org,2002:bool":
+        if value.lower() not in ("true", "false"):
+            raise ValueError(value)
         return value.lower() == "true"
     if tag == "tag:yaml.org,2002:int":
         if value.startswith("0o"):
@@ -104,22 +108,51 @@ def _scalar(node: yaml.ScalarNode, file: str) -> Any:
     raise _error(file, node.start_mark, f"unsupported YAML tag {tag!r}; remove the tag")
 
 
+class _Budget:
+    """Counts constructed nodes so aliases cannot expand without bound."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+
 def _construct(
-    node: yaml.Node, file: str, path: Path_, positions: dict[Path_, tuple[int, int]]
+    node: yaml.Node,
+    file: str,
+    path: Path_,
+    positions: dict[Path_, tuple[int, int]],
+    budget: _Budget | None = None,
+    *,
+    stack: frozenset[int] = frozenset(),
 ) -> Any:
+    budget = budget or _Budget()
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES or len(path) > MAX_DEPTH:
+        raise _error(
+            file,
+            node.start_mark,
+            "document too large or too deep once aliases are expanded; simplify the file",
+        )
+    if id(node) in stack:
+        raise _error(file, node.start_mark, "an alias refers to itself; remove the cycle")
     if isinstance(node, yaml.ScalarNode):
-        return _scalar(node, file)
+        try:
+            return _scalar(node, file)
+        except ValueError as exc:
+            raise _error(
+                file, node.start_mark, f"{node.value!r} does not fit tag {node.tag}; fix the value"
+            ) from exc
+    stack = stack | {id(node)}
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, child in enumerate(node.value):
             child_path = (*path, index)
             positions[child_path] = (child.start_mark.line + 1, child.start_mark.column + 1)
-            items.append(_construct(child, file, child_path, positions))
+            items.append(_construct(child, file, child_path, positions, budget, stack=stack))
         return items
     if isinstance(node, yaml.MappingNode):
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _construct(key_node, file, (*path, "<key>"), {})
+            key = _construct(key_node, file, (*path, "<key>"), {}, budget, stack=stack)
             if isinstance(key, (dict, list)):
                 raise _error(file, key_node.start_mark, "a mapping key must be a plain value")
             if key in mapping:
@@ -131,7 +164,7 @@ def _construct(
             key_text = key if isinstance(key, str) else str(key)
             child_path = (*path, key_text)
             positions[child_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            mapping[key] = _construct(value_node, file, child_path, positions)
+            mapping[key] = _construct(value_node, file, child_path, positions, budget, stack=stack)
         return mapping
     raise _error(file, node.start_mark, "unsupported YAML node")
 
@@ -141,15 +174,26 @@ def load_documents(text: str | bytes, *, file: str) -> list[Document]:
     if len(text) > MAX_FILE_BYTES:
         raise InputError(
             f"file is {len(text)} bytes, over the 1 MiB limit; split it into smaller files",
-            location=Location(file),
+            location=Location(file, 1),
         )
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            line, column = _line_column(raw[: exc.start].decode("utf-8"))
             raise InputError(
                 f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
-                location=Location(file),
+                location=Location(file, line, column),
+            ) from exc
+    else:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            line, column = _line_column(text[: exc.start])
+            raise InputError(
+                f"not UTF-8 text ({exc.reason}); save the file as UTF-8",
+                location=Location(file, line, column),
             ) from exc
     documents: list[Document] = []
     try:
@@ -162,9 +206,23 @@ def load_documents(text: str | bytes, *, file: str) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or str(exc)
         raise _error(file, exc.problem_mark, f"invalid YAML: {problem}; fix the syntax") from exc
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text[: exc.position])
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        raise InputError(
+            f"invalid YAML: character {shown} is not allowed; remove it",
+            location=Location(file, line, column),
+        ) from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}; fix the syntax", location=Location(file)) from exc
+        raise InputError(
+            f"invalid YAML: {exc}; fix the syntax", location=Location(file, 1, 1)
+        ) from exc
     return documents
+
+
+def _line_column(before: str) -> tuple[int, int]:
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def _compose_all(text: str) -> Iterator[yaml.Node]:

@@ -1,1 +1,1 @@
-"""api"""
+"""The read-only HTTP status endpoint (the only package that imports Starlette)."""

@@ -1,0 +1,129 @@
+"""The read-only status endpoint (ARCHITECTURE §5.8): JSON under /api/v1, health probes.
+
+Only this package imports Starlette. Every route is GET/HEAD; any other method on any path is
+answered 405 before routing (invariant 7: the API never writes). Store reads run in a thread.
+Optional bearer tokens protect everything but the probes. Responses carry the same status
+documents as the Git write-back and ``innominatus status``; secrets are masked there.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from reconciler.api.views import StatusViews
+
+Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
+
+
+class _ReadOnly(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return JSONResponse(
+                {"error": "the status endpoint is read-only; use GET"},
+                status_code=405,
+                headers={"Allow": "GET, HEAD"},
+            )
+        return await call_next(request)
+
+
+class _BearerAuth(BaseHTTPMiddleware):
+    def __init__(self, app: Any, *, tokens: Collection[str]) -> None:
+        super().__init__(app)
+        self._tokens = [t.encode() for t in tokens if t]
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path in ("/healthz", "/readyz"):
+            return await call_next(request)
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and any(
+            hmac.compare_digest(token.encode(), t) for t in self._tokens
+        ):
+            return await call_next(request)
+        return JSONResponse(
+            {"error": "missing or wrong bearer token"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def create_app(
+    *,
+    views: StatusViews,
+    readiness: Readiness,
+    tokens: Collection[str] = (),
+) -> Starlette:
+    async def threaded(func: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(func)
+
+    def json_route(
+        producer: Callable[[Request], Any],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            result = await threaded(lambda: producer(request))
+            if result is None:
+                return JSONResponse({"error": "not found"}, status_code=404)
+            return JSONResponse(result)
+
+        return endpoint
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(_: Request) -> Response:
+        reason = readiness()
+        if reason is None:
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
+
+    def query(request: Request, key: str) -> str | None:
+        return request.query_params.get(key)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/api/v1/apps", json_route(lambda r: views.apps()), methods=["GET", "HEAD"]),
+        Route(
+            "/api/v1/apps/{app}",
+            json_route(lambda r: views.app(r.path_params["app"])),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
+            "/api/v1/resources",
+            json_route(
+                lambda r: views.resources(
+                    app=query(r, "app"), type_=query(r, "type"), state=query(r, "state")
+                )
+            ),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
+            "/api/v1/executions",
+            json_route(lambda r: views.executions(app=query(r, "app"))),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
+            "/api/v1/executions/{id:int}",
+            json_route(lambda r: views.execution(r.path_params["id"])),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
+            "/api/v1/repositories",
+            json_route(lambda r: views.repositories()),
+            methods=["GET", "HEAD"],
+        ),
+    ]
+    middleware = [Middleware(_ReadOnly)]
+    if tokens:
+        middleware.append(Middleware(_BearerAuth, tokens=list(tokens)))
+    return Starlette(routes=routes, middleware=middleware)

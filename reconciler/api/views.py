@@ -1,0 +1,105 @@
+"""The JSON documents the API serves, built from the store (shared with ``innominatus
+status`` so the CLI and the endpoint report the same states). Blocking: call from a thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.status.document import app_status, resource_status
+from reconciler.store import ExecutionRecord, Store
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def execution_document(record: ExecutionRecord, *, with_steps: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": record.id,
+        "app": record.app,
+        "resource": record.resource_uid,
+        "operation": record.operation,
+        "provider": record.provider,
+        "provider_version": record.provider_version,
+        "workflow": record.workflow,
+        "state": record.state,
+        "attempt": record.attempt,
+        "commit": record.commit,
+        "error": record.error,
+        "started_at": _iso(record.started_at),
+        "finished_at": _iso(record.finished_at),
+    }
+    if with_steps:
+        document["steps"] = [
+            {
+                "position": s.position,
+                "name": s.name,
+                "type": s.type,
+                "state": s.state,
+                "exit_code": s.exit_code,
+                "error": s.error,
+                "log_truncated": s.log_truncated,
+                "started_at": _iso(s.started_at),
+                "finished_at": _iso(s.finished_at),
+            }
+            for s in record.steps
+        ]
+    return document
+
+
+@dataclass(frozen=True)
+class StatusViews:
+    store: Store
+
+    def apps(self) -> dict[str, Any]:
+        resources: dict[str, list[Any]] = {}
+        for resource in self.store.resources.all():
+            resources.setdefault(resource.app, []).append(resource)
+        return {
+            "apps": [app_status(app, resources.get(app.name, [])) for app in self.store.apps.all()]
+        }
+
+    def app(self, name: str) -> dict[str, Any] | None:
+        record = self.store.apps.get(name)
+        if record is None:
+            return None
+        return app_status(record, self.store.resources.of_app(name))
+
+    def resources(self, *, app: str | None, type_: str | None, state: str | None) -> dict[str, Any]:
+        return {
+            "resources": [
+                {"app": r.app, "name": r.name, **resource_status(r)}
+                for r in self.store.resources.all(app=app, type_=type_, state=state)
+            ]
+        }
+
+    def executions(self, *, app: str | None) -> dict[str, Any]:
+        return {
+            "executions": [
+                execution_document(e, with_steps=False) for e in self.store.executions.all(app=app)
+            ]
+        }
+
+    def execution(self, execution_id: int) -> dict[str, Any] | None:
+        record = self.store.executions.get(execution_id)
+        return None if record is None else execution_document(record, with_steps=True)
+
+    def repositories(self) -> dict[str, Any]:
+        return {
+            "repositories": [
+                {
+                    "name": r.name,
+                    "url": r.url,
+                    "branch": r.branch,
+                    "last_seen_commit": r.seen_commit,
+                    "last_reconciled_commit": r.reconciled_commit,
+                    "last_seen_at": _iso(r.last_seen_at),
+                    "next_poll_at": _iso(r.next_poll_at),
+                    "last_error": r.last_error,
+                    "deletes_held": r.hold_reason,
+                }
+                for r in self.store.repositories.all()
+            ]
+        }

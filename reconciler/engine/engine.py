@@ -1,0 +1,282 @@
+"""The engine: one work queue over repositories, apps and status writes, a global worker
+limit for executions, graceful drain (CONVENTIONS #7).
+
+Keys: ``repo:<name>`` (fetch + sync), ``app:<name>`` (reconcile one app), ``status:<name>``
+(write back one repository's changed statuses). Executions run as tasks bounded by
+``engine.workers``; at most one per resource (invariant 3). When an execution ends its app is
+requeued, so work flows level-triggered: sync -> reconcile -> execute -> reconcile -> ...
+Used by ``innominatus run`` (continuously) and ``innominatus reconcile`` (until idle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.engine.backoff import retry_delay
+from reconciler.engine.queue import Outcome, WorkQueue
+from reconciler.engine.reconcile import reconcile_app
+from reconciler.engine.runner import RunContext, run_action
+from reconciler.engine.sync import RepositorySync
+from reconciler.errors import SourceError
+from reconciler.executors.registry import ExecutorRegistry
+from reconciler.plan.model import Action, RecordedResource
+from reconciler.providers.registry import ProviderSet
+from reconciler.settings import Settings
+from reconciler.sources.git import GitMirror
+from reconciler.status.writeback import write_status
+from reconciler.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineStats:
+    """Counters the API's /metrics and the benchmarks read."""
+
+    executions_started: int = 0
+    executions_succeeded: int = 0
+    executions_failed: int = 0
+    syncs: int = 0
+    sync_errors: int = 0
+    status_commits: int = 0
+    last_commit_to_start: float | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        providers: ProviderSet,
+        executors: ExecutorRegistry,
+        mirrors: Mapping[str, GitMirror],
+        one_shot: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.providers = providers
+        self.executors = executors
+        self.mirrors = dict(mirrors)
+        self.one_shot = one_shot
+        self.stats = EngineStats()
+        self._repositories = {r.name: r for r in settings.repositories}
+        self._syncs = {
+            r.name: RepositorySync(
+                settings=r,
+                mirror=self.mirrors[r.name],
+                store=store,
+                max_deletes=settings.engine.max_deletes,
+            )
+            for r in settings.repositories
+        }
+        self._synced_once: set[str] = set()
+        self._status_dirty: dict[str, set[str]] = {}
+        self._running: dict[str, asyncio.Task[bool]] = {}
+        self._slots = asyncio.Semaphore(settings.engine.workers)
+        self._detected_at: dict[str, float] = {}
+        self.queue = WorkQueue(handler=self._handle, concurrency=max(4, settings.engine.workers))
+        self.ready = asyncio.Event()
+
+    # triggers ---------------------------------------------------------------------------
+    def trigger_repository(self, name: str) -> None:
+        if name in self._repositories:
+            self._detected_at.setdefault(name, time.monotonic())
+            self.queue.add(f"repo:{name}")
+
+    def trigger_app(self, name: str) -> None:
+        self.queue.add(f"app:{name}")
+
+    def replace_providers(self, providers: ProviderSet) -> None:
+        """Swap the provider set; running executions keep the workflow they started with."""
+        self.providers = providers
+
+    # queue handler ----------------------------------------------------------------------
+    async def _handle(self, key: str) -> Outcome:
+        kind, _, name = key.partition(":")
+        if kind == "repo":
+            return await self._sync(name)
+        if kind == "app":
+            return await self._reconcile(name)
+        if kind == "status":
+            return await self._write_status(name)
+        raise ValueError(f"unknown work key {key!r}")
+
+    async def _sync(self, name: str) -> Outcome:
+        sync = self._syncs[name]
+        result = await asyncio.to_thread(sync.run, now=datetime.now(UTC))
+        self.stats.syncs += 1
+        if result.error is not None:
+            self.stats.sync_errors += 1
+            record = await asyncio.to_thread(self.store.repositories.get, name)
+            failures = record.failures if record is not None else 1
+            self._detected_at.pop(name, None)
+            if self.one_shot:
+                return Outcome(error=result.error)
+            return Outcome(
+                requeue_after=retry_delay(failures, self.settings.engine.backoff),
+                error=result.error,
+            )
+        apps = set(result.changed_apps)
+        if name not in self._synced_once:
+            self._synced_once.add(name)
+            apps |= {a.name for a in await asyncio.to_thread(self.store.apps.all, repository=name)}
+        if not apps:
+            self._detected_at.pop(name, None)
+        for app in sorted(apps):
+            self.trigger_app(app)
+        if result.hold:
+            logger.warning("repository %s: deletes held: %s", name, result.hold)
+        if self._synced_once >= set(self._repositories):
+            self.ready.set()
+        return Outcome()
+
+    async def _reconcile(self, name: str) -> Outcome:
+        result = await reconcile_app(
+            name,
+            store=self.store,
+            engine=self.settings.engine,
+            repositories=self._repositories,
+            running=lambda uid: uid in self._running,
+            start=self._start,
+            retry_backoff=not self.one_shot,
+        )
+        if result.repository is not None:
+            self._mark_status(result.repository, name)
+            detected = self._detected_at.get(result.repository)
+            if result.started and detected is not None:
+                self.stats.last_commit_to_start = time.monotonic() - detected
+                del self._detected_at[result.repository]
+        return result.outcome
+
+    def _mark_status(self, repository: str, app: str) -> None:
+        settings = self._repositories.get(repository)
+        if settings is None or not settings.status.enabled:
+            return
+        self._status_dirty.setdefault(repository, set()).add(app)
+        if not self.one_shot:
+            self.queue.add_after(f"status:{repository}", 0.2)
+
+    async def _write_status(self, repository: str) -> Outcome:
+        apps = self._status_dirty.pop(repository, set())
+        if not apps:
+            return Outcome()
+        settings = self._repositories[repository]
+        record = await asyncio.to_thread(self.store.repositories.get, repository)
+        try:
+            commit = await asyncio.to_thread(
+                write_status,
+                store=self.store,
+                mirror=self.mirrors[repository],
+                branch=settings.status.branch,
+                apps=apps,
+                commit=record.seen_commit if record is not None else None,
+            )
+        except SourceError as exc:
+            self._status_dirty.setdefault(repository, set()).update(apps)
+            if self.one_shot:
+                return Outcome(error=exc.message)
+            return Outcome(requeue_after=exc.delay, error=exc.message)
+        if commit is not None:
+            self.stats.status_commits += 1
+            logger.info(
+                "status of %s written to %s at %s",
+                ", ".join(sorted(apps)),
+                settings.status.branch,
+                commit[:12],
+            )
+        return Outcome()
+
+    # executions -------------------------------------------------------------------------
+    def _start(self, action: Action, record: RecordedResource | None, commit: str | None) -> None:
+        task = asyncio.create_task(self._execute(action, record, commit), name=f"exec {action.uid}")
+        self._running[action.uid] = task
+
+    async def _execute(
+        self, action: Action, record: RecordedResource | None, commit: str | None
+    ) -> bool:
+        ok = False
+        try:
+            async with self._slots:
+                self.stats.executions_started += 1
+                ok = await run_action(
+                    action,
+                    record=record,
+                    commit=commit,
+                    ctx=RunContext(
+                        store=self.store,
+                        providers=self.providers,
+                        executors=self.executors,
+                        engine=self.settings.engine,
+                        data_dir=Path(self.settings.data_dir),
+                    ),
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("execution of %s %s crashed", action.operation, action.uid)
+        finally:
+            if ok:
+                self.stats.executions_succeeded += 1
+            else:
+                self.stats.executions_failed += 1
+            self._running.pop(action.uid, None)
+            self.trigger_app(action.app)
+        return ok
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    # lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.queue.start()
+
+    async def settle(self) -> None:
+        """Until no work is queued and no execution runs (backoff timers do not count)."""
+        while True:
+            await self.queue.wait_idle()
+            if self._running:
+                await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+                continue
+            await asyncio.sleep(0)
+            if not self._running and not self.queue_busy():
+                return
+
+    def queue_busy(self) -> bool:
+        return not self.queue._idle.is_set()
+
+    async def run_once(self) -> None:
+        """One pass over every repository, waiting for everything it started; then write
+        the status of every app it touched."""
+        self.start()
+        try:
+            for name in self._repositories:
+                self.trigger_repository(name)
+            await self.settle()
+            for repository in list(self._status_dirty):
+                self.queue.add(f"status:{repository}")
+            await self.settle()
+        finally:
+            await self.queue.stop()
+
+    async def drain(self, *, grace: float) -> None:
+        """Stop taking work; let running executions finish for ``grace`` seconds, then cancel
+        them (their step process groups are killed and they are recorded as interrupted)."""
+        await self.queue.stop()
+        tasks = list(self._running.values())
+        if tasks:
+            logger.info("draining %d running execution(s), up to %.0fs", len(tasks), grace)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        for repository in list(self._status_dirty):
+            await self._write_status(repository)

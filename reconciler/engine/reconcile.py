@@ -1,0 +1,107 @@
+"""Reconciling one app: key in, outcome out (CONVENTIONS #6).
+
+Re-reads the app's desired snapshot and recorded resources, plans, starts every ready action
+(the caller runs them under the worker limit), stores the phase. Never trusts an event payload:
+running it twice in a row does nothing the second time. An ``Invalid`` app runs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from reconciler.desired import DesiredApp
+from reconciler.engine.queue import Outcome
+from reconciler.plan.model import Action, AppPlan, RecordedResource
+from reconciler.plan.phase import app_phase
+from reconciler.plan.planner import plan_app
+from reconciler.settings import EngineSettings, RepositorySettings
+from reconciler.store import Store
+
+StartAction = Callable[[Action, RecordedResource | None, str | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AppPass:
+    """What one pass over an app found, for the caller's bookkeeping and the status writer."""
+
+    outcome: Outcome
+    repository: str | None
+    started: int
+    plan: AppPlan | None
+
+
+async def reconcile_app(
+    name: str,
+    *,
+    store: Store,
+    engine: EngineSettings,
+    repositories: dict[str, RepositorySettings],
+    running: Callable[[str], bool],
+    start: StartAction,
+    retry_backoff: bool = True,
+) -> AppPass:
+    app = await asyncio.to_thread(store.apps.get, name)
+    if app is None:
+        return AppPass(Outcome(), None, 0, None)
+    recorded = await asyncio.to_thread(store.resources.of_app, name)
+    repository = await asyncio.to_thread(store.repositories.get, app.repository)
+    settings = repositories.get(app.repository)
+    now = datetime.now(UTC)
+    plan: AppPlan | None = None
+    started = 0
+    requeue: float | None = None
+    if app.error is None:
+        desired = DesiredApp.from_json(name, app.desired) if app.desired is not None else None
+        plan = plan_app(
+            desired,
+            recorded,
+            app=app.name,  # type: ignore[arg-type]
+            prune=settings.prune if settings is not None else False,
+            now=now,
+            max_attempts=engine.max_attempts,
+            deletes_held=repository is not None and repository.hold_reason is not None,
+        )
+        by_uid = {r.uid: r for r in recorded}
+        for action in plan.ready:
+            if running(action.uid):
+                continue
+            start(action, by_uid.get(action.uid), app.commit)
+            started += 1
+        newly_orphaned = [u for u in plan.orphans if not by_uid[u].orphaned]
+        if newly_orphaned:
+            await asyncio.to_thread(store.resources.set_orphaned, newly_orphaned, orphaned=True)
+            recorded = await asyncio.to_thread(store.resources.of_app, name)
+        if retry_backoff:
+            waits = [
+                (a.not_before - now).total_seconds()
+                for a in plan.actions
+                if a.status == "backoff" and a.not_before is not None
+            ]
+            if waits:
+                requeue = max(0.05, min(waits))
+    phase, condition = app_phase(
+        removed=app.desired is None and app.error is None,
+        error=app.error,
+        plan=plan,
+        recorded=recorded,
+    )
+    await asyncio.to_thread(
+        store.apps.set_phase,
+        name,
+        phase=phase,
+        reason=condition.reason,
+        message=condition.message,
+    )
+    gone = (
+        app.desired is None
+        and app.error is None
+        and plan is not None
+        and not plan.actions
+        and all(r.state == "terminated" for r in recorded)
+    )
+    if gone:
+        await asyncio.to_thread(store.apps.forget, name)
+    return AppPass(Outcome(requeue_after=requeue), app.repository, started, plan)

@@ -1,0 +1,244 @@
+"""Running one action: resolve its workflow, record the execution, run the steps, record the
+outcome (ARCHITECTURE §5.5 step contract, §6 invariants 3-4).
+
+Called by the app reconciler for each ready action, under the global worker limit. Database and
+filesystem work runs in threads; steps run as asyncio subprocesses through the executors. On
+cancellation (shutdown past the grace period) the execution is recorded as interrupted, and the
+next start retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.engine.backoff import next_attempt
+from reconciler.errors import PermanentError
+from reconciler.executors.base import StepRequest
+from reconciler.executors.registry import ExecutorRegistry
+from reconciler.plan.hashing import inputs_hash
+from reconciler.plan.model import Action, RecordedResource
+from reconciler.providers.registry import ProviderSet
+from reconciler.providers.workflow import apply_parameters
+from reconciler.settings import EngineSettings
+from reconciler.status.document import is_secret_key
+from reconciler.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    store: Store
+    providers: ProviderSet
+    executors: ExecutorRegistry
+    engine: EngineSettings
+    data_dir: Path
+
+
+def _builtin_params(action: Action, record: RecordedResource | None) -> dict[str, Any]:
+    uid = str(action.uid)
+    return {
+        "app_name": action.app,
+        "resource_name": action.name,
+        "resource_type": action.type,
+        "resource_class": action.class_,
+        "resource_id": uid.split("#", 1)[1],
+        "resource_uid": uid,
+        "operation": action.operation,
+    }
+
+
+def state_dir_for(data_dir: Path, uid: str) -> Path:
+    """Per-resource folder kept across executions (Terraform state and the like)."""
+    digest = hashlib.sha256(uid.encode()).hexdigest()[:16]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in uid)[:80]
+    return data_dir / "state" / f"{safe}-{digest}"
+
+
+async def run_action(
+    action: Action,
+    *,
+    record: RecordedResource | None,
+    commit: str | None,
+    ctx: RunContext,
+) -> bool:
+    """Run ``action`` to completion; True when it succeeded."""
+    store = ctx.store
+    now = datetime.now(UTC)
+    if not action.run_workflow:
+        await asyncio.to_thread(store.resources.forget, action.uid, reason=action.reason)
+        return True
+    raw_params = dict(action.params or {})
+    digest = action.inputs_hash or inputs_hash(
+        type_=action.type,
+        class_=action.class_,
+        id_=None,
+        params=raw_params,
+        annotations=action.annotations,
+    )
+    try:
+        resolution = ctx.providers.resolve(
+            type_=action.type, operation=action.operation, annotations=action.annotations
+        )
+        workflow = resolution.workflow
+        bad = [s.name for s in workflow.steps if s.when is not None]
+        if bad:
+            raise PermanentError(
+                f"workflow {workflow.name}: step {bad[0]!r} has an `if:` condition, which this "
+                "version does not evaluate yet; remove it or split the workflow"
+            )
+        params = apply_parameters(workflow, {**raw_params, **_builtin_params(action, record)})
+    except PermanentError as exc:
+        attempts = (record.attempts if record is not None else 0) + 1
+        await asyncio.to_thread(
+            store.resources.fail_unstarted,
+            uid=action.uid,
+            app=action.app,
+            name=action.name,
+            type_=action.type,
+            class_=action.class_,
+            operation=action.operation,
+            error=exc.message,
+            inputs_hash=digest,
+            next_attempt_at=next_attempt(now, attempts, ctx.engine.backoff),
+        )
+        logger.warning("%s: %s %s: %s", action.app, action.operation, action.uid, exc.message)
+        return False
+    provider = resolution.provider
+    execution_id, attempt = await asyncio.to_thread(
+        store.resources.begin,
+        uid=action.uid,
+        app=action.app,
+        name=action.name,
+        type_=action.type,
+        class_=action.class_,
+        operation=action.operation,
+        reason=action.reason,
+        provider=provider.name,
+        provider_version=provider.version,
+        workflow=workflow.name,
+        inputs_hash=digest,
+        commit=commit,
+        depends_on=list(action.depends_on),
+    )
+    logger.info(
+        "%s: %s %s with %s/%s (execution %d, attempt %d)",
+        action.app,
+        action.operation,
+        action.uid,
+        provider.name,
+        workflow.name,
+        execution_id,
+        attempt,
+    )
+    workdir = ctx.data_dir / "work" / str(execution_id)
+    state_dir = state_dir_for(ctx.data_dir, action.uid)
+    await asyncio.to_thread(_make_dirs, workdir, state_dir)
+    previous = dict(record.outputs) if record is not None else {}
+    secrets = frozenset(
+        str(v)
+        for k, v in previous.items()
+        if is_secret_key(k, record.secret_keys if record else frozenset())
+    )
+    step_outputs: dict[str, Mapping[str, str]] = {}
+    outputs: dict[str, str] = {}
+    error: str | None = None
+    try:
+        for position, step in enumerate(workflow.steps):
+            executor = ctx.executors.get(step.type)
+            step_id = await asyncio.to_thread(
+                store.executions.step_started,
+                execution_id,
+                position=position,
+                name=step.name,
+                type_=step.type,
+            )
+            request = StepRequest(
+                execution_id=execution_id,
+                app=action.app,
+                resource=action.name,
+                resource_uid=action.uid,
+                operation=action.operation,
+                step_name=step.name,
+                step_type=step.type,
+                config=step.config,
+                params=params,
+                previous_outputs=step_outputs,
+                workdir=workdir,
+                state_dir=state_dir,
+                provider_dir=provider.path,
+                timeout=step.timeout or ctx.engine.step_timeout,
+                secrets=secrets,
+            )
+            try:
+                result = await executor.run(request, log_limit=ctx.engine.log_limit)
+            except asyncio.CancelledError:
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        store.executions.step_finished,
+                        step_id,
+                        state="interrupted",
+                        exit_code=None,
+                        error="interrupted by daemon shutdown",
+                        log="",
+                        log_truncated=0,
+                    )
+                )
+                raise
+            await asyncio.to_thread(
+                store.executions.step_finished,
+                step_id,
+                state=result.status,
+                exit_code=result.exit_code,
+                error=result.error,
+                log=result.log,
+                log_truncated=result.log_truncated,
+            )
+            if result.status != "succeeded":
+                error = f"step {step.name!r} {result.status}: {result.error or ''}".strip()
+                break
+            step_outputs[step.name] = dict(result.outputs)
+            outputs.update(result.outputs)
+    except asyncio.CancelledError:
+        await asyncio.shield(
+            asyncio.to_thread(
+                store.resources.fail,
+                execution_id,
+                error="interrupted by daemon shutdown; will retry at next start",
+                next_attempt_at=None,
+                interrupted=True,
+            )
+        )
+        raise
+    if error is not None:
+        await asyncio.to_thread(
+            store.resources.fail,
+            execution_id,
+            error=error,
+            next_attempt_at=next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
+        )
+        logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
+        return False
+    secret_keys = sorted(k for k in outputs if is_secret_key(k, workflow.secret_outputs))
+    await asyncio.to_thread(
+        store.resources.succeed,
+        execution_id,
+        outputs=outputs,
+        secret_keys=secret_keys,
+        applied_params=raw_params if action.operation != "delete" else None,
+    )
+    await asyncio.to_thread(shutil.rmtree, workdir, True)
+    return True
+
+
+def _make_dirs(*paths: Path) -> None:
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)

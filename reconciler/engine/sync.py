@@ -1,0 +1,142 @@
+"""One repository pass: fetch, re-parse what changed, record desired apps, apply the guard.
+
+Runs in a worker thread (git and SQL block). Incremental (ARCHITECTURE §5.3): after the first
+pass only files changed between the last synced commit and the new tip are re-parsed. A broken
+file marks its apps ``Invalid`` and keeps their last good spec; an unreachable repository is
+recorded with its error and nothing else changes (invariant 1: never a delete from a broken
+source). The delete guard (invariant 2) is evaluated over the whole repository.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reconciler.desired import DesiredApp, ParsedFile, assemble, parse_file
+from reconciler.errors import SourceError
+from reconciler.plan.guard import delete_guard
+from reconciler.settings import RepositorySettings
+from reconciler.sources.git import GitMirror
+from reconciler.sources.globs import match_glob
+from reconciler.store import AppDesired, Store
+from reconciler.types import AppName, CommitSha
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    commit: CommitSha | None
+    changed_apps: frozenset[str] = frozenset()
+    error: str | None = None
+    hold: str | None = None
+
+
+@dataclass
+class RepositorySync:
+    """Keeps the parse cache of one repository between passes."""
+
+    settings: RepositorySettings
+    mirror: GitMirror
+    store: Store
+    max_deletes: int
+    _commit: CommitSha | None = None
+    _parsed: dict[str, ParsedFile] = field(default_factory=dict)
+
+    def _included(self, path: str) -> bool:
+        return any(match_glob(path, pattern) for pattern in self.settings.include)
+
+    def _refresh_files(self, commit: CommitSha) -> None:
+        if self._commit is not None and self.mirror.has_commit(self._commit):
+            changes = [
+                c for c in self.mirror.changed_files(self._commit, commit) if self._included(c.path)
+            ]
+            removed = [c.path for c in changes if c.status == "D"]
+            wanted = [c.path for c in changes if c.status != "D"]
+        else:
+            self._parsed.clear()
+            removed = []
+            wanted = self.mirror.list_files(commit, include=self.settings.include)
+        for path in removed:
+            self._parsed.pop(path, None)
+        contents = self.mirror.read_files(commit, wanted)
+        for path in wanted:
+            if path in contents:
+                self._parsed[path] = parse_file(path, contents[path])
+            else:
+                self._parsed.pop(path, None)
+        self._commit = commit
+
+    def run(self, *, now: datetime) -> SyncResult:
+        name = self.settings.name
+        try:
+            commit = self.mirror.fetch()
+            self._refresh_files(commit)
+        except SourceError as exc:
+            failures = self.store.repositories.record_error(
+                name, error=exc.message, next_poll_at=None
+            )
+            logger.warning("repository %s: %s (failure %d)", name, exc.message, failures)
+            return SyncResult(commit=None, error=exc.message)
+        desired = assemble(self._parsed)
+        recorded = {a.name: a for a in self.store.apps.all(repository=name)}
+        updates: list[AppDesired] = []
+        snapshots: dict[str, DesiredApp | None] = {}
+        for app_name, app in desired.apps.items():
+            snapshot = app.to_json()
+            snapshots[app_name] = app
+            old = recorded.get(app_name)
+            if old is None or old.desired != snapshot or old.error is not None:
+                updates.append(AppDesired(name=app_name, path=app.path, desired=snapshot))
+        for app_name, (path, error) in desired.invalid_apps.items():
+            updates.append(AppDesired(name=app_name, path=path, error=error))
+        for old_name, old in recorded.items():
+            app_name = AppName(old_name)
+            if app_name in desired.apps or app_name in desired.invalid_apps:
+                continue
+            if old.path in desired.invalid_files:
+                updates.append(
+                    AppDesired(name=app_name, path=old.path, error=desired.invalid_files[old.path])
+                )
+            elif old.desired is not None or old.error is not None:
+                snapshots[app_name] = None
+                updates.append(AppDesired(name=app_name, path=old.path, desired=None))
+        hold = self._guard(snapshots, recorded_names=set(recorded), commit=commit)
+        self.store.apps.save_desired(repository=name, commit=commit, apps=updates)
+        self.store.repositories.record_seen(
+            name, commit=commit, next_poll_at=now + timedelta(seconds=self.settings.interval)
+        )
+        self.store.repositories.record_reconciled(name, commit=commit, hold_reason=hold)
+        for error in desired.invalid_files.values():
+            logger.warning("repository %s: %s", name, error)
+        return SyncResult(commit=commit, changed_apps=frozenset(u.name for u in updates), hold=hold)
+
+    def _guard(
+        self,
+        snapshots: dict[str, DesiredApp | None],
+        *,
+        recorded_names: set[str],
+        commit: CommitSha,
+    ) -> str | None:
+        if not self.settings.prune:
+            return None
+        live = [
+            r
+            for r in self.store.resources.all()
+            if r.app in recorded_names and r.state != "terminated"
+        ]
+        deletes = 0
+        for resource in live:
+            if resource.app not in snapshots:
+                continue  # unchanged or invalid: nothing of it is deleted by this commit
+            app = snapshots[resource.app]
+            if app is None or resource.uid not in {r.uid for r in app.resources.values()}:
+                deletes += 1
+        reason = delete_guard(deletes=deletes, live=len(live), max_deletes=self.max_deletes)
+        if reason is None:
+            return None
+        record = self.store.repositories.get(self.settings.name)
+        if record is not None and record.confirmed_commit == commit:
+            return None
+        return reason.replace("<repository>", self.settings.name)

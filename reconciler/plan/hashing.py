@@ -1,0 +1,38 @@
+"""The inputs hash of a resource (ARCHITECTURE §5.4): what decides between update and noop.
+
+sha256 of the canonical JSON (sorted keys, no whitespace) of type, class, id, resolved params
+and the two workflow-selector annotations. Called by the planner; stored by the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+WORKFLOW_ANNOTATION = "innominatus.io/workflow"
+WORKFLOW_TAGS_ANNOTATION = "innominatus.io/workflow-tags"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def inputs_hash(
+    *,
+    type_: str,
+    class_: str,
+    id_: str | None,
+    params: Mapping[str, Any],
+    annotations: Mapping[str, Any],
+) -> str:
+    document = {
+        "type": type_,
+        "class": class_,
+        "id": id_,
+        "params": params,
+        "workflow": annotations.get(WORKFLOW_ANNOTATION),
+        "workflow_tags": annotations.get(WORKFLOW_TAGS_ANNOTATION),
+    }
+    return hashlib.sha256(canonical_json(document).encode()).hexdigest()

@@ -1,0 +1,196 @@
+"""provider.yaml: the model of a provider's manifest and its structural validation.
+
+Owns the innominatus manifest format (ARCHITECTURE §5.5): ``apiVersion``, ``kind: Provider``
+(legacy ``Platform``), ``metadata`` (SemVer ``version``), ``compatibility``, both capability
+formats and ``workflows[]``. Everything checkable from the file's shape alone is checked here
+(types of values, known keys, known operations, SemVer); cross-references (workflows that
+exist, alias targets) are :mod:`.capabilities`' and :mod:`.provider`'s job. Called by
+:func:`reconciler.providers.provider.load_provider`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, get_args
+
+from pydantic import BeforeValidator, ConfigDict, model_validator
+
+from reconciler.errors import InputError, Location
+from reconciler.providers.documents import (
+    InvalidInputError,
+    StrictModel,
+    Text,
+    describe,
+    digest,
+    matching,
+    parse_mapping,
+    read_file,
+    validate,
+)
+from reconciler.providers.workflow import WorkflowName
+from reconciler.yamlfile import Document
+
+Operation = Literal["create", "read", "update", "delete"]
+OPERATIONS: Final[tuple[str, ...]] = get_args(Operation)
+ApiVersion = Literal["v1", "innominatus.io/v1", "innominatus.io/v1alpha1"]
+
+# semver.org's regular expression for a version (2.0.0).
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def _semver(value: Any) -> str:
+    if not isinstance(value, str) or not _SEMVER.match(value):
+        raise ValueError(
+            f"{describe(value)} is not a SemVer version; write MAJOR.MINOR.PATCH such as 1.0.0"
+        )
+    return value
+
+
+def semver_core(version: str) -> tuple[int, int, int]:
+    """``"1.2.3-rc.1"`` -> ``(1, 2, 3)``: enough to order compatibility bounds."""
+    match = _SEMVER.match(version)
+    if match is None:
+        raise ValueError(f"{version!r} is not a SemVer version")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+SemVer = Annotated[str, BeforeValidator(_semver)]
+ProviderName = Annotated[
+    str,
+    matching(
+        r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$",
+        what="provider name",
+        allowed="lower-case letters, digits, '-' and '_' (at most 63)",
+    ),
+]
+TypeName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9][A-Za-z0-9_./-]*$",
+        what="resource type",
+        allowed="letters, digits, '-', '_', '.', '/'",
+    ),
+]
+
+
+class Metadata(StrictModel):
+    """Who the provider is; unknown keys (author, homepage, license, tags, ...) are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    name: ProviderName
+    version: SemVer
+    description: Text = ""
+    category: Text = ""
+
+
+class Compatibility(StrictModel):
+    """Core versions the provider was written for (recorded; see :func:`semver_core`)."""
+
+    minCoreVersion: SemVer | None = None
+    maxCoreVersion: SemVer | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Compatibility:
+        low, high = self.minCoreVersion, self.maxCoreVersion
+        if low is not None and high is not None and semver_core(low) > semver_core(high):
+            raise ValueError(f"minCoreVersion {low} is above maxCoreVersion {high}; swap them")
+        return self
+
+
+class TaggedWorkflow(StrictModel):
+    name: WorkflowName
+    tags: list[str] = []
+
+
+class OperationRef(StrictModel):
+    """``{workflow: NAME}`` or ``{workflows: [{name, tags}], default: NAME}``."""
+
+    workflow: WorkflowName | None = None
+    workflows: list[TaggedWorkflow] | None = None
+    default: WorkflowName | None = None
+
+
+class Operations(StrictModel):
+    create: OperationRef | None = None
+    read: OperationRef | None = None
+    update: OperationRef | None = None
+    delete: OperationRef | None = None
+
+
+class TypeCapability(StrictModel):
+    type: TypeName
+    aliasFor: TypeName | None = None
+    operations: Operations | None = None
+    description: Text = ""
+
+
+class Capabilities(StrictModel):
+    resourceTypes: list[TypeName] | None = None
+    resourceTypeCapabilities: list[TypeCapability] | None = None
+
+
+class WorkflowEntry(StrictModel):
+    """One entry of ``workflows[]``; ``operation`` None means "create" in the simple format."""
+
+    name: WorkflowName
+    file: str
+    category: Literal["provisioner", "goldenpath"] = "provisioner"
+    operation: Operation | None = None
+    tags: list[str] = []
+    description: Text = ""
+    version: SemVer | None = None
+
+
+class ProviderManifest(StrictModel):
+    apiVersion: ApiVersion
+    kind: Literal["Provider", "Platform"]
+    metadata: Metadata
+    compatibility: Compatibility | None = None
+    capabilities: Capabilities | None = None
+    workflows: list[WorkflowEntry] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFile:
+    """A loaded provider.yaml: the model, the document (for positions) and its sha256."""
+
+    path: Path
+    manifest: ProviderManifest
+    document: Document
+    digest: str
+
+    def location(self, *path: str | int) -> Location:
+        """Where ``path`` (``"workflows", 0, "file"``) sits in provider.yaml."""
+        return self.document.location(tuple(path))
+
+
+def load_manifest(path: Path) -> ManifestFile:
+    """Read provider.yaml at ``path``; :class:`InvalidInputError` lists every structural problem."""
+    try:
+        raw = read_file(path, what="provider manifest")
+        document = parse_mapping(raw, file=str(path), what="provider.yaml")
+    except InvalidInputError:
+        raise
+    except InputError as exc:
+        raise InvalidInputError([exc]) from exc
+    if "provisioners" in document.data:
+        raise InvalidInputError(
+            [
+                InputError(
+                    "legacy provisioners: are not supported; declare workflows: and "
+                    "capabilities: instead (see the corpus providers)",
+                    location=document.location(("provisioners",)),
+                )
+            ]
+        )
+    manifest, problems = validate(ProviderManifest, document)
+    if manifest is None:
+        raise InvalidInputError(problems)
+    return ManifestFile(path=path, manifest=manifest, document=document, digest=digest(raw))

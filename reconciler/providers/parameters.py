@@ -1,0 +1,137 @@
+"""Workflow parameters: their declaration and the binding of a resource's values to them.
+
+Owns the six parameter types of workflow files and the one coercion table between YAML/Score
+values and them (``"2"`` -> 2 for a number, ``"true"`` -> True for a boolean, 8080 -> "8080" for
+a string). :mod:`.workflow` uses it to check declared defaults when a file loads;
+:func:`reconciler.providers.workflow.apply_parameters` (called by the engine and the planner
+before a workflow runs) uses it to bind values. Values of parameters whose name says they are
+secret never appear in a message.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+from reconciler.errors import PermanentError
+from reconciler.providers.documents import describe
+
+ParameterType = Literal["string", "number", "boolean", "map", "object", "array"]
+PARAMETER_TYPES: Final[tuple[str, ...]] = get_args(ParameterType)
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_SECRET_WORDS = ("password", "secret", "token", "private_key", "credential", "connection_string")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One entry of a workflow's ``parameters:``; ``default`` None means "no default"."""
+
+    name: str
+    type: str
+    required: bool = False
+    default: Any = None
+    description: str = ""
+
+
+def coerce(type_: str, value: Any) -> Any:
+    """``value`` as parameter type ``type_``; ``ValueError("a number")`` names what was expected.
+
+    Score params and YAML scalars arrive as whatever the author typed; a workflow declares what
+    it needs. Only lossless, unsurprising conversions are made: no "yes" for true, no 1 for true,
+    no mapping from a string.
+    """
+    if type_ == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float) and math.isfinite(value):
+            return str(value)
+        raise ValueError("a string")
+    if type_ == "number":
+        return _number(value)
+    if type_ == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValueError("true or false")
+    if type_ in ("map", "object"):
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise ValueError("a mapping")
+    if type_ == "array":
+        if isinstance(value, list | tuple):
+            return list(value)
+        raise ValueError("a list")
+    raise ValueError(f"one of the types {', '.join(PARAMETER_TYPES)}")
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError("a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.match(text):
+            return int(text)
+        if _NUMBER.match(text):
+            return float(text)
+    raise ValueError("a number")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a parameter's name says its value is secret (ARCHITECTURE §5.5)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def shown(name: str, value: Any) -> str:
+    """``value`` for a message, or only its kind when ``name`` says it is secret."""
+    if looks_secret(name):
+        return "a value kept hidden because the parameter is secret"
+    return describe(value)
+
+
+def bind_parameters(
+    workflow: str, parameters: Sequence[Parameter], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The values a workflow runs with; raise :class:`PermanentError` listing every problem.
+
+    A value of None counts as absent. Declared parameters are coerced, absent ones take their
+    default (a copy, so one execution cannot change another's); undeclared values pass through
+    untouched because the engine adds its own (``app_name``, ``resource_uid``, ...).
+    """
+    bound = dict(values)
+    problems: list[str] = []
+    for parameter in parameters:
+        value = values.get(parameter.name)
+        if value is None:
+            bound.pop(parameter.name, None)
+            if parameter.default is not None:
+                bound[parameter.name] = copy.deepcopy(parameter.default)
+            elif parameter.required:
+                problems.append(
+                    f"workflow {workflow}: required parameter '{parameter.name}' is missing; "
+                    "add it to the resource's params"
+                )
+            continue
+        try:
+            bound[parameter.name] = coerce(parameter.type, value)
+        except ValueError as exc:
+            problems.append(
+                f"workflow {workflow}: parameter '{parameter.name}' must be {exc}, got "
+                f"{shown(parameter.name, value)}; fix it in the resource's params"
+            )
+    if problems:
+        raise PermanentError("\n".join(problems))
+    return bound

@@ -1,0 +1,285 @@
+"""Workflow files: the steps a provider runs for one operation on one resource.
+
+Owns the workflow file format of the corpus (``apiVersion: innominatus.io/v1alpha1``, ``kind:
+Workflow``, ``metadata.name``, ``parameters[]``, ``steps[]``, ``outputs``) and its immutable
+model. Step ``config`` and ``outputs`` stay raw: templates are rendered by the engine when a
+step runs, never here. :mod:`.provider` loads every workflow a provider.yaml names; the engine
+and the planner call :func:`apply_parameters` before a workflow runs or is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from reconciler.errors import InputError, Location
+from reconciler.providers.documents import (
+    InvalidInputError,
+    StrictModel,
+    Text,
+    describe,
+    digest,
+    matching,
+    parse_mapping,
+    read_file,
+    validate,
+)
+from reconciler.providers.parameters import (
+    Parameter,
+    ParameterType,
+    bind_parameters,
+    coerce,
+    shown,
+)
+from reconciler.settings import parse_duration
+from reconciler.yamlfile import Document
+
+__all__ = ["Parameter", "Step", "Workflow", "apply_parameters", "load_workflow"]
+
+_OUTPUT_KEYS = frozenset({"value", "secret", "description"})
+
+WorkflowName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        what="workflow name",
+        allowed="letters, digits, '-', '_', '.'",
+    ),
+]
+# Templates reach step outputs as .steps.<name>.output and parameters as .parameters.<name>.
+StepName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9][A-Za-z0-9_-]*$", what="step name", allowed="letters, digits, '-' and '_'"
+    ),
+]
+ParameterName = Annotated[
+    str,
+    matching(r"^[A-Za-z_][A-Za-z0-9_]*$", what="parameter name", allowed="letters, digits and '_'"),
+]
+StepType = Annotated[
+    str, matching(r"^\S+$", what="step type", allowed="a word such as policy or terraform")
+]
+
+
+class _ParameterModel(StrictModel):
+    name: ParameterName
+    type: ParameterType
+    required: bool = False
+    default: Any = None
+    description: Text = ""
+
+
+class _StepModel(StrictModel):
+    name: StepName
+    type: StepType
+    config: dict[Any, Any] | None = None
+    timeout: float | None = None
+    when: str | None = Field(default=None, alias="if")
+    description: Text = ""
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if seconds <= 0:
+            raise ValueError("a step timeout must be above 0s; remove it to use the default")
+        return seconds
+
+
+class _Metadata(StrictModel):
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)  # labels, owners, ...
+
+    name: WorkflowName
+    description: Text = ""
+
+
+class _WorkflowModel(StrictModel):
+    apiVersion: Literal["innominatus.io/v1alpha1"]
+    kind: Literal["Workflow"]
+    metadata: _Metadata
+    parameters: list[_ParameterModel] | None = None
+    steps: list[_StepModel]
+    outputs: dict[Any, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step; ``timeout`` in seconds (None: the engine's default), ``when`` the raw ``if:``."""
+
+    name: str
+    type: str
+    config: Mapping[str, Any]
+    timeout: float | None
+    when: str | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A loaded workflow file; ``digest`` is the sha256 of its bytes (for fingerprints)."""
+
+    name: str
+    file: Path
+    parameters: tuple[Parameter, ...]
+    steps: tuple[Step, ...]
+    outputs: Mapping[str, Any]
+    secret_outputs: frozenset[str]
+    description: str = ""
+    digest: str = ""
+
+
+def load_workflow(path: Path) -> Workflow:
+    """Read and check one workflow file; :class:`InvalidInputError` lists every problem."""
+    try:
+        raw = read_file(path, what="workflow file")
+        document = parse_mapping(raw, file=str(path), what="workflow file")
+    except InvalidInputError:
+        raise
+    except InputError as exc:
+        raise InvalidInputError([exc]) from exc
+    model, problems = validate(_WorkflowModel, document)
+    if model is None:
+        raise InvalidInputError(problems)
+    parameters = _parameters(model, document, problems)
+    steps = _steps(model, document, problems)
+    outputs = _outputs(model, document, problems)
+    if problems:
+        raise InvalidInputError(problems)
+    return Workflow(
+        name=model.metadata.name,
+        file=path,
+        parameters=parameters,
+        steps=steps,
+        outputs=outputs,
+        secret_outputs=frozenset(
+            key
+            for key, value in outputs.items()
+            if isinstance(value, dict) and value.get("secret") is True
+        ),
+        description=model.metadata.description,
+        digest=digest(raw),
+    )
+
+
+def apply_parameters(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters ``workflow`` runs with: defaults applied, required checked, types coerced.
+
+    Raises :class:`~reconciler.errors.PermanentError` naming the workflow and each parameter,
+    because only a change of the resource's params (or of the workflow) can fix it.
+    """
+    return bind_parameters(workflow.name, workflow.parameters, params)
+
+
+def _first_line(document: Document, path: tuple[str | int, ...]) -> int | None:
+    return document.location(path).line
+
+
+def _parameters(
+    model: _WorkflowModel, document: Document, problems: list[InputError]
+) -> tuple[Parameter, ...]:
+    seen: dict[str, int] = {}
+    parameters: list[Parameter] = []
+    for index, item in enumerate(model.parameters or []):
+        at = ("parameters", index)
+        if item.name in seen:
+            first = _first_line(document, ("parameters", seen[item.name]))
+            problems.append(
+                InputError(
+                    f"parameter '{item.name}' is declared twice (first at line {first}); "
+                    "remove one",
+                    location=document.location((*at, "name")),
+                )
+            )
+            continue
+        seen[item.name] = index
+        default = item.default
+        if default is not None:
+            try:
+                default = coerce(item.type, default)
+            except ValueError as exc:
+                problems.append(
+                    InputError(
+                        f"parameters[{index}].default: parameter '{item.name}' is a {item.type}, "
+                        f"so its default must be {exc}, got {shown(item.name, default)}",
+                        location=document.location((*at, "default")),
+                    )
+                )
+        parameters.append(Parameter(item.name, item.type, item.required, default, item.description))
+    return tuple(parameters)
+
+
+def _steps(
+    model: _WorkflowModel, document: Document, problems: list[InputError]
+) -> tuple[Step, ...]:
+    if not model.steps:
+        problems.append(
+            InputError(
+                "steps is empty; add at least one step", location=document.location(("steps",))
+            )
+        )
+    seen: dict[str, int] = {}
+    steps: list[Step] = []
+    for index, item in enumerate(model.steps):
+        at = ("steps", index)
+        if item.name in seen:
+            first = _first_line(document, ("steps", seen[item.name]))
+            problems.append(
+                InputError(
+                    f"step name '{item.name}' is used twice (first at line {first}); step names "
+                    "must be unique because outputs refer to them as .steps.<name>",
+                    location=document.location((*at, "name")),
+                )
+            )
+            continue
+        seen[item.name] = index
+        steps.append(
+            Step(
+                name=item.name,
+                type=item.type,
+                config=dict(item.config or {}),
+                timeout=item.timeout,
+                when=item.when,
+                location=document.location(at),
+            )
+        )
+    return tuple(steps)
+
+
+def _outputs(
+    model: _WorkflowModel, document: Document, problems: list[InputError]
+) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    for key, value in (model.outputs or {}).items():
+        location = document.location(("outputs", key if isinstance(key, str) else str(key)))
+        problem = _output_problem(key, value)
+        if problem is not None:
+            problems.append(InputError(f"outputs.{key}: {problem}", location=location))
+        else:
+            outputs[key] = value
+    return outputs
+
+
+def _output_problem(key: Any, value: Any) -> str | None:
+    if not isinstance(key, str):
+        return "an output name must be a string; quote it"
+    if isinstance(value, str | int | float | bool):
+        return None
+    if not isinstance(value, dict):
+        return f"expected a template string or {{value: ..., secret: true}}, got {describe(value)}"
+    unknown = sorted(str(name) for name in value if name not in _OUTPUT_KEYS)
+    if unknown:
+        return f"unknown key '{unknown[0]}'; an output takes value, secret and description"
+    if "value" not in value:
+        return "value is required; write {value: TEMPLATE, secret: true}"
+    if not isinstance(value["value"], str | int | float | bool):
+        return f"value must be a template string, got {describe(value['value'])}"
+    if "secret" in value and not isinstance(value["secret"], bool):
+        return f"secret must be true or false, got {describe(value['secret'])}"
+    return None

@@ -1,0 +1,202 @@
+"""Wiring for the daemon and the one-shot pass: settings -> store, providers, mirrors, engine,
+scheduler, watchers, API server; signals and graceful shutdown.
+
+Called by the CLI only. ``run_daemon`` serves until SIGTERM/SIGINT, then drains: no new work,
+running steps get ``engine.shutdown_grace`` to finish, the rest are killed and recorded as
+interrupted; the next start retries them. ``run_once`` is ``innominatus reconcile``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from reconciler.api.app import create_app
+from reconciler.api.views import StatusViews
+from reconciler.engine.engine import Engine
+from reconciler.errors import ConfigError
+from reconciler.executors.registry import ExecutorRegistry, default_registry
+from reconciler.providers.registry import ProviderSet, load_provider_set
+from reconciler.settings import Settings
+from reconciler.sources.git import GitMirror
+from reconciler.sources.redact import redact_url
+from reconciler.sources.watch import watch_repositories
+from reconciler.store import Store, open_store
+
+logger = logging.getLogger("reconciler")
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: Store
+    providers: ProviderSet
+    executors: ExecutorRegistry
+    mirrors: dict[str, GitMirror]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon drains on SIGTERM itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build(settings: Settings, *, lock: bool) -> Components:
+    """Open the store (migrated, and locked for a daemon), load providers, make mirrors."""
+    store = open_store(settings.database)
+    try:
+        store.upgrade()
+        if lock:
+            store.lock()
+        executors = default_registry()
+        providers = load_provider_set(settings.providers, known_step_types=executors.known_types())
+        mirrors = {}
+        for repo in settings.repositories:
+            token = None
+            if repo.token_env:
+                token = os.environ.get(repo.token_env)
+                if not token:
+                    raise ConfigError(
+                        f"repositories.{repo.name}.token_env: environment variable "
+                        f"{repo.token_env} is not set; export it or remove token_env"
+                    )
+            mirrors[repo.name] = GitMirror(
+                name=repo.name,
+                url=repo.url,
+                branch=repo.branch,
+                data_dir=Path(settings.data_dir),
+                token=token,
+                ssh_key=repo.ssh_key,
+            )
+            store.repositories.register(
+                name=repo.name, url=redact_url(repo.url), branch=repo.branch
+            )
+    except BaseException:
+        store.close()
+        raise
+    return Components(settings, store, providers, executors, mirrors)
+
+
+def _engine(components: Components, *, one_shot: bool) -> Engine:
+    return Engine(
+        settings=components.settings,
+        store=components.store,
+        providers=components.providers,
+        executors=components.executors,
+        mirrors=components.mirrors,
+        one_shot=one_shot,
+    )
+
+
+async def run_once(components: Components) -> Engine:
+    """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
+    recovered = await asyncio.to_thread(components.store.resources.recover_interrupted)
+    if recovered:
+        logger.warning("recovered interrupted executions of: %s", ", ".join(recovered))
+    engine = _engine(components, one_shot=True)
+    await engine.run_once()
+    return engine
+
+
+async def run_daemon(
+    components: Components,
+    *,
+    on_listening: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """``innominatus run``: watch, poll, reconcile, execute, write back, serve, until stopped."""
+    settings = components.settings
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    recovered = await asyncio.to_thread(components.store.resources.recover_interrupted)
+    engine = _engine(components, one_shot=False)
+    engine.start()
+    for app in recovered:
+        logger.warning("retrying interrupted executions of app %s", app)
+        engine.trigger_app(app)
+    for repo in settings.repositories:
+        engine.trigger_repository(repo.name)
+
+    scheduler = AsyncIOScheduler()
+    for repo in settings.repositories:
+        scheduler.add_job(
+            engine.trigger_repository,
+            "interval",
+            args=[repo.name],
+            seconds=repo.interval,
+            jitter=max(1, int(repo.interval * 0.1)),
+            id=f"poll:{repo.name}",
+            coalesce=True,
+            max_instances=1,
+        )
+    scheduler.start()
+
+    watched = {n: m.watch_path for n, m in components.mirrors.items() if m.watch_path is not None}
+    watcher = asyncio.create_task(
+        watch_repositories(
+            {n: p for n, p in watched.items() if p is not None},
+            on_change=engine.trigger_repository,
+            stop=stop,
+        ),
+        name="watcher",
+    )
+
+    server: _Server | None = None
+    server_task: asyncio.Task[None] | None = None
+    if settings.api.enabled:
+        tokens: list[str] = []
+        if settings.api.tokens_env:
+            tokens = [t.strip() for t in os.environ.get(settings.api.tokens_env, "").split(",")]
+        asgi = create_app(
+            views=StatusViews(components.store),
+            readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
+            tokens=[t for t in tokens if t],
+        )
+        config = uvicorn.Config(
+            asgi,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = _Server(config)
+        server_task = asyncio.create_task(server.serve(), name="api")
+        while not server.started and not server_task.done():
+            await asyncio.sleep(0.01)
+        if server_task.done():
+            await server_task  # re-raise the bind error
+        sockets = [s for srv in server.servers for s in srv.sockets]
+        port = sockets[0].getsockname()[1] if sockets else settings.api.port
+        url = f"http://{settings.api.host}:{port}/"
+        logger.info("status endpoint at %s", url)
+        if on_listening is not None:
+            on_listening(url)
+    elif on_listening is not None:
+        on_listening("")
+
+    await stop.wait()
+    logger.info("shutting down: draining work")
+    scheduler.shutdown(wait=False)
+    await engine.drain(grace=settings.engine.shutdown_grace)
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    if server is not None and server_task is not None:
+        server.should_exit = True
+        await server_task
+    logger.info("stopped")

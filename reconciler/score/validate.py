@@ -1,0 +1,264 @@
+"""Validation of one parsed Score document against score.dev/v1b1, pointing at the offending key.
+
+Owns the checks the reconcile core relies on: ``apiVersion``; the top-level keys the schema
+allows; ``metadata.name`` and annotations; ``containers`` (a non-empty map of valid names, each
+with a string ``image`` and only schema keys); ``resources`` (valid names; ``type``, ``class``,
+``id`` by the schema's patterns; ``params`` and ``metadata`` maps; no other keys). Innominatus-only
+fields get a message naming the Score field to use instead. Every key must be a string (Score
+documents are JSON) and nesting is bounded, so later recursive code is safe.
+
+Deliberately partial: inside a container only the keys are checked (not ``variables``, ``files``,
+``volumes``, probes, ``resources``, ``before``), and ``service`` only for being a map of known
+keys; the Score fidelity issue completes this to the JSON schema. Called by the loader only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import InputError, Location
+from reconciler.yamlfile import Document, Path_
+
+API_VERSION = "score.dev/v1b1"
+MAX_DEPTH = 64
+
+# The schema's patterns (score-v1b1.json), used with fullmatch: Python's "$" would accept "\n".
+_LABEL = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]")
+_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]")
+_ID = re.compile(r"[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*")
+_ANNOTATION = re.compile(
+    r"(?:[a-z0-9][a-z0-9-]{0,61}[a-z0-9](?:\.[a-z0-9][a-z0-9-]{0,61}[a-z0-9])*/)?"
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,61}[A-Za-z0-9]"
+)
+_LABEL_RULE = (
+    "use 2 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+)
+_TYPE_RULE = (
+    "use 2 to 63 characters of A-Z, a-z, 0-9 and '-', starting and ending with a letter or digit"
+)
+_ID_RULE = (
+    "use 2 to 63 characters: labels of a-z, 0-9 and '-' separated by '.', each starting and "
+    "ending with a letter or digit"
+)
+_ANNOTATION_RULE = (
+    "use an optional DNS-name prefix and '/', then 2 to 63 characters of A-Z, a-z, 0-9, '-', "
+    "'_' and '.', starting and ending with a letter or digit"
+)
+
+TOP_LEVEL_KEYS = ("apiVersion", "metadata", "service", "containers", "resources")
+CONTAINER_KEYS = (
+    "image", "command", "args", "variables", "files", "volumes",
+    "resources", "livenessProbe", "readinessProbe", "before",
+)  # fmt: skip
+RESOURCE_KEYS = ("type", "class", "id", "metadata", "params")
+SERVICE_KEYS = ("ports",)
+
+_NOT_SCORE = "is an innominatus field, not Score"
+_TOP_LEVEL_HINTS = {
+    "environment": f"{_NOT_SCORE}; remove it (the platform decides where the app runs)",
+    "workflows": f"{_NOT_SCORE}; workflows belong in a provider, remove them from the Score file",
+    "variables": (
+        "is not a Score field; set environment variables per container, under "
+        "`containers.<name>.variables`"
+    ),
+}
+_CONTAINER_HINTS = {
+    "env": f"{_NOT_SCORE}; use `variables` (Score's environment variables)",
+    "ports": "is not a container field in Score; declare ports under `service.ports`",
+}
+_RESOURCE_HINTS = {"properties": f"{_NOT_SCORE}; use `params`"}
+
+
+class ScoreError(InputError):
+    """An invalid Score document: ``pointer`` (RFC 6901) names the offending key."""
+
+    def __init__(self, message: str, *, location: Location, pointer: str) -> None:
+        super().__init__(f"{pointer or '(root)'}: {message}", location=location)
+        self.pointer = pointer
+
+
+def json_pointer(path: Path_) -> str:
+    """``("metadata", "annotations", "a/b")`` -> ``/metadata/annotations/a~1b``."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def describe(value: Any) -> str:
+    """A YAML reader's name for the kind of ``value`` ("a list", "a number (3)", ...)."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "an empty string" if value == "" else "a string"
+    return "a map" if isinstance(value, Mapping) else "a list"
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    document: Document
+
+    def error(self, path: Path_, message: str) -> ScoreError:
+        """An error at ``path``, located at its key (or its parent's, when it is missing)."""
+        return ScoreError(
+            message, location=self.document.location(path), pointer=json_pointer(path)
+        )
+
+    def mapping(self, path: Path_, value: Any, what: str = "a map") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected {what}, got {describe(value)}")
+        return value
+
+    def string(self, path: Path_, value: Any) -> str:
+        if not isinstance(value, str):
+            hint = "; quote it" if isinstance(value, int | float) else ""
+            raise self.error(path, f"expected a string, got {describe(value)}{hint}")
+        return value
+
+    def name(self, path: Path_, value: Any, pattern: re.Pattern[str], what: str, rule: str) -> None:
+        text = self.string(path, value)
+        if not (2 <= len(text) <= 63 and pattern.fullmatch(text)):
+            raise self.error(path, f"{text!r} is not a valid {what}; {rule}")
+
+    def known_keys(
+        self, path: Path_, data: Mapping[str, Any], allowed: tuple[str, ...], hints: dict[str, str]
+    ) -> None:
+        for key in data:
+            if key in allowed:
+                continue
+            if key in hints:
+                raise self.error((*path, key), f"`{key}` {hints[key]}")
+            if not path and key.startswith("x-"):
+                hint = "Score extensions (x-*) are not part of score.dev/v1b1; remove it"
+            else:
+                where = f"in {json_pointer(path)}" if path else "at the top level"
+                close = difflib.get_close_matches(key, allowed, n=1)
+                guess = f"did you mean `{close[0]}`? " if close else ""
+                hint = f"unknown key {where}; {guess}Score allows {', '.join(allowed)}"
+            raise self.error((*path, key), hint)
+
+
+def validate_workload(document: Document) -> None:
+    """Raise :class:`ScoreError` at the first problem of ``document``.
+
+    Checked in this order: keys and nesting, ``apiVersion`` (a Kubernetes manifest or an older
+    Score version says so first), top-level keys, ``metadata``, ``containers``, ``service``,
+    ``resources``; inside a map, in the order of the file.
+    """
+    check = _Check(document)
+    data = check.mapping(
+        (), document.data, "a Score workload (a map with apiVersion, metadata and containers)"
+    )
+    _check_keys_and_depth(check, data)
+    if "apiVersion" not in data:
+        raise check.error(("apiVersion",), f"missing; add `apiVersion: {API_VERSION}`")
+    api_version = data["apiVersion"]
+    if api_version != API_VERSION:
+        shown = repr(api_version) if isinstance(api_version, str) else describe(api_version)
+        raise check.error(("apiVersion",), f"{shown} is not supported; expected {API_VERSION!r}")
+    check.known_keys((), data, TOP_LEVEL_KEYS, _TOP_LEVEL_HINTS)
+    _check_metadata(check, data)
+    _check_containers(check, data)
+    if "service" in data:
+        service = check.mapping(("service",), data["service"])
+        check.known_keys(("service",), service, SERVICE_KEYS, {})
+        if "ports" in service:
+            check.mapping(("service", "ports"), service["ports"])
+    if "resources" in data:
+        _check_resources(check, data["resources"])
+
+
+def _check_keys_and_depth(check: _Check, data: dict[str, Any]) -> None:
+    stack: list[tuple[Path_, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise check.error(path, f"nested more than {MAX_DEPTH} levels deep; flatten it")
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    raise check.error(
+                        (*path, str(key)),
+                        f"the key {json.dumps(key)} is not a string; quote it "
+                        "(Score documents are JSON, whose keys are strings)",
+                    )
+            stack.extend(((*path, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in reversed(list(enumerate(value))))
+
+
+def _check_metadata(check: _Check, data: dict[str, Any]) -> None:
+    if "metadata" not in data:
+        raise check.error(("metadata",), "missing; add `metadata:` with the workload's `name`")
+    metadata = check.mapping(("metadata",), data["metadata"])
+    if "name" not in metadata:
+        raise check.error(
+            ("metadata", "name"), "missing; add the workload's name (its app name, unique)"
+        )
+    check.name(("metadata", "name"), metadata["name"], _LABEL, "workload name", _LABEL_RULE)
+    if "annotations" in metadata:
+        _check_annotations(check, ("metadata", "annotations"), metadata["annotations"])
+
+
+def _check_annotations(check: _Check, path: Path_, value: Any) -> None:
+    annotations = check.mapping(path, value)
+    for key, item in annotations.items():
+        if not (2 <= len(key) <= 316 and _ANNOTATION.fullmatch(key)):
+            raise check.error(
+                (*path, key), f"{key!r} is not a valid annotation name; {_ANNOTATION_RULE}"
+            )
+        check.string((*path, key), item)
+
+
+def _check_containers(check: _Check, data: dict[str, Any]) -> None:
+    if "containers" not in data:
+        raise check.error(
+            ("containers",), "missing; add at least one container, e.g. `main: {image: nginx}`"
+        )
+    containers = check.mapping(
+        ("containers",), data["containers"], "a map of container names to containers"
+    )
+    if not containers:
+        raise check.error(("containers",), "empty; add at least one container with an `image`")
+    for name, container in containers.items():
+        path: Path_ = ("containers", name)
+        check.name(path, name, _LABEL, "container name", _LABEL_RULE)
+        spec = check.mapping(path, container, "a container (a map with `image`)")
+        check.known_keys(path, spec, CONTAINER_KEYS, _CONTAINER_HINTS)
+        if "image" not in spec:
+            raise check.error(
+                (*path, "image"), "missing; add the container image, e.g. `nginx:1.27`"
+            )
+        image = check.string((*path, "image"), spec["image"])
+        if not image:
+            raise check.error((*path, "image"), "empty; set the container image, e.g. `nginx:1.27`")
+
+
+def _check_resources(check: _Check, value: Any) -> None:
+    resources = check.mapping(("resources",), value, "a map of resource names to resources")
+    for name, resource in resources.items():
+        path: Path_ = ("resources", name)
+        check.name(path, name, _LABEL, "resource name", _LABEL_RULE)
+        spec = check.mapping(path, resource, "a resource (a map with `type`)")
+        check.known_keys(path, spec, RESOURCE_KEYS, _RESOURCE_HINTS)
+        if "type" not in spec:
+            raise check.error((*path, "type"), "missing; add the resource type, e.g. `postgres`")
+        check.name((*path, "type"), spec["type"], _TYPE, "resource type", _TYPE_RULE)
+        if "class" in spec:
+            check.name((*path, "class"), spec["class"], _TYPE, "resource class", _TYPE_RULE)
+        if "id" in spec:
+            check.name((*path, "id"), spec["id"], _ID, "resource id", _ID_RULE)
+        if "params" in spec:
+            check.mapping((*path, "params"), spec["params"])
+        if "metadata" in spec:
+            metadata = check.mapping((*path, "metadata"), spec["metadata"])
+            if "annotations" in metadata:
+                _check_annotations(
+                    check, (*path, "metadata", "annotations"), metadata["annotations"]
+                )

@@ -1,0 +1,192 @@
+"""Running git in a mirror and reading its plumbing output formats.
+
+Owns the one place a git command is started (:class:`GitRunner`, through GitPython's
+``Git.execute`` on the mirror's open ``git.Repo``), the translation of every failure into a
+redacted :class:`~reconciler.errors.SourceError`, the validation of what reaches git's argv,
+and the parsers of ``ls-tree -r -z``, ``cat-file --batch`` and ``diff-tree --name-status -z``.
+Called by :mod:`reconciler.sources.git` and :mod:`reconciler.sources.commit` only; callers hold
+the mirror's lock.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import git
+
+from reconciler.errors import SourceError
+from reconciler.sources.redact import redact_text
+from reconciler.types import CommitSha
+
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_BAD_REF = re.compile(r"^-|^/|/$|\.\.|@\{|//|[\x00-\x20\x7f~^:?*\[\\]|\.lock(?:/|$)|^@$|\.$")
+
+
+@dataclass(frozen=True, slots=True)
+class GitResult:
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        """Standard output as text, surrounding whitespace removed (one-line answers)."""
+        return self.stdout.decode("utf-8", "surrogateescape").strip()
+
+
+class GitRunner:
+    """Runs git commands in one bare mirror, with its environment and its redaction."""
+
+    def __init__(
+        self, *, repo: git.Repo, label: str, secrets: Collection[str], timeout: float
+    ) -> None:
+        self._repo = repo
+        self._label = label
+        self._secrets = tuple(secrets)
+        self._timeout = timeout
+        self.git_dir = Path(repo.git_dir)
+
+    def run(
+        self,
+        *args: str,
+        stdin: IO[bytes] | None = None,
+        env: Mapping[str, str] | None = None,
+        network: bool = False,
+        check: bool = True,
+    ) -> GitResult:
+        """Run ``git *args``; with ``check``, a non-zero exit raises a redacted SourceError.
+
+        ``network`` commands (fetch, push) are killed after the mirror's timeout.
+        """
+        command = [str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"), *args]
+        # execute()'s overloads cannot express this flag combination: (status, bytes, str).
+        execute: Callable[..., tuple[int | None, bytes, str]] = self._repo.git.execute
+        try:
+            status, stdout, stderr = execute(
+                command,
+                istream=stdin,
+                env=dict(env) if env else None,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                kill_after_timeout=self._timeout if network else None,
+            )
+        except (git.GitError, OSError) as exc:
+            raise self.error(f"cannot run git {args[0]}: {exc}") from exc
+        result = GitResult(status=int(status or 0), stdout=stdout, stderr=str(stderr))
+        if check and result.status != 0:
+            raise self.failed(args[0], result)
+        return result
+
+    def failed(self, command: str, result: GitResult) -> SourceError:
+        """The SourceError of a git command that exited with an error."""
+        return self.error(f"git {command} failed: {_summary(result.stderr)}")
+
+    def error(self, message: str) -> SourceError:
+        """A SourceError about this mirror's repository, with credentials masked."""
+        return SourceError(redact_text(f"{self._label}: {message}", secrets=self._secrets))
+
+    def resolve_commit(self, revision: str) -> CommitSha | None:
+        """The commit ``revision`` names in the mirror, or None when it names nothing."""
+        result = self.run("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}", check=False)
+        if result.status == 0:
+            return CommitSha(result.text)
+        if result.status == 1 and not result.stderr.strip():
+            return None
+        raise self.failed("rev-parse", result)
+
+    def close(self) -> None:
+        self._repo.close()
+
+
+def ls_tree(runner: GitRunner, commit: CommitSha) -> dict[str, str]:
+    """``{path: blob sha}`` of every regular file at ``commit`` (no symlinks, no submodules)."""
+    out = runner.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
+    entries: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, sha = meta.split(b" ")
+        if kind == b"blob" and mode != b"120000":
+            entries[path.decode("utf-8", "surrogateescape")] = sha.decode("ascii")
+    return entries
+
+
+def cat_batch(runner: GitRunner, names: Sequence[str]) -> list[tuple[str, bytes] | None]:
+    """``(type, content)`` of each object name (None when missing), from one ``cat-file``.
+
+    All names go to one ``git cat-file --batch`` process through a file on its stdin, so
+    thousands of objects cost one process and no round trips (ARCHITECTURE §7).
+    """
+    if not names:
+        return []
+    with tempfile.TemporaryFile() as request:
+        for name in names:
+            if "\n" in name or "\0" in name:
+                raise ValueError(f"object name {name!r} holds a line break")
+            request.write(name.encode("utf-8", "surrogateescape") + b"\n")
+        request.seek(0)
+        raw = runner.run("cat-file", "--batch", stdin=request).stdout
+    objects: list[tuple[str, bytes] | None] = []
+    pos = 0
+    for name in names:
+        end = raw.find(b"\n", pos)
+        header = raw[pos:end].split(b" ") if end >= 0 else []
+        if header[-1:] == [b"missing"]:
+            objects.append(None)
+            pos = end + 1
+            continue
+        if len(header) != 3 or not header[2].isdigit():
+            raise runner.error(f"git cat-file answered {name!r} with {raw[pos:end][:80]!r}")
+        start, size = end + 1, int(header[2])
+        if raw[start + size : start + size + 1] != b"\n":
+            raise runner.error(f"git cat-file output for {name!r} is truncated")
+        objects.append((header[1].decode("ascii"), raw[start : start + size]))
+        pos = start + size + 1
+    return objects
+
+
+def diff_names(runner: GitRunner, old: CommitSha, new: CommitSha) -> list[tuple[str, str]]:
+    """``(status, path)`` per file changed from ``old`` to ``new``; renames as D + A."""
+    out = runner.run(
+        "diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new
+    ).stdout.split(b"\0")
+    changes: list[tuple[str, str]] = []
+    for status, path in zip(out[0:-1:2], out[1::2], strict=True):
+        letter = status.decode("ascii")[:1]
+        changes.append(("M" if letter == "T" else letter, path.decode("utf-8", "surrogateescape")))
+    return changes
+
+
+def check_sha(commit: str) -> CommitSha:
+    """``commit`` if it is a full object name; anything else is a caller's bug."""
+    if not _SHA.fullmatch(commit):
+        raise ValueError(f"{commit!r} is not a full commit sha")
+    return CommitSha(commit)
+
+
+def check_branch(branch: str) -> str:
+    """``branch`` if git accepts it as a branch name (so it can never become an option)."""
+    if not branch or _BAD_REF.search(branch):
+        raise ValueError(f"{branch!r} is not a valid branch name")
+    return branch
+
+
+def check_path(path: str) -> str:
+    """``path`` if it is a clean repository-relative file path."""
+    parts = path.split("/")
+    if not path or "\0" in path or "\n" in path or any(p in ("", ".", "..", ".git") for p in parts):
+        raise ValueError(f"{path!r} is not a repository-relative file path")
+    return path
+
+
+def _summary(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return " / ".join(lines[-3:])[-600:] or "no error output"

@@ -1,0 +1,106 @@
+"""Executions and their steps: progress written as steps run, read by the API and CLI.
+
+Logs are bounded by the executor before they arrive here (the tail is kept and the count of
+cut bytes recorded); secrets are masked before they are stored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from reconciler.store.models import ExecutionRow, StepRow
+from reconciler.store.records import ExecutionRecord, StepRecord
+from reconciler.store.session import Database, now, utc
+
+
+def _step(row: StepRow) -> StepRecord:
+    return StepRecord(
+        position=row.position,
+        name=row.name,
+        type=row.type,
+        state=row.state,
+        exit_code=row.exit_code,
+        error=row.error,
+        log=row.log,
+        log_truncated=row.log_truncated,
+        started_at=utc(row.started_at) or now(),
+        finished_at=utc(row.finished_at),
+    )
+
+
+def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row.id,
+        resource_uid=row.resource_uid,
+        app=row.app,
+        operation=row.operation,
+        provider=row.provider,
+        provider_version=row.provider_version,
+        workflow=row.workflow,
+        state=row.state,
+        attempt=row.attempt,
+        commit=row.commit,
+        error=row.error,
+        started_at=utc(row.started_at) or now(),
+        finished_at=utc(row.finished_at),
+        steps=steps,
+    )
+
+
+class Executions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def step_started(self, execution_id: int, *, position: int, name: str, type_: str) -> int:
+        with self._db.transaction() as session:
+            row = StepRow(
+                execution_id=execution_id,
+                position=position,
+                name=name,
+                type=type_,
+                state="running",
+                log="",
+                log_truncated=0,
+                started_at=now(),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def step_finished(
+        self,
+        step_id: int,
+        *,
+        state: str,
+        exit_code: int | None,
+        error: str | None,
+        log: str,
+        log_truncated: int,
+    ) -> None:
+        with self._db.transaction() as session:
+            row = session.get_one(StepRow, step_id)
+            row.state, row.exit_code, row.error = state, exit_code, error
+            row.log, row.log_truncated, row.finished_at = log, log_truncated, now()
+
+    def all(
+        self, *, app: str | None = None, resource_uid: str | None = None, limit: int = 100
+    ) -> list[ExecutionRecord]:
+        with self._db.transaction() as session:
+            query = select(ExecutionRow).order_by(ExecutionRow.id.desc()).limit(limit)
+            if app is not None:
+                query = query.where(ExecutionRow.app == app)
+            if resource_uid is not None:
+                query = query.where(ExecutionRow.resource_uid == resource_uid)
+            return [_execution(r) for r in session.scalars(query)]
+
+    def get(self, execution_id: int) -> ExecutionRecord | None:
+        with self._db.transaction() as session:
+            row = session.get(ExecutionRow, execution_id)
+            if row is None:
+                return None
+            steps = session.scalars(
+                select(StepRow)
+                .where(StepRow.execution_id == execution_id)
+                .order_by(StepRow.position)
+            )
+            return _execution(row, tuple(_step(s) for s in steps))

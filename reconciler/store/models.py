@@ -1,0 +1,132 @@
+"""SQLAlchemy 2 table models of the recorded state. Only ``reconciler.store`` imports this.
+
+Tables: repositories (what was fetched and reconciled), apps (desired spec snapshot and phase),
+resources (one row per UID: state, desired/applied inputs hash, applied params, outputs),
+executions and steps (workflow runs with bounded logs), transitions (the audit trail: one row
+per resource state change, written in the same transaction as the change).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class RepositoryRow(Base):
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    url: Mapped[str] = mapped_column(String(1024))  # redacted
+    branch: Mapped[str] = mapped_column(String(255))
+    seen_commit: Mapped[str | None] = mapped_column(String(64))
+    reconciled_commit: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    confirmed_commit: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class AppRow(Base):
+    __tablename__ = "apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    repository: Mapped[str] = mapped_column(String(63), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    desired: Mapped[dict[str, Any] | None]  # the app's resources as Git says; None = removed
+    error: Mapped[str | None] = mapped_column(Text)  # set while the app is Invalid
+    phase: Mapped[str] = mapped_column(String(16), default="Progressing")
+    reason: Mapped[str] = mapped_column(String(64), default="Reconciling")
+    message: Mapped[str] = mapped_column(Text, default="")
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+
+
+class ResourceRow(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(512), unique=True)
+    app: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(255))
+    class_: Mapped[str] = mapped_column("class", String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    desired_hash: Mapped[str | None] = mapped_column(String(64))
+    applied_hash: Mapped[str | None] = mapped_column(String(64))
+    applied_params: Mapped[dict[str, Any] | None]
+    outputs: Mapped[dict[str, Any] | None]
+    secret_keys: Mapped[list[Any] | None]
+    depends_on: Mapped[list[Any] | None]
+    operation: Mapped[str | None] = mapped_column(String(16))  # last operation attempted
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(255))
+    workflow: Mapped[str | None] = mapped_column(String(255))
+    execution_id: Mapped[int | None] = mapped_column(Integer)
+    orphaned: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ExecutionRow(Base):
+    __tablename__ = "executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_uid: Mapped[str] = mapped_column(String(512), index=True)
+    app: Mapped[str] = mapped_column(String(255), index=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(255))
+    provider_version: Mapped[str] = mapped_column(String(64))
+    workflow: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class StepRow(Base):
+    __tablename__ = "steps"
+    __table_args__ = (Index("ix_steps_execution_position", "execution_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[str] = mapped_column(Text, default="")
+    log_truncated: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class TransitionRow(Base):
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_uid: Mapped[str] = mapped_column(String(512), index=True)
+    app: Mapped[str] = mapped_column(String(255))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    execution_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime]

@@ -1,0 +1,93 @@
+"""Plain frozen records the store returns, so no ORM object leaves ``reconciler.store``.
+
+Resources come back as ``reconciler.plan.model.RecordedResource`` (the planner's input type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRecord:
+    name: str
+    url: str
+    branch: str
+    seen_commit: str | None
+    reconciled_commit: str | None
+    last_error: str | None
+    failures: int
+    last_seen_at: datetime | None
+    next_poll_at: datetime | None
+    hold_reason: str | None
+    confirmed_commit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    name: str
+    repository: str
+    path: str
+    commit: str | None
+    desired: Mapping[str, Any] | None
+    error: str | None
+    phase: str
+    reason: str
+    message: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppDesired:
+    """What a repository sync says about one app: a spec, an error, or removal (both None)."""
+
+    name: str
+    path: str
+    desired: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    position: int
+    name: str
+    type: str
+    state: str
+    exit_code: int | None
+    error: str | None
+    log: str
+    log_truncated: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    id: int
+    resource_uid: str
+    app: str
+    operation: str
+    provider: str
+    provider_version: str
+    workflow: str
+    state: str
+    attempt: int
+    commit: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRecord:
+    resource_uid: str
+    app: str
+    from_state: str | None
+    to_state: str
+    reason: str
+    execution_id: int | None
+    at: datetime

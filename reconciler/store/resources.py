@@ -1,0 +1,341 @@
+"""Recorded resources and their executions: every state change with its audit row, in one
+transaction (ARCHITECTURE §5.4 states, §6 invariant 4).
+
+Called by the engine (writes), the API, CLI and status writer (reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reconciler.errors import PermanentError
+from reconciler.plan.model import IN_FLIGHT, RecordedResource
+from reconciler.store.models import ExecutionRow, ResourceRow, TransitionRow
+from reconciler.store.records import TransitionRecord
+from reconciler.store.session import Database, now, utc
+from reconciler.types import AppName, ResourceUid
+
+_IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
+
+
+def recorded(row: ResourceRow) -> RecordedResource:
+    return RecordedResource(
+        uid=ResourceUid(row.uid),
+        app=AppName(row.app),
+        name=row.name,
+        type=row.type,
+        class_=row.class_,
+        state=row.state,  # type: ignore[arg-type]
+        desired_hash=row.desired_hash,
+        applied_hash=row.applied_hash,
+        applied_params=row.applied_params,
+        outputs=row.outputs or {},
+        secret_keys=frozenset(row.secret_keys or ()),
+        depends_on=tuple(ResourceUid(u) for u in row.depends_on or ()),
+        operation=row.operation,
+        attempts=row.attempts,
+        next_attempt_at=utc(row.next_attempt_at),
+        last_error=row.last_error,
+        provider=row.provider,
+        workflow=row.workflow,
+        execution_id=row.execution_id,
+        orphaned=row.orphaned,
+        updated_at=utc(row.updated_at),
+    )
+
+
+def transition(
+    session: Session,
+    row: ResourceRow,
+    to_state: str,
+    *,
+    reason: str,
+    execution_id: int | None = None,
+) -> None:
+    """Change a resource's state and write the audit row in the caller's transaction."""
+    at = now()
+    session.add(
+        TransitionRow(
+            resource_uid=row.uid,
+            app=row.app,
+            from_state=row.state,
+            to_state=to_state,
+            reason=reason,
+            execution_id=execution_id,
+            at=at,
+        )
+    )
+    row.state, row.updated_at = to_state, at
+
+
+class Resources:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def of_app(self, app: str) -> list[RecordedResource]:
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(ResourceRow).where(ResourceRow.app == app).order_by(ResourceRow.uid)
+            )
+            return [recorded(r) for r in rows]
+
+    def all(
+        self, *, app: str | None = None, type_: str | None = None, state: str | None = None
+    ) -> list[RecordedResource]:
+        with self._db.transaction() as session:
+            query = select(ResourceRow).order_by(ResourceRow.app, ResourceRow.uid)
+            if app is not None:
+                query = query.where(ResourceRow.app == app)
+            if type_ is not None:
+                query = query.where(ResourceRow.type == type_)
+            if state is not None:
+                query = query.where(ResourceRow.state == state)
+            return [recorded(r) for r in session.scalars(query)]
+
+    def transitions(self, uid: str) -> list[TransitionRecord]:
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(TransitionRow)
+                .where(TransitionRow.resource_uid == uid)
+                .order_by(TransitionRow.id)
+            )
+            return [
+                TransitionRecord(
+                    resource_uid=r.resource_uid,
+                    app=r.app,
+                    from_state=r.from_state,
+                    to_state=r.to_state,
+                    reason=r.reason,
+                    execution_id=r.execution_id,
+                    at=utc(r.at) or now(),
+                )
+                for r in rows
+            ]
+
+    def begin(
+        self,
+        *,
+        uid: str,
+        app: str,
+        name: str,
+        type_: str,
+        class_: str,
+        operation: str,
+        reason: str,
+        provider: str,
+        provider_version: str,
+        workflow: str,
+        inputs_hash: str | None,
+        commit: str | None,
+        depends_on: Sequence[str],
+    ) -> tuple[int, int]:
+        """Start an execution: resource -> provisioning|updating|terminating, execution row
+        ``running``, audit row; one transaction. Returns (execution id, attempt number).
+        Refuses when the resource already has an execution in flight (invariant 3)."""
+        with self._db.transaction() as session:
+            row = session.scalar(
+                select(ResourceRow).where(ResourceRow.uid == uid).with_for_update()
+            )
+            at = now()
+            if row is None:
+                row = ResourceRow(
+                    uid=uid,
+                    app=app,
+                    name=name,
+                    type=type_,
+                    class_=class_,
+                    state="requested",
+                    attempts=0,
+                    orphaned=False,
+                    created_at=at,
+                    updated_at=at,
+                )
+                session.add(row)
+                session.add(
+                    TransitionRow(
+                        resource_uid=uid,
+                        app=app,
+                        from_state=None,
+                        to_state="requested",
+                        reason=reason,
+                        at=at,
+                    )
+                )
+            elif row.state in IN_FLIGHT:
+                raise PermanentError(f"{uid} already has execution {row.execution_id} running")
+            hash_ = inputs_hash if operation != "delete" else row.desired_hash
+            if row.state != "failed" or row.desired_hash != hash_ or row.operation != operation:
+                row.attempts = 0
+            row.attempts += 1
+            row.operation, row.desired_hash = operation, hash_
+            row.provider, row.workflow = provider, workflow
+            row.type, row.class_, row.name = type_, class_, name
+            if operation != "delete":
+                row.depends_on = list(depends_on)
+            execution = ExecutionRow(
+                resource_uid=uid,
+                app=app,
+                operation=operation,
+                provider=provider,
+                provider_version=provider_version,
+                workflow=workflow,
+                state="running",
+                inputs_hash=hash_ or "",
+                commit=commit,
+                attempt=row.attempts,
+                started_at=at,
+            )
+            session.add(execution)
+            session.flush()
+            row.execution_id = execution.id
+            transition(
+                session, row, _IN_FLIGHT_FOR[operation], reason=reason, execution_id=execution.id
+            )
+            return execution.id, row.attempts
+
+    def succeed(
+        self,
+        execution_id: int,
+        *,
+        outputs: Mapping[str, Any],
+        secret_keys: Sequence[str],
+        applied_params: Mapping[str, Any] | None,
+    ) -> None:
+        with self._db.transaction() as session:
+            execution = session.get_one(ExecutionRow, execution_id)
+            row = session.scalars(
+                select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
+            ).one()
+            execution.state, execution.finished_at = "succeeded", now()
+            row.last_error, row.next_attempt_at, row.attempts = None, None, 0
+            if execution.operation == "delete":
+                row.outputs, row.secret_keys = {}, []
+                transition(
+                    session,
+                    row,
+                    "terminated",
+                    reason="delete workflow succeeded",
+                    execution_id=execution_id,
+                )
+                return
+            row.outputs, row.secret_keys = dict(outputs), sorted(secret_keys)
+            row.applied_hash = execution.inputs_hash
+            row.applied_params = dict(applied_params) if applied_params is not None else None
+            row.orphaned = False
+            transition(
+                session,
+                row,
+                "active",
+                reason=f"{execution.operation} workflow succeeded",
+                execution_id=execution_id,
+            )
+
+    def fail(
+        self,
+        execution_id: int,
+        *,
+        error: str,
+        next_attempt_at: datetime | None,
+        interrupted: bool = False,
+    ) -> None:
+        with self._db.transaction() as session:
+            execution = session.get_one(ExecutionRow, execution_id)
+            row = session.scalars(
+                select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
+            ).one()
+            execution.state = "interrupted" if interrupted else "failed"
+            execution.error, execution.finished_at = error, now()
+            row.last_error, row.next_attempt_at = error, next_attempt_at
+            if interrupted:
+                row.attempts = max(0, row.attempts - 1)
+            transition(session, row, "failed", reason=error, execution_id=execution_id)
+
+    def forget(self, uid: str, *, reason: str) -> None:
+        """A resource that was only requested (never provisioned) leaves without a workflow."""
+        with self._db.transaction() as session:
+            row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
+            if row is not None and row.state == "requested":
+                transition(session, row, "terminated", reason=reason)
+
+    def fail_unstarted(
+        self,
+        *,
+        uid: str,
+        app: str,
+        name: str,
+        type_: str,
+        class_: str,
+        operation: str,
+        error: str,
+        inputs_hash: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Record a failure that happened before any workflow could start (no provider,
+        missing parameter): the resource shows ``failed`` with the message; no retry loop."""
+        with self._db.transaction() as session:
+            row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
+            at = now()
+            if row is None:
+                row = ResourceRow(
+                    uid=uid,
+                    app=app,
+                    name=name,
+                    type=type_,
+                    class_=class_,
+                    state="requested",
+                    attempts=0,
+                    orphaned=False,
+                    created_at=at,
+                    updated_at=at,
+                )
+                session.add(row)
+            if row.desired_hash != inputs_hash or row.operation != operation:
+                row.attempts = 0
+            row.attempts += 1
+            row.last_error, row.operation, row.desired_hash = error, operation, inputs_hash
+            row.next_attempt_at = next_attempt_at
+            if row.state != "failed":
+                transition(session, row, "failed", reason=error)
+
+    def set_orphaned(self, uids: Sequence[str], *, orphaned: bool) -> None:
+        with self._db.transaction() as session:
+            for row in session.scalars(select(ResourceRow).where(ResourceRow.uid.in_(uids))):
+                row.orphaned = orphaned
+
+    def retry(self, app: str, resource: str | None = None) -> int:
+        """Clear attempts and backoff of failed resources; returns how many were reset."""
+        with self._db.transaction() as session:
+            query = select(ResourceRow).where(ResourceRow.app == app, ResourceRow.state == "failed")
+            if resource is not None:
+                query = query.where(ResourceRow.name == resource)
+            count = 0
+            for row in session.scalars(query):
+                row.attempts, row.next_attempt_at, row.updated_at = 0, None, now()
+                count += 1
+            return count
+
+    def recover_interrupted(self) -> list[str]:
+        """At start: executions left ``running`` by a crash or kill become ``interrupted`` and
+        their resources ``failed`` with an immediate retry. Returns the affected apps."""
+        apps: set[str] = set()
+        with self._db.transaction() as session:
+            running = session.scalars(select(ExecutionRow).where(ExecutionRow.state == "running"))
+            for execution in running:
+                execution.state, execution.finished_at = "interrupted", now()
+                execution.error = "interrupted: the daemon stopped while it ran; retrying"
+                row = session.scalar(
+                    select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
+                )
+                if row is not None and row.state in IN_FLIGHT:
+                    row.last_error, row.next_attempt_at = execution.error, None
+                    row.attempts = max(0, row.attempts - 1)
+                    transition(
+                        session, row, "failed", reason=execution.error, execution_id=execution.id
+                    )
+                apps.add(execution.app)
+        return sorted(apps)

@@ -1,0 +1,128 @@
+"""The store on real SQLite and PostgreSQL: migrations, state transitions with audit rows,
+recovery after a crash, the one-daemon lock."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import LockedError, PermanentError
+from reconciler.store import AppDesired, Store, open_store
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    s = open_store(database_url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def _begin(store: Store, operation: str = "create", hash_: str = "h1") -> int:
+    execution_id, _ = store.resources.begin(
+        uid="db.default#shop.db",
+        app="shop",
+        name="db",
+        type_="db",
+        class_="default",
+        operation=operation,
+        reason="new resource",
+        provider="p",
+        provider_version="1.0.0",
+        workflow="wf",
+        inputs_hash=hash_,
+        commit="c1",
+        depends_on=[],
+    )
+    return execution_id
+
+
+def test_migrations_are_idempotent(store: Store) -> None:
+    store.upgrade()
+    assert store.apps.all() == []
+
+
+def test_every_state_change_writes_an_audit_row(store: Store) -> None:
+    execution_id = _begin(store)
+    store.resources.succeed(
+        execution_id, outputs={"host": "h"}, secret_keys=[], applied_params={"size": "s"}
+    )
+    states = [(t.from_state, t.to_state) for t in store.resources.transitions("db.default#shop.db")]
+    assert states == [
+        (None, "requested"),
+        ("requested", "provisioning"),
+        ("provisioning", "active"),
+    ]
+    [resource] = store.resources.of_app("shop")
+    assert resource.state == "active"
+    assert resource.applied_hash == "h1"
+    assert resource.outputs == {"host": "h"}
+
+
+def test_a_second_execution_for_a_resource_in_flight_is_refused(store: Store) -> None:
+    _begin(store)
+    with pytest.raises(PermanentError, match="already has execution"):
+        _begin(store)
+
+
+def test_failures_count_attempts_until_inputs_change(store: Store) -> None:
+    for expected in (1, 2):
+        execution_id = _begin(store)
+        store.resources.fail(execution_id, error="boom", next_attempt_at=None)
+        assert store.resources.of_app("shop")[0].attempts == expected
+    execution_id = _begin(store, hash_="h2")
+    assert store.executions.get(execution_id).attempt == 1  # type: ignore[union-attr]
+
+
+def test_interrupted_executions_are_recovered_for_retry(store: Store) -> None:
+    execution_id = _begin(store)
+    assert store.resources.recover_interrupted() == ["shop"]
+    [resource] = store.resources.of_app("shop")
+    assert resource.state == "failed"
+    assert resource.attempts == 0
+    assert resource.next_attempt_at is None
+    assert store.executions.get(execution_id).state == "interrupted"  # type: ignore[union-attr]
+    assert store.resources.recover_interrupted() == []
+
+
+def test_an_invalid_app_keeps_its_last_good_spec(store: Store) -> None:
+    spec = {"path": "a.yaml", "resources": {}, "order": []}
+    store.apps.save_desired(
+        repository="r", commit="c1", apps=[AppDesired(name="shop", path="a.yaml", desired=spec)]
+    )
+    store.apps.save_desired(
+        repository="r",
+        commit="c2",
+        apps=[AppDesired(name="shop", path="a.yaml", error="a.yaml:3: bad")],
+    )
+    app = store.apps.get("shop")
+    assert app is not None
+    assert app.desired == spec
+    assert app.error == "a.yaml:3: bad"
+
+
+def test_confirm_releases_the_hold_of_a_repository_or_an_apps_repository(store: Store) -> None:
+    store.repositories.register(name="apps", url="x", branch="main")
+    store.repositories.record_seen("apps", commit="c1", next_poll_at=None)
+    store.repositories.record_reconciled("apps", commit="c1", hold_reason="would delete all")
+    store.apps.save_desired(
+        repository="apps",
+        commit="c1",
+        apps=[AppDesired(name="shop", path="a", desired={"resources": {}})],
+    )
+    assert store.repositories.confirm("shop") == "apps"
+    record = store.repositories.get("apps")
+    assert record is not None
+    assert record.hold_reason is None
+    assert record.confirmed_commit == "c1"
+    with pytest.raises(PermanentError, match="no repository or app"):
+        store.repositories.confirm("nope")
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(store: Store, database_url: str) -> None:
+    store.lock()
+    other = open_store(database_url)
+    try:
+        with pytest.raises(LockedError, match="another innominatus daemon"):
+            other.lock()
+    finally:
+        other.close()
