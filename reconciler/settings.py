@@ -99,6 +99,8 @@ class RepositorySettings(_Group):
     """Globs selecting Score files (``**`` crosses folders)."""
     interval: Duration = 60.0
     """Poll interval (default 60s, with jitter); local paths are also watched."""
+    watch: bool = True
+    """For local repositories: react to new commits at once by watching the folder."""
     prune: bool = True
     """Delete resources removed from Git (default true); false leaves them orphaned."""
     status: StatusSettings = StatusSettings()

@@ -77,6 +77,7 @@ class Engine:
             for r in settings.repositories
         }
         self._synced_once: set[str] = set()
+        self._attempted: set[str] = set()
         self._status_dirty: dict[str, set[str]] = {}
         self._running: dict[str, asyncio.Task[bool]] = {}
         self._slots = asyncio.Semaphore(settings.engine.workers)
@@ -112,6 +113,9 @@ class Engine:
         sync = self._syncs[name]
         result = await asyncio.to_thread(sync.run, now=datetime.now(UTC))
         self.stats.syncs += 1
+        self._attempted.add(name)
+        if self._attempted >= set(self._repositories):
+            self.ready.set()  # every repository was looked at once (errors are in the status)
         if result.error is not None:
             self.stats.sync_errors += 1
             record = await asyncio.to_thread(self.store.repositories.get, name)
@@ -133,8 +137,6 @@ class Engine:
             self.trigger_app(app)
         if result.hold:
             logger.warning("repository %s: deletes held: %s", name, result.hold)
-        if self._synced_once >= set(self._repositories):
-            self.ready.set()
         return Outcome()
 
     async def _reconcile(self, name: str) -> Outcome:

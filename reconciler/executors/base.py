@@ -1,0 +1,57 @@
+"""The step protocol every executor implements, and the values that cross it.
+
+The engine builds a :class:`StepRequest` per step and gets a :class:`StepResult` back;
+executors never touch the database. ``validate`` runs when the provider set loads, so a bad
+step config is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+StepStatus = Literal["succeeded", "failed", "timed_out", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    execution_id: int
+    app: str
+    resource: str
+    resource_uid: str
+    operation: str
+    step_name: str
+    step_type: str
+    config: Mapping[str, Any]
+    params: Mapping[str, Any]
+    previous_outputs: Mapping[str, Mapping[str, str]]
+    workdir: Path
+    state_dir: Path
+    provider_dir: Path
+    timeout: float
+    secrets: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    status: StepStatus
+    exit_code: int | None
+    outputs: Mapping[str, str]
+    log: str
+    log_truncated: int
+    error: str | None
+
+
+LogSink = Callable[[str], None]
+
+
+class StepExecutor(Protocol):
+    def validate(self, config: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` with a user-facing message if ``config`` is unusable."""
+
+    async def run(
+        self, request: StepRequest, *, on_log: LogSink | None = None, log_limit: int = 65536
+    ) -> StepResult:
+        """Run the step to completion; cancellation kills it and re-raises."""
