@@ -65,6 +65,7 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _emit(data: Any, output: str, table: Callable[[], Table]) -> None:
@@ -138,7 +139,7 @@ def run(ctx: click.Context) -> None:
 def reconcile(ctx: click.Context) -> None:
     """One pass over every repository; waits for the workflows it starts.
 
-    Exit code 0 when every app is Ready, 1 otherwise.
+    Exit code 0 when every repository was read and every app is Ready, 1 otherwise.
     """
     from reconciler.runtime import build, run_once
 
@@ -148,12 +149,15 @@ def reconcile(ctx: click.Context) -> None:
     try:
         asyncio.run(run_once(components))
         apps = components.store.apps.all()
+        repositories = components.store.repositories.all()
     finally:
         components.store.close()
-    not_ready = [a for a in apps if a.phase != "Ready"]
+    broken = [r for r in repositories if r.last_error]
+    for repository in broken:
+        click.echo(f"repository {repository.name}: {repository.last_error}", err=True)
     for app in apps:
         click.echo(f"{app.name}: {app.phase}" + (f" ({app.message})" if app.message else ""))
-    sys.exit(1 if not_ready else 0)
+    sys.exit(1 if broken or any(a.phase != "Ready" for a in apps) else 0)
 
 
 @main.command()

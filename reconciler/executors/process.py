@@ -80,10 +80,8 @@ def _kill_group(pid: int, sig: int) -> None:
 async def _terminate(process: asyncio.subprocess.Process) -> None:
     """SIGTERM the process group, SIGKILL it after a grace period, reap the leader."""
     _kill_group(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(process.wait(), timeout=KILL_GRACE)
-    except TimeoutError:
-        pass
     # Children that ignored SIGTERM (or a leader that exited first) are killed for sure.
     _kill_group(process.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -108,7 +106,8 @@ async def run_process(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     stdout: list[str] = []
     pumps = asyncio.gather(
         _pump(process.stdout, log, stdout),

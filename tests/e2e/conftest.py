@@ -126,12 +126,23 @@ class Story:
         return sha
 
     def innominatus(
-        self, *args: str, check: bool = False, env: Mapping[str, str] | None = None
+        self,
+        *args: str,
+        check: bool = False,
+        env: Mapping[str, str] | None = None,
+        config: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """Run the console script with ``--config`` after the subcommand, as users type it."""
+        command = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            *args,
+            "--config",
+            str(config or self.config),
+        ]
         result = subprocess.run(
-            [sys.executable, "-m", "reconciler", *args, "--config", str(self.config)]
-            if args and args[0] not in ("db",)
-            else [sys.executable, "-m", "reconciler", "--config", str(self.config), *args],
+            command,
             capture_output=True,
             text=True,
             timeout=120,
