@@ -28,6 +28,6 @@ def test_a_duplicate_step_type_is_refused() -> None:
 
 
 def test_shell_config_without_a_script_is_rejected() -> None:
-    with pytest.raises(ValueError, match="needs `config.script`"):
+    with pytest.raises(ValueError, match=r"needs `config\.script`"):
         ShellExecutor().validate({"command": ["true"]})
     ShellExecutor().validate({"script": "true"})

@@ -1,4 +1,5 @@
-"""The ``innominatus`` console script: argument handling and output, nothing more.
+"""The ``innominatus`` console script's core commands: run, reconcile, status, confirm, retry,
+db upgrade. Argument handling and output, nothing more.
 
 Loads settings once, hands them to ``runtime`` or the store, prints results as a table, JSON or
 YAML. Errors derived from ``InnominatusError`` are printed as one clear message (exit 1, or 2
@@ -8,73 +9,23 @@ for usage errors); anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from reconciler import __version__
 from reconciler.api.views import StatusViews
-from reconciler.errors import InnominatusError
-from reconciler.settings import Settings, load_settings
-from reconciler.yamlfile import dump
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-_OUTPUT = click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["table", "json", "yaml"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
+from reconciler.cli.common import (
+    OUTPUT_OPTION,
+    config_option,
+    emit,
+    fail_cleanly,
+    settings_of,
+    setup_logging,
 )
-
-
-def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except InnominatusError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config"))
-    settings: Settings = obj["settings"]
-    return settings
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-def _emit(data: Any, output: str, table: Callable[[], Table]) -> None:
-    if output == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=False))
-    elif output == "yaml":
-        click.echo(dump(data), nl=False)
-    else:
-        Console(width=160).print(table())
 
 
 @click.group()
@@ -92,34 +43,16 @@ def main(ctx: click.Context, config: Path | None) -> None:
     ctx.ensure_object(dict)["config"] = config
 
 
-def _config_option(func: Callable[P, R]) -> Callable[P, R]:
-    """Accept --config after the subcommand too (``innominatus run --config cfg.yaml``)."""
-
-    def remember(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-        if value is not None:
-            ctx.ensure_object(dict)["config"] = value
-
-    return click.option(
-        "--config",
-        "-c",
-        type=click.Path(path_type=Path),
-        expose_value=False,
-        callback=remember,
-        help="Config file (YAML).",
-        is_eager=True,
-    )(func)
-
-
 @main.command()
-@_config_option
+@config_option
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon: watch and poll repositories, reconcile, serve the status endpoint."""
     from reconciler.runtime import build, run_daemon
 
-    settings = _settings(ctx)
-    _setup_logging(settings.log_level)
+    settings = settings_of(ctx)
+    setup_logging(settings.log_level)
     components = build(settings, lock=True)
 
     def listening(url: str) -> None:
@@ -133,9 +66,9 @@ def run(ctx: click.Context) -> None:
 
 
 @main.command()
-@_config_option
+@config_option
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def reconcile(ctx: click.Context) -> None:
     """One pass over every repository; waits for the workflows it starts.
 
@@ -143,8 +76,8 @@ def reconcile(ctx: click.Context) -> None:
     """
     from reconciler.runtime import build, run_once
 
-    settings = _settings(ctx)
-    _setup_logging(settings.log_level)
+    settings = settings_of(ctx)
+    setup_logging(settings.log_level)
     components = build(settings, lock=True)
     try:
         asyncio.run(run_once(components))
@@ -161,16 +94,16 @@ def reconcile(ctx: click.Context) -> None:
 
 
 @main.command()
-@_config_option
+@config_option
 @click.argument("app", required=False)
-@_OUTPUT
+@OUTPUT_OPTION
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def status(ctx: click.Context, app: str | None, output: str) -> None:
     """Apps, resources and their states, from the database."""
     from reconciler.store import open_store
 
-    store = open_store(_settings(ctx).database)
+    store = open_store(settings_of(ctx).database)
     try:
         store.upgrade()
         views = StatusViews(store)
@@ -196,19 +129,19 @@ def status(ctx: click.Context, app: str | None, output: str) -> None:
                 )
         return grid
 
-    _emit(data, output, table)
+    emit(data, output, table)
 
 
 @main.command()
-@_config_option
+@config_option
 @click.argument("target")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def confirm(ctx: click.Context, target: str) -> None:
     """Release deletes the delete guard holds for a repository (or an app's repository)."""
     from reconciler.store import open_store
 
-    store = open_store(_settings(ctx).database)
+    store = open_store(settings_of(ctx).database)
     try:
         store.upgrade()
         repository = store.repositories.confirm(target)
@@ -218,16 +151,16 @@ def confirm(ctx: click.Context, target: str) -> None:
 
 
 @main.command()
-@_config_option
+@config_option
 @click.argument("target")
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def retry(ctx: click.Context, target: str) -> None:
     """Clear the backoff of failed resources: APP or APP/RESOURCE."""
     from reconciler.store import open_store
 
     app, _, resource = target.partition("/")
-    store = open_store(_settings(ctx).database)
+    store = open_store(settings_of(ctx).database)
     try:
         store.upgrade()
         count = store.resources.retry(app, resource or None)
@@ -242,14 +175,14 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_config_option
+@config_option
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def db_upgrade(ctx: click.Context) -> None:
     """Apply pending migrations (the daemon also does this at start)."""
     from reconciler.store import open_store
 
-    store = open_store(_settings(ctx).database)
+    store = open_store(settings_of(ctx).database)
     try:
         store.upgrade()
     finally:
