@@ -32,6 +32,8 @@ class StepRequest:
     provider_dir: Path
     timeout: float
     secrets: frozenset[str] = field(default_factory=frozenset)
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment for the step (e.g. values a rendered script refers to by name)."""
 
 
 @dataclass(frozen=True, slots=True)

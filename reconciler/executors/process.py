@@ -51,6 +51,7 @@ def step_environment(request: StepRequest, *, outputs_file: Path) -> dict[str, s
     for name, value in request.params.items():
         if _IDENTIFIER.match(name):
             env[f"PARAM_{name.upper()}"] = _text(value)
+    env.update(request.env)
     return env
 
 
