@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,8 +100,18 @@ def _engine(components: Components, *, one_shot: bool) -> Engine:
     )
 
 
+def _threads(settings: Settings) -> None:
+    """Git, SQL and file work runs in threads: size the pool for the worker limit (each
+    execution holds a thread during its database calls), not for the CPU count."""
+    workers = settings.engine.workers * 3 + 8
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="innominatus")
+    )
+
+
 async def run_once(components: Components) -> Engine:
     """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
+    _threads(components.settings)
     recovered = await asyncio.to_thread(components.store.resources.recover_interrupted)
     if recovered:
         logger.warning("recovered interrupted executions of: %s", ", ".join(recovered))
@@ -117,6 +128,7 @@ async def run_daemon(
 ) -> None:
     """``innominatus run``: watch, poll, reconcile, execute, write back, serve, until stopped."""
     settings = components.settings
+    _threads(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -99,6 +99,7 @@ class StatusViews:
                     "next_poll_at": _iso(r.next_poll_at),
                     "last_error": r.last_error,
                     "deletes_held": r.hold_reason,
+                    "invalid_files": r.problems.splitlines() if r.problems else [],
                 }
                 for r in self.store.repositories.all()
             ]

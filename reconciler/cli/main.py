@@ -85,9 +85,10 @@ def reconcile(ctx: click.Context) -> None:
         repositories = components.store.repositories.all()
     finally:
         components.store.close()
-    broken = [r for r in repositories if r.last_error]
+    broken = [r for r in repositories if r.last_error or r.problems]
     for repository in broken:
-        click.echo(f"repository {repository.name}: {repository.last_error}", err=True)
+        for problem in filter(None, [repository.last_error, repository.problems]):
+            click.echo(f"repository {repository.name}: {problem}", err=True)
     for app in apps:
         click.echo(f"{app.name}: {app.phase}" + (f" ({app.message})" if app.message else ""))
     sys.exit(1 if broken or any(a.phase != "Ready" for a in apps) else 0)

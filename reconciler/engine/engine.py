@@ -46,6 +46,8 @@ class EngineStats:
     sync_errors: int = 0
     status_commits: int = 0
     last_commit_to_start: float | None = None
+    first_execution_at: float | None = None  # monotonic clock
+    last_execution_done_at: float | None = None
 
 
 class Engine:
@@ -207,6 +209,8 @@ class Engine:
         try:
             async with self._slots:
                 self.stats.executions_started += 1
+                if self.stats.first_execution_at is None:
+                    self.stats.first_execution_at = time.monotonic()
                 ok = await run_action(
                     action,
                     record=record,
@@ -224,6 +228,7 @@ class Engine:
         except Exception:
             logger.exception("execution of %s %s crashed", action.operation, action.uid)
         finally:
+            self.stats.last_execution_done_at = time.monotonic()
             if ok:
                 self.stats.executions_succeeded += 1
             else:

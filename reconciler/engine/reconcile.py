@@ -43,11 +43,9 @@ async def reconcile_app(
     start: StartAction,
     retry_backoff: bool = True,
 ) -> AppPass:
-    app = await asyncio.to_thread(store.apps.get, name)
+    app, recorded, repository = await asyncio.to_thread(store.apps.snapshot, name)
     if app is None:
         return AppPass(Outcome(), None, 0, None)
-    recorded = await asyncio.to_thread(store.resources.of_app, name)
-    repository = await asyncio.to_thread(store.repositories.get, app.repository)
     settings = repositories.get(app.repository)
     now = datetime.now(UTC)
     plan: AppPlan | None = None

@@ -107,7 +107,10 @@ class RepositorySync:
         self.store.repositories.record_seen(
             name, commit=commit, next_poll_at=now + timedelta(seconds=self.settings.interval)
         )
-        self.store.repositories.record_reconciled(name, commit=commit, hold_reason=hold)
+        problems = "\n".join(desired.invalid_files[p] for p in sorted(desired.invalid_files))
+        self.store.repositories.record_reconciled(
+            name, commit=commit, hold_reason=hold, problems=problems or None
+        )
         for error in desired.invalid_files.values():
             logger.warning("repository %s: %s", name, error)
         return SyncResult(commit=commit, changed_apps=frozenset(u.name for u in updates), hold=hold)

@@ -33,6 +33,7 @@ class RepositoryRow(Base):
     last_seen_at: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[str | None] = mapped_column(Text)  # invalid files no recorded app owns
     confirmed_commit: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
 

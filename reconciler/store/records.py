@@ -24,6 +24,7 @@ class RepositoryRecord:
     next_poll_at: datetime | None
     hold_reason: str | None
     confirmed_commit: str | None
+    problems: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from reconciler.errors import PermanentError
-from reconciler.store.models import AppRow, RepositoryRow
+from reconciler.plan.model import RecordedResource
+from reconciler.store.models import AppRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
+from reconciler.store.resources import recorded
 from reconciler.store.session import Database, now, utc
 
 
@@ -29,6 +31,7 @@ def _repository(row: RepositoryRow) -> RepositoryRecord:
         next_poll_at=utc(row.next_poll_at),
         hold_reason=row.hold_reason,
         confirmed_commit=row.confirmed_commit,
+        problems=row.problems,
     )
 
 
@@ -89,10 +92,14 @@ class Repositories:
             row.updated_at = now()
             return row.failures
 
-    def record_reconciled(self, name: str, *, commit: str, hold_reason: str | None) -> None:
+    def record_reconciled(
+        self, name: str, *, commit: str, hold_reason: str | None, problems: str | None = None
+    ) -> None:
+        """Remember the synced commit, the delete guard's hold and the invalid files of it."""
         with self._db.transaction() as session:
             row = session.scalars(select(RepositoryRow).where(RepositoryRow.name == name)).one()
             row.reconciled_commit, row.hold_reason, row.updated_at = commit, hold_reason, now()
+            row.problems = problems
 
     def confirm(self, target: str) -> str:
         """Release the delete guard of a repository (or of the repository holding app
@@ -160,6 +167,27 @@ class Apps:
         with self._db.transaction() as session:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             return None if row is None else _app(row)
+
+    def snapshot(
+        self, name: str
+    ) -> tuple[AppRecord | None, list[RecordedResource], RepositoryRecord | None]:
+        """An app, its recorded resources and its repository, read in one transaction (the
+        app reconciler's whole input; one round trip instead of three)."""
+        with self._db.transaction() as session:
+            row = session.scalar(select(AppRow).where(AppRow.name == name))
+            if row is None:
+                return None, [], None
+            resources = session.scalars(
+                select(ResourceRow).where(ResourceRow.app == name).order_by(ResourceRow.uid)
+            )
+            repository = session.scalar(
+                select(RepositoryRow).where(RepositoryRow.name == row.repository)
+            )
+            return (
+                _app(row),
+                [recorded(r) for r in resources],
+                None if repository is None else _repository(repository),
+            )
 
     def all(self, *, repository: str | None = None) -> list[AppRecord]:
         with self._db.transaction() as session:

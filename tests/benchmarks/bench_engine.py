@@ -1,0 +1,208 @@
+"""Benchmarks of the reconcile core (ARCHITECTURE §7), printed as a table.
+
+    .venv/bin/python tests/benchmarks/bench_engine.py [--postgres URL] [--runs N] [--executions N]
+
+1. commit -> first step started, watched local repository (`innominatus run` as a subprocess,
+   a step that records when it starts): p50 / p95 over N commits. Target p50 <= 0.5 s,
+   p95 <= 1 s.
+2. one-step no-op executions with 4 workers (`innominatus reconcile` in-process over 250 apps
+   x 4 resources): executions per second, on SQLite and on PostgreSQL. Target >= 50/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from reconciler.runtime import build, run_once  # noqa: E402
+from reconciler.settings import load_settings  # noqa: E402
+from tests.gitutil import commit_files, make_repo, push  # noqa: E402
+
+PROVIDER = """\
+apiVersion: v1
+kind: Provider
+metadata: {name: bench, version: 1.0.0}
+capabilities:
+  resourceTypeCapabilities:
+    - type: noop
+      operations:
+        create: {workflow: touch}
+        update: {workflow: touch}
+        delete: {workflow: touch}
+workflows:
+  - {name: touch, file: ./workflows/touch.yaml}
+"""
+WORKFLOW = """\
+apiVersion: innominatus.io/v1alpha1
+kind: Workflow
+metadata: {name: touch}
+steps:
+  - name: mark
+    type: shell
+    config:
+      script: "%s"
+"""
+
+
+def _provider(root: Path, script: str) -> Path:
+    provider = root / "provider"
+    (provider / "workflows").mkdir(parents=True)
+    (provider / "provider.yaml").write_text(PROVIDER)
+    (provider / "workflows" / "touch.yaml").write_text(WORKFLOW % script)
+    return provider
+
+
+def _app(name: str, resources: int, value: str) -> str:
+    lines = [
+        "apiVersion: score.dev/v1b1",
+        f"metadata: {{name: {name}}}",
+        "containers: {web: {image: nginx}}",
+        "resources:",
+    ]
+    for index in range(resources):
+        lines += [f"  r{index}:", "    type: noop", f"    params: {{v: '{value}'}}"]
+    return "\n".join(lines) + "\n"
+
+
+def _config(root: Path, database: str, bare: Path, provider: Path, extra: str = "") -> Path:
+    config = root / "cfg.yaml"
+    config.write_text(
+        f"database: {database}\ndata_dir: {root / 'data'}\nlog_level: warning\n"
+        "engine: {workers: 4}\n"
+        f"repositories:\n  - {{name: apps, url: {bare}, interval: 1h}}\n"
+        f"providers:\n  - {{name: bench, type: filesystem, path: {provider}}}\n" + extra
+    )
+    return config
+
+
+def _postgres_database(admin: str) -> str:
+    name = f"innominatus_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def commit_to_start(runs: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        work, bare = make_repo(root)
+        marks = root / "marks"
+        marks.mkdir()
+        script = f'python3 -c \\"import time; print(time.time())\\" >> {marks}/$PARAM_V'
+        provider = _provider(root, script)
+        config = _config(root, f"sqlite:///{root / 'state.db'}", bare, provider, "api: {port: 0}\n")
+        commit_files(work, {"apps/a/score.yaml": _app("app-a", 1, "warmup")}, "warmup")
+        push(work)
+        log = (root / "daemon.log").open("w")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+        try:
+            _wait(lambda: (marks / "warmup").exists(), 30)
+            latencies = []
+            for run in range(runs):
+                value = f"v{run}"
+                commit_files(work, {"apps/a/score.yaml": _app("app-a", 1, value)}, value)
+                push(work)
+                pushed = time.time()
+                mark = marks / value
+                _wait(lambda mark=mark: mark.exists() and mark.read_text().endswith("\n"), 30)
+                started = float(mark.read_text().split()[0])
+                latencies.append(started - pushed)
+                time.sleep(0.2)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+        latencies.sort()
+        p95 = latencies[min(len(latencies) - 1, int(round(0.95 * len(latencies))) - 1)]
+        return statistics.median(latencies), p95
+
+
+def _wait(check: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.005)
+    raise TimeoutError("benchmark step did not happen in time")
+
+
+def throughput(database: str | None, executions: int) -> tuple[float, float, int]:
+    """(executions/s while executions run, executions/s for the whole pass incl. the first
+    sync of the repository and the status write-back, executions done)."""
+    apps = executions // 4
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        work, bare = make_repo(root)
+        provider = _provider(root, "true")
+        url = database or f"sqlite:///{root / 'state.db'}"
+        config = _config(root, url, bare, provider)
+        commit_files(
+            work, {f"apps/a{i}/score.yaml": _app(f"app-{i}", 4, "x") for i in range(apps)}, "all"
+        )
+        push(work)
+        components = build(load_settings(config), lock=True)
+        try:
+            started = time.perf_counter()
+            engine = asyncio.run(run_once(components))
+            elapsed = time.perf_counter() - started
+        finally:
+            components.store.close()
+        stats = engine.stats
+        window = (stats.last_execution_done_at or 0) - (stats.first_execution_at or 0)
+        done = stats.executions_succeeded
+        return done / window, done / elapsed, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--executions", type=int, default=1000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "INNOMINATUS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
+    rows = []
+    p50, p95 = commit_to_start(args.runs)
+    rows.append(("commit -> first step (watched, p50)", f"{p50:.3f} s", "<= 0.5 s"))
+    rows.append(("commit -> first step (watched, p95)", f"{p95:.3f} s", "<= 1 s"))
+    rate, whole, done = throughput(None, args.executions)
+    rows.append((f"{done} no-op executions, 4 workers, SQLite", f"{rate:.0f} /s", ">= 50 /s"))
+    rows.append(("  same, whole pass incl. sync + status", f"{whole:.0f} /s", ""))
+    try:
+        pg = _postgres_database(args.postgres)
+    except psycopg.Error as exc:
+        rows.append(("no-op executions, PostgreSQL", f"skipped: {exc}".splitlines()[0], ""))
+    else:
+        rate, done = throughput(pg, args.executions)
+        rows.append(
+            (f"{done} no-op executions, 4 workers, PostgreSQL", f"{rate:.0f} /s", ">= 50 /s")
+        )
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure'.ljust(width)}  {'measured':>12}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>12}  {target}")
+
+
+if __name__ == "__main__":
+    main()
