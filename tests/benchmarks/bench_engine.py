@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,7 @@ def commit_to_start(runs: int) -> tuple[float, float]:
             cwd=root,
         )
         try:
-            _wait(lambda: (marks / "warmup").exists(), 30)
+            _wait((marks / "warmup").exists, 30)
             latencies = []
             for run in range(runs):
                 value = f"v{run}"
@@ -130,14 +131,14 @@ def commit_to_start(runs: int) -> tuple[float, float]:
             daemon.terminate()
             daemon.wait(timeout=30)
         latencies.sort()
-        p95 = latencies[min(len(latencies) - 1, int(round(0.95 * len(latencies))) - 1)]
+        p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
         return statistics.median(latencies), p95
 
 
-def _wait(check: object, timeout: float) -> None:
+def _wait(check: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.005)
     raise TimeoutError("benchmark step did not happen in time")
