@@ -17,9 +17,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reconciler.api.dashboard import render_dashboard
 from reconciler.api.views import StatusViews
 
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
@@ -86,10 +87,14 @@ def create_app(
             return PlainTextResponse("ready\n")
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 
+    async def dashboard(_: Request) -> Response:
+        return HTMLResponse(await threaded(lambda: render_dashboard(views.apps())))
+
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
 
     routes = [
+        Route("/", dashboard, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/api/v1/apps", json_route(lambda r: views.apps()), methods=["GET", "HEAD"]),

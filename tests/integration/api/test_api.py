@@ -1,0 +1,193 @@
+"""The read-only status endpoint on a real store (SQLite and PostgreSQL): JSON routes, the
+dashboard, 405 for every write, bearer tokens, redacted repository URLs, masked secrets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from reconciler.api.app import create_app
+from reconciler.api.views import StatusViews
+from reconciler.store import AppDesired, Store, open_store
+
+SPEC = {"path": "apps/shop/score.yaml", "resources": {}, "order": []}
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = open_store(database_url)
+    s.upgrade()
+    s.repositories.register(name="apps", url="https://git.example.com/apps.git", branch="main")
+    s.apps.save_desired(
+        repository="apps",
+        commit="c" * 40,
+        apps=[AppDesired(name="shop", path="apps/shop/score.yaml", desired=SPEC)],
+    )
+    s.apps.set_phase("shop", phase="Ready", reason="AllResourcesActive", message="<b>ok</b>")
+    execution_id, _ = s.resources.begin(
+        uid="postgres.default#shop.db",
+        app="shop",
+        name="db",
+        type_="postgres",
+        class_="default",
+        operation="create",
+        reason="new resource",
+        provider="db-team",
+        provider_version="1.0.0",
+        workflow="provision",
+        inputs_hash="h",
+        commit="c" * 40,
+        depends_on=[],
+    )
+    step = s.executions.step_started(execution_id, position=0, name="create", type_="shell")
+    s.executions.step_finished(
+        step, state="succeeded", exit_code=0, error=None, log="done", log_truncated=0
+    )
+    s.resources.succeed(
+        execution_id,
+        outputs={"host": "h", "password": "canary-secret-1"},
+        secret_keys=["password"],
+        applied_params={},
+    )
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(views=StatusViews(store), readiness=lambda: None))
+
+
+ROUTES = [
+    "/",
+    "/healthz",
+    "/readyz",
+    "/api/v1/apps",
+    "/api/v1/apps/shop",
+    "/api/v1/resources",
+    "/api/v1/executions",
+    "/api/v1/executions/1",
+    "/api/v1/repositories",
+]
+
+
+def test_every_route_answers_get_and_head(client: TestClient) -> None:
+    for route in ROUTES:
+        assert client.get(route).status_code == 200, route
+        assert client.head(route).status_code == 200, route
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_the_api_never_writes(client: TestClient, method: str) -> None:
+    for route in [*ROUTES, "/api/v1/anything"]:
+        response = client.request(method, route)
+        assert response.status_code == 405, (method, route)
+        assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_secrets_are_masked_in_every_response(client: TestClient) -> None:
+    for route in ROUTES:
+        assert "canary-secret-1" not in client.get(route).text, route
+    outputs = client.get("/api/v1/apps/shop").json()["resources"]["db"]["outputs"]
+    assert outputs == {"host": "h", "password": "***"}
+
+
+def test_resources_filter_by_type_state_and_app(client: TestClient) -> None:
+    assert len(client.get("/api/v1/resources?type=postgres").json()["resources"]) == 1
+    assert client.get("/api/v1/resources?state=failed").json()["resources"] == []
+    assert client.get("/api/v1/resources?app=other").json()["resources"] == []
+
+
+def test_an_execution_shows_its_steps(client: TestClient) -> None:
+    execution = client.get("/api/v1/executions/1").json()
+    assert execution["state"] == "succeeded"
+    assert [s["name"] for s in execution["steps"]] == ["create"]
+    assert client.get("/api/v1/executions/999").status_code == 404
+
+
+def test_repositories_show_branch_and_commits_without_credentials(client: TestClient) -> None:
+    [repository] = client.get("/api/v1/repositories").json()["repositories"]
+    assert repository["url"] == "https://git.example.com/apps.git"
+    assert repository["branch"] == "main"
+
+
+def test_the_dashboard_escapes_what_comes_from_git(client: TestClient) -> None:
+    page = client.get("/").text
+    assert 'data-app="shop"' in page
+    assert "&lt;b&gt;ok&lt;/b&gt;" in page
+    assert "<b>ok</b>" not in page
+
+
+def test_bearer_tokens_protect_everything_but_the_probes(store: Store) -> None:
+    client = TestClient(
+        create_app(views=StatusViews(store), readiness=lambda: None, tokens=["t0ken"])
+    )
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/api/v1/apps").status_code == 401
+    assert client.get("/api/v1/apps", headers={"Authorization": "Bearer nope"}).status_code == 401
+    ok = client.get("/api/v1/apps", headers={"Authorization": "Bearer t0ken"})
+    assert ok.status_code == 200
+
+
+def test_readyz_says_why_it_is_not_ready(store: Store) -> None:
+    client = TestClient(create_app(views=StatusViews(store), readiness=lambda: "first sync"))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "first sync" in response.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_dashboard_renders_in_chromium(store: Store) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium not found; install it with `apt-get install chromium` (Debian)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(views=StatusViews(store), readiness=lambda: None),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={os.environ.get('TMPDIR', '/tmp')}/innominatus-chromium-{port}",
+                "--dump-dom",
+                f"http://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert '<tr data-app="shop">' in dom
+    assert "1 apps · 1 Ready" in dom
