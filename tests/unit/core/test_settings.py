@@ -1,0 +1,82 @@
+"""Settings: defaults that run with no file, environment over file, errors with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ConfigError
+from reconciler.settings import load_settings, parse_duration
+
+
+def test_defaults_work_with_no_file_at_all() -> None:
+    settings = load_settings(None, environ={})
+    assert settings.database == "sqlite:///.innominatus/state.db"
+    assert settings.engine.workers == 4
+    assert settings.engine.max_deletes == 10
+    assert settings.api.port == 8081
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text("api: {port: 9000}\nengine: {workers: 2}\n")
+    settings = load_settings(config, environ={"INNOMINATUS_API__PORT": "9100"})
+    assert settings.api.port == 9100
+    assert settings.engine.workers == 2
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "cfg.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "database: sqlite:///state.db\ndata_dir: data\n"
+        "repositories: [{name: apps, url: ../apps}]\n"
+        "providers: [{name: p, type: filesystem, path: ./p}]\n"
+    )
+    settings = load_settings(config, environ={})
+    assert settings.database == f"sqlite:///{tmp_path / 'conf' / 'state.db'}"
+    assert settings.data_dir == tmp_path / "conf" / "data"
+    assert settings.repositories[0].url == str(tmp_path / "apps")
+    assert settings.providers[0].path == tmp_path / "conf" / "p"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("engine:\n  workers: 0\n", "cfg.yaml:2:3: engine.workers: Input should be greater"),
+        ("engine:\n  step_timeout: soon\n", "'soon' is not a duration; write e.g. 10s"),
+        ("bogus: 1\n", "cfg.yaml:1:1: bogus: unknown key"),
+        (
+            "repositories:\n  - {name: a, url: 'https://u:p@h/x.git'}\n",
+            "the URL holds a password; remove it and set token_env instead",
+        ),
+        (
+            "repositories:\n  - {name: a, url: x}\n  - {name: a, url: y}\n",
+            "two repositories are named 'a'; rename one",
+        ),
+        ("- 1\n", "the config must be a mapping"),
+        ("a: [\n", "invalid YAML"),
+    ],
+)
+def test_invalid_values_name_the_place_and_what_to_do(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+    assert message in str(error.value)
+    assert "https://u:p@" not in str(error.value)
+
+
+def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found; pass an existing file"):
+        load_settings(tmp_path / "nope.yaml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("10s", 10), ("5m", 300), ("1h", 3600), ("250ms", 0.25), (3, 3)]
+)
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds

@@ -1,0 +1,52 @@
+"""The YAML dialect: YAML 1.2 scalars, positions of keys, duplicate keys and alias bombs refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import InputError
+from reconciler.yamlfile import load_documents
+
+
+def test_yaml_1_2_booleans_keep_yes_and_on_as_strings() -> None:
+    [doc] = load_documents("a: yes\nb: on\nc: true\nd: False\ne: 010\nf: 0o10\n", file="f")
+    assert doc.data == {"a": "yes", "b": "on", "c": True, "d": False, "e": 10, "f": 8}
+
+
+def test_every_key_knows_its_line_and_column() -> None:
+    [doc] = load_documents("a:\n  b:\n    - x\n    - y: 1\n", file="f.yaml")
+    assert str(doc.location(("a", "b", 1, "y"))) == "f.yaml:4:7"
+    assert str(doc.location(("a", "missing"))) == "f.yaml:1:1"
+
+
+def test_several_documents_per_file() -> None:
+    assert [d.data for d in load_documents("a: 1\n---\nb: 2\n", file="f")] == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: 1\na: 2\n", "f:2:1: duplicate key 'a'"),
+        ("a: &x [*x]\n", "an alias refers to itself"),
+        ("a: [1\n", "f:2:1: invalid YAML"),
+        ("a: !!int x\n", "f:1:4: 'x' does not fit tag"),
+    ],
+)
+def test_broken_yaml_is_an_input_error_with_a_position(text: str, message: str) -> None:
+    with pytest.raises(InputError) as error:
+        load_documents(text, file="f")
+    assert message in str(error.value)
+
+
+def test_alias_expansion_is_bounded() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 8):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        levels.append(f"a{level}: &a{level} [{refs}]")
+    with pytest.raises(InputError, match="too large or too deep"):
+        load_documents("\n".join(levels) + "\n", file="f")
+
+
+def test_files_over_one_mebibyte_are_refused() -> None:
+    with pytest.raises(InputError, match="over the 1 MiB limit"):
+        load_documents("#" * (1024 * 1024 + 1), file="f")
