@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def run(req: StepRequest, **kwargs: Any) -> StepResult:
     return asyncio.run(ShellExecutor().run(req, **kwargs))
 
 
-def alive(pid: int) -> bool:
+def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,6 +54,16 @@ def alive(pid: int) -> bool:
     # A zombie still answers kill(0); it is dead for our purpose.
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def alive(pid: int) -> bool:
+    """Still running a moment after the kill? (Signal delivery is asynchronous.)"""
+    deadline = time.monotonic() + 5
+    while _running(pid):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def test_shell_step_receives_the_environment_contract(tmp_path: Path) -> None:
