@@ -31,7 +31,7 @@ from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
-from reconciler.store import Store, open_store
+from reconciler.store import Store, load_or_create_key, open_store
 
 logger = logging.getLogger("reconciler")
 
@@ -55,7 +55,11 @@ class _Server(uvicorn.Server):
 
 def build(settings: Settings, *, lock: bool) -> Components:
     """Open the store (migrated, and locked for a daemon), load providers, make mirrors."""
-    store = open_store(settings.database)
+    key = load_or_create_key(
+        Path(settings.data_dir),
+        env_value=settings.secret_key.get_secret_value() if settings.secret_key else None,
+    )
+    store = open_store(settings.database, secret_key=key)
     try:
         store.upgrade()
         if lock:

@@ -13,7 +13,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from reconciler.errors import ConfigError, InputError
@@ -149,6 +157,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".innominatus")
     """Clones, per-execution workdirs, per-resource state dirs, keys."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    secret_key: SecretStr | None = None
+    """Fernet key sealing secret outputs at rest; set it through INNOMINATUS_SECRET_KEY, never
+    in the file. Unset: a key file ``data_dir/secret.key`` (0600) is created on first start."""
     api: ApiSettings = ApiSettings()
     engine: EngineSettings = EngineSettings()
     repositories: tuple[RepositorySettings, ...] = ()

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from reconciler.errors import InnominatusError
 from reconciler.settings import Settings, load_settings
+from reconciler.store import Store, load_or_create_key, open_store
 from reconciler.yamlfile import dump
 
 P = ParamSpec("P")
@@ -50,6 +51,23 @@ def settings_of(ctx: click.Context) -> Settings:
         obj["settings"] = load_settings(obj.get("config"))
     settings: Settings = obj["settings"]
     return settings
+
+
+def store_of(ctx: click.Context) -> Store:
+    """The configured store, migrated, with the secret key if one exists (never creates one)."""
+    settings = settings_of(ctx)
+    key = load_or_create_key(
+        Path(settings.data_dir),
+        env_value=settings.secret_key.get_secret_value() if settings.secret_key else None,
+        create=False,
+    )
+    store = open_store(settings.database, secret_key=key)
+    try:
+        store.upgrade()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def setup_logging(level: str) -> None:

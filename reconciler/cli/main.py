@@ -25,6 +25,7 @@ from reconciler.cli.common import (
     fail_cleanly,
     settings_of,
     setup_logging,
+    store_of,
 )
 
 
@@ -102,11 +103,8 @@ def reconcile(ctx: click.Context) -> None:
 @fail_cleanly
 def status(ctx: click.Context, app: str | None, output: str) -> None:
     """Apps, resources and their states, from the database."""
-    from reconciler.store import open_store
-
-    store = open_store(settings_of(ctx).database)
+    store = store_of(ctx)
     try:
-        store.upgrade()
         views = StatusViews(store)
         if app is not None:
             document = views.app(app)
@@ -140,11 +138,8 @@ def status(ctx: click.Context, app: str | None, output: str) -> None:
 @fail_cleanly
 def confirm(ctx: click.Context, target: str) -> None:
     """Release deletes the delete guard holds for a repository (or an app's repository)."""
-    from reconciler.store import open_store
-
-    store = open_store(settings_of(ctx).database)
+    store = store_of(ctx)
     try:
-        store.upgrade()
         repository = store.repositories.confirm(target)
     finally:
         store.close()
@@ -158,12 +153,10 @@ def confirm(ctx: click.Context, target: str) -> None:
 @fail_cleanly
 def retry(ctx: click.Context, target: str) -> None:
     """Clear the backoff of failed resources: APP or APP/RESOURCE."""
-    from reconciler.store import open_store
 
     app, _, resource = target.partition("/")
-    store = open_store(settings_of(ctx).database)
+    store = store_of(ctx)
     try:
-        store.upgrade()
         count = store.resources.retry(app, resource or None)
     finally:
         store.close()
@@ -181,11 +174,6 @@ def db() -> None:
 @fail_cleanly
 def db_upgrade(ctx: click.Context) -> None:
     """Apply pending migrations (the daemon also does this at start)."""
-    from reconciler.store import open_store
-
-    store = open_store(settings_of(ctx).database)
-    try:
-        store.upgrade()
-    finally:
-        store.close()
+    store = store_of(ctx)  # opening the store applies them
+    store.close()
     click.echo(f"database {store.url} is up to date")

@@ -27,8 +27,8 @@ from reconciler.plan.hashing import inputs_hash
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
 from reconciler.providers.workflow import apply_parameters
+from reconciler.secrets import is_secret_key, mask_text, secret_values
 from reconciler.settings import EngineSettings
-from reconciler.status.document import is_secret_key
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
@@ -143,10 +143,10 @@ async def run_action(
     state_dir = state_dir_for(ctx.data_dir, action.uid)
     await asyncio.to_thread(_make_dirs, workdir, state_dir)
     previous = dict(record.outputs) if record is not None else {}
-    secrets = frozenset(
-        str(v)
-        for k, v in previous.items()
-        if is_secret_key(k, record.secret_keys if record else frozenset())
+    secrets = (
+        action.secrets
+        | secret_values(params)
+        | secret_values(previous, record.secret_keys if record is not None else ())
     )
     step_outputs: dict[str, Mapping[str, str]] = {}
     outputs: dict[str, str] = {}
@@ -193,17 +193,21 @@ async def run_action(
                     )
                 )
                 raise
+            # The step's own secret outputs (a generated password it printed) are masked too.
+            secrets |= secret_values(result.outputs, workflow.secret_outputs)
             await asyncio.to_thread(
                 store.executions.step_finished,
                 step_id,
                 state=result.status,
                 exit_code=result.exit_code,
-                error=result.error,
-                log=result.log,
+                error=mask_text(result.error or "", secrets) or None,
+                log=mask_text(result.log, secrets),
                 log_truncated=result.log_truncated,
             )
             if result.status != "succeeded":
-                error = f"step {step.name!r} {result.status}: {result.error or ''}".strip()
+                error = mask_text(
+                    f"step {step.name!r} {result.status}: {result.error or ''}".strip(), secrets
+                )
                 break
             step_outputs[step.name] = dict(result.outputs)
             outputs.update(result.outputs)
@@ -227,7 +231,13 @@ async def run_action(
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
         return False
-    secret_keys = sorted(k for k in outputs if is_secret_key(k, workflow.secret_outputs))
+    marked = set(workflow.secret_outputs)
+    if action.operation == "update" and record is not None:
+        # An update re-emits what it changed; outputs it does not mention (a password the
+        # create workflow generated) stay as they were.
+        outputs = {**record.outputs, **outputs}
+        marked |= record.secret_keys
+    secret_keys = sorted(k for k in outputs if is_secret_key(k, marked))
     await asyncio.to_thread(
         store.resources.succeed,
         execution_id,

@@ -74,6 +74,7 @@ class Action:
     depends_on: tuple[ResourceUid, ...] = ()
     run_workflow: bool = True  # False: nothing was ever provisioned, just forget the record
     not_before: datetime | None = None
+    secrets: frozenset[str] = frozenset()  # param values that came from secret outputs
 
 
 @dataclass(frozen=True, slots=True)

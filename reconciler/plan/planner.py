@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.desired import DesiredApp, DesiredResource
-from reconciler.plan.hashing import inputs_hash
+from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import (
     IN_FLIGHT,
     Action,
@@ -25,10 +25,13 @@ from reconciler.plan.model import (
 )
 from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import PlaceholderError, make_resolver, substitute
+from reconciler.secrets import is_secret_key
 from reconciler.types import AppName, ResourceUid
 
 
-def _output_lookup(recorded: RecordedResource) -> Any:
+def _output_lookup(recorded: RecordedResource, secrets: set[str]) -> Any:
+    """Looks up an output; values of secret outputs are noted in ``secrets`` for masking."""
+
     def lookup(keys: list[str]) -> Any:
         if not keys:
             return recorded.uid
@@ -41,6 +44,8 @@ def _output_lookup(recorded: RecordedResource) -> Any:
                     f"(its outputs: {known}); fix the reference or the provider's outputs"
                 )
             value = value[key]
+        if is_secret_key(keys[0], recorded.secret_keys):
+            secrets.add(value if isinstance(value, str) else canonical_json(value))
         return value
 
     return lookup
@@ -51,13 +56,16 @@ def resolve_params(
     *,
     desired: DesiredApp,
     recorded: Mapping[ResourceUid, RecordedResource],
+    secrets: set[str] | None = None,
 ) -> dict[str, Any]:
-    """The resource's params with ``${metadata...}`` and ``${resources...}`` substituted."""
+    """The resource's params with ``${metadata...}`` and ``${resources...}`` substituted;
+    values taken from secret outputs are added to ``secrets``."""
+    found: set[str] = set() if secrets is None else secrets
     lookups = {}
     for name in resource.depends_on:
         dependency = recorded.get(desired.resources[name].uid)
         if dependency is not None:
-            lookups[name] = _output_lookup(dependency)
+            lookups[name] = _output_lookup(dependency, found)
     resolver = make_resolver(metadata=desired.metadata, resources=lookups)
     resolved = substitute(dict(resource.params), resolver)
     assert isinstance(resolved, dict)
@@ -145,8 +153,9 @@ def _desired_action(
             status="waiting",
             detail="waiting for " + ", ".join(blocked) + " to be active",
         )
+    secrets: set[str] = set()
     try:
-        params = resolve_params(resource, desired=app, recorded=recorded)
+        params = resolve_params(resource, desired=app, recorded=recorded, secrets=secrets)
     except PlaceholderError as exc:
         return Action(
             **base,
@@ -180,6 +189,7 @@ def _desired_action(
         params=params,
         inputs_hash=digest,
         not_before=not_before,
+        secrets=frozenset(secrets),
     )
 
 

@@ -7,23 +7,13 @@ Secret outputs never appear: keys the provider marked secret, and keys whose nam
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from reconciler.plan.model import RecordedResource
+from reconciler.secrets import MASK, is_secret_key
 from reconciler.store.records import AppRecord
-
-MASK = "***"
-_SECRET_NAME = re.compile(
-    r"(password|passwd|secret|token|private_key|privatekey|credentials?|connection_string|api_key)",
-    re.IGNORECASE,
-)
-
-
-def is_secret_key(key: str, marked: frozenset[str] = frozenset()) -> bool:
-    return key in marked or bool(_SECRET_NAME.search(key))
 
 
 def masked_outputs(resource: RecordedResource) -> dict[str, Any]:

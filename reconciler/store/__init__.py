@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from reconciler.store.crypto import SecretBox, load_or_create_key
 from reconciler.store.database import (
     DaemonLock,
     create_database_engine,
@@ -28,9 +29,11 @@ from reconciler.store.session import Database
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, secret_key: bytes | None = None) -> None:
+        """``secret_key`` seals secret outputs and params at rest (Fernet); without one, a
+        throwaway key is used, for read-only commands that never show secrets."""
         self.url = redact_database_url(url)
-        self._db = Database(create_database_engine(url))
+        self._db = Database(create_database_engine(url), box=SecretBox(secret_key))
         self.repositories = Repositories(self._db)
         self.apps = Apps(self._db)
         self.resources = Resources(self._db)
@@ -52,8 +55,8 @@ class Store:
         self._db.dispose()
 
 
-def open_store(url: str) -> Store:
-    return Store(url)
+def open_store(url: str, *, secret_key: bytes | None = None) -> Store:
+    return Store(url, secret_key=secret_key)
 
 
 __all__ = [
@@ -64,5 +67,6 @@ __all__ = [
     "StepRecord",
     "Store",
     "TransitionRecord",
+    "load_or_create_key",
     "open_store",
 ]

@@ -68,7 +68,9 @@ class ResourceRow(Base):
     desired_hash: Mapped[str | None] = mapped_column(String(64))
     applied_hash: Mapped[str | None] = mapped_column(String(64))
     applied_params: Mapped[dict[str, Any] | None]
-    outputs: Mapped[dict[str, Any] | None]
+    outputs: Mapped[dict[str, Any] | None]  # the non-secret ones
+    sealed_outputs: Mapped[str | None] = mapped_column(Text)  # Fernet token of the secret ones
+    sealed_params: Mapped[str | None] = mapped_column(Text)  # secret-named applied params
     secret_keys: Mapped[list[Any] | None]
     depends_on: Mapped[list[Any] | None]
     operation: Mapped[str | None] = mapped_column(String(16))  # last operation attempted

@@ -185,7 +185,7 @@ class Apps:
             )
             return (
                 _app(row),
-                [recorded(r) for r in resources],
+                [recorded(r, self._db.box) for r in resources],
                 None if repository is None else _repository(repository),
             )
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
 from reconciler.plan.model import IN_FLIGHT, RecordedResource
+from reconciler.secrets import is_secret_key
+from reconciler.store.crypto import SecretBox
 from reconciler.store.models import ExecutionRow, ResourceRow, TransitionRow
 from reconciler.store.records import TransitionRecord
 from reconciler.store.session import Database, now, utc
@@ -23,7 +25,7 @@ from reconciler.types import AppName, ResourceUid
 _IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
 
 
-def recorded(row: ResourceRow) -> RecordedResource:
+def recorded(row: ResourceRow, box: SecretBox) -> RecordedResource:
     return RecordedResource(
         uid=ResourceUid(row.uid),
         app=AppName(row.app),
@@ -33,8 +35,12 @@ def recorded(row: ResourceRow) -> RecordedResource:
         state=row.state,  # type: ignore[arg-type]
         desired_hash=row.desired_hash,
         applied_hash=row.applied_hash,
-        applied_params=row.applied_params,
-        outputs=row.outputs or {},
+        applied_params=(
+            box.open(row.applied_params, row.sealed_params)
+            if row.applied_params is not None
+            else None
+        ),
+        outputs=box.open(row.outputs, row.sealed_outputs, keys=row.secret_keys or ()),
         secret_keys=frozenset(row.secret_keys or ()),
         depends_on=tuple(ResourceUid(u) for u in row.depends_on or ()),
         operation=row.operation,
@@ -82,7 +88,7 @@ class Resources:
             rows = session.scalars(
                 select(ResourceRow).where(ResourceRow.app == app).order_by(ResourceRow.uid)
             )
-            return [recorded(r) for r in rows]
+            return [recorded(r, self._db.box) for r in rows]
 
     def all(
         self, *, app: str | None = None, type_: str | None = None, state: str | None = None
@@ -95,7 +101,7 @@ class Resources:
                 query = query.where(ResourceRow.type == type_)
             if state is not None:
                 query = query.where(ResourceRow.state == state)
-            return [recorded(r) for r in session.scalars(query)]
+            return [recorded(r, self._db.box) for r in session.scalars(query)]
 
     def transitions(self, uid: str) -> list[TransitionRecord]:
         with self._db.transaction() as session:
@@ -214,7 +220,7 @@ class Resources:
             execution.state, execution.finished_at = "succeeded", now()
             row.last_error, row.next_attempt_at, row.attempts = None, None, 0
             if execution.operation == "delete":
-                row.outputs, row.secret_keys = {}, []
+                row.outputs, row.secret_keys, row.sealed_outputs = {}, [], None
                 transition(
                     session,
                     row,
@@ -223,9 +229,12 @@ class Resources:
                     execution_id=execution_id,
                 )
                 return
-            row.outputs, row.secret_keys = dict(outputs), sorted(secret_keys)
+            row.outputs, row.sealed_outputs = self._db.box.seal(outputs, secret_keys)
+            row.secret_keys = sorted(k for k in outputs if is_secret_key(k, secret_keys))
             row.applied_hash = execution.inputs_hash
-            row.applied_params = dict(applied_params) if applied_params is not None else None
+            row.applied_params, row.sealed_params = (
+                self._db.box.seal(applied_params) if applied_params is not None else (None, None)
+            )
             row.orphaned = False
             transition(
                 session,

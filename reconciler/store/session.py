@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconciler.errors import StoreError
+from reconciler.store.crypto import SecretBox
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -30,8 +31,9 @@ def now() -> datetime:
 
 
 class Database:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, box: SecretBox) -> None:
         self.engine = engine
+        self.box = box
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager

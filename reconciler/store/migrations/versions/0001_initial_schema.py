@@ -94,6 +94,8 @@ def upgrade() -> None:
         sa.Column("applied_hash", sa.String(length=64), nullable=True),
         sa.Column("applied_params", sa.JSON(), nullable=True),
         sa.Column("outputs", sa.JSON(), nullable=True),
+        sa.Column("sealed_outputs", sa.Text(), nullable=True),
+        sa.Column("sealed_params", sa.Text(), nullable=True),
         sa.Column("secret_keys", sa.JSON(), nullable=True),
         sa.Column("depends_on", sa.JSON(), nullable=True),
         sa.Column("operation", sa.String(length=16), nullable=True),
