@@ -123,6 +123,11 @@ def create_app(
             methods=["GET", "HEAD"],
         ),
         Route(
+            "/api/v1/executions/{id:int}/logs",
+            json_route(lambda r: views.execution_logs(r.path_params["id"])),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
             "/api/v1/repositories",
             json_route(lambda r: views.repositories()),
             methods=["GET", "HEAD"],

@@ -86,6 +86,19 @@ class StatusViews:
         record = self.store.executions.get(execution_id)
         return None if record is None else execution_document(record, with_steps=True)
 
+    def execution_logs(self, execution_id: int) -> dict[str, Any] | None:
+        record = self.store.executions.get(execution_id)
+        if record is None:
+            return None
+        return {
+            "id": record.id,
+            "state": record.state,
+            "steps": [
+                {"name": s.name, "state": s.state, "log": s.log, "log_truncated": s.log_truncated}
+                for s in record.steps
+            ],
+        }
+
     def repositories(self) -> dict[str, Any]:
         return {
             "repositories": [

@@ -1,11 +1,14 @@
 """The ``innominatus`` console script (ARCHITECTURE §5.2): argument handling and output only.
 
-``main`` is the click group; each module adds the commands of one area (``main``: daemon,
-one-shot pass, status; further modules register theirs in :func:`_register`).
+``main`` (in ``cli.main``) is the click group with the core commands; each further module
+owns the commands of one area and is registered here.
 """
 
 from __future__ import annotations
 
+from reconciler.cli.executions import executions
 from reconciler.cli.main import main
+
+main.add_command(executions)
 
 __all__ = ["main"]

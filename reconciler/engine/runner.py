@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.engine.backoff import next_attempt
+from reconciler.engine.logstream import LogStream
 from reconciler.errors import PermanentError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
@@ -178,9 +179,16 @@ async def run_action(
                 timeout=step.timeout or ctx.engine.step_timeout,
                 secrets=secrets,
             )
+            stream = LogStream(
+                store=store, step_id=step_id, secrets=secrets, limit=ctx.engine.log_limit
+            )
+            stream.start()
             try:
-                result = await executor.run(request, log_limit=ctx.engine.log_limit)
+                result = await executor.run(
+                    request, on_log=stream.write, log_limit=ctx.engine.log_limit
+                )
             except asyncio.CancelledError:
+                await asyncio.shield(stream.close())
                 await asyncio.shield(
                     asyncio.to_thread(
                         store.executions.step_finished,
@@ -188,11 +196,11 @@ async def run_action(
                         state="interrupted",
                         exit_code=None,
                         error="interrupted by daemon shutdown",
-                        log="",
-                        log_truncated=0,
+                        log=None,
                     )
                 )
                 raise
+            await stream.close()
             # The step's own secret outputs (a generated password it printed) are masked too.
             secrets |= secret_values(result.outputs, workflow.secret_outputs)
             await asyncio.to_thread(

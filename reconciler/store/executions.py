@@ -67,6 +67,17 @@ class Executions:
             session.flush()
             return row.id
 
+    def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
+        """Add output of a running step; only the last ``limit`` bytes are kept (the count
+        of bytes cut is recorded), so a chatty step cannot grow the database without bound."""
+        with self._db.transaction() as session:
+            row = session.get_one(StepRow, step_id)
+            data = (row.log + chunk).encode()
+            if len(data) > limit:
+                row.log_truncated += len(data) - limit
+                data = data[len(data) - limit :]
+            row.log = data.decode(errors="replace")
+
     def step_finished(
         self,
         step_id: int,
@@ -74,13 +85,16 @@ class Executions:
         state: str,
         exit_code: int | None,
         error: str | None,
-        log: str,
-        log_truncated: int,
+        log: str | None,
+        log_truncated: int = 0,
     ) -> None:
+        """Record a step's end; ``log=None`` keeps what was streamed (an interrupted step)."""
         with self._db.transaction() as session:
             row = session.get_one(StepRow, step_id)
             row.state, row.exit_code, row.error = state, exit_code, error
-            row.log, row.log_truncated, row.finished_at = log, log_truncated, now()
+            row.finished_at = now()
+            if log is not None:
+                row.log, row.log_truncated = log, log_truncated
 
     def all(
         self, *, app: str | None = None, resource_uid: str | None = None, limit: int = 100
