@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from reconciler.api.app import create_app
 from reconciler.api.views import StatusViews
 from reconciler.engine.engine import Engine
+from reconciler.engine.metrics import Metrics
 from reconciler.errors import ConfigError
 from reconciler.executors.registry import ExecutorRegistry, default_registry
 from reconciler.providers.registry import ProviderSet, load_provider_set
@@ -101,6 +102,7 @@ def _engine(components: Components, *, one_shot: bool) -> Engine:
         executors=components.executors,
         mirrors=components.mirrors,
         one_shot=one_shot,
+        metrics=Metrics(resources=components.store.resources.all),
     )
 
 
@@ -182,6 +184,7 @@ async def run_daemon(
             views=StatusViews(components.store),
             readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
             tokens=[t for t in tokens if t],
+            metrics=engine.metrics.exposition,
         )
         config = uvicorn.Config(
             asgi,

@@ -43,7 +43,7 @@ class _BearerAuth(BaseHTTPMiddleware):
         self._tokens = [t.encode() for t in tokens if t]
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path in ("/healthz", "/readyz"):
+        if request.url.path in ("/healthz", "/readyz", "/metrics"):
             return await call_next(request)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -63,6 +63,7 @@ def create_app(
     views: StatusViews,
     readiness: Readiness,
     tokens: Collection[str] = (),
+    metrics: Callable[[], bytes] | None = None,
 ) -> Starlette:
     async def threaded(func: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(func)
@@ -90,6 +91,12 @@ def create_app(
     async def dashboard(_: Request) -> Response:
         return HTMLResponse(await threaded(lambda: render_dashboard(views.apps())))
 
+    async def prometheus(_: Request) -> Response:
+        if metrics is None:
+            return PlainTextResponse("metrics are not enabled\n", status_code=404)
+        body = await threaded(metrics)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
 
@@ -97,6 +104,7 @@ def create_app(
         Route("/", dashboard, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/metrics", prometheus, methods=["GET", "HEAD"]),
         Route("/api/v1/apps", json_route(lambda r: views.apps()), methods=["GET", "HEAD"]),
         Route(
             "/api/v1/apps/{app}",

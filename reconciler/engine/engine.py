@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.engine.backoff import retry_delay
+from reconciler.engine.metrics import Metrics
 from reconciler.engine.queue import Outcome, WorkQueue
 from reconciler.engine.reconcile import reconcile_app
 from reconciler.engine.runner import RunContext, run_action
@@ -60,6 +61,7 @@ class Engine:
         executors: ExecutorRegistry,
         mirrors: Mapping[str, GitMirror],
         one_shot: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,6 +70,7 @@ class Engine:
         self.mirrors = dict(mirrors)
         self.one_shot = one_shot
         self.stats = EngineStats()
+        self.metrics = metrics or Metrics()
         self._repositories = {r.name: r for r in settings.repositories}
         self._syncs = {
             r.name: RepositorySync(
@@ -113,7 +116,12 @@ class Engine:
 
     async def _sync(self, name: str) -> Outcome:
         sync = self._syncs[name]
+        started = time.monotonic()
         result = await asyncio.to_thread(sync.run, now=datetime.now(UTC))
+        self.metrics.reconcile_seconds.observe(time.monotonic() - started)
+        outcome = "error" if result.error is not None else "success"
+        self.metrics.reconciles.labels(repository=name, result=outcome).inc()
+        self.metrics.git_requests.labels(op="fetch", result=outcome).inc()
         self.stats.syncs += 1
         self._attempted.add(name)
         if self._attempted >= set(self._repositories):
@@ -156,6 +164,7 @@ class Engine:
             detected = self._detected_at.get(result.repository)
             if result.started and detected is not None:
                 self.stats.last_commit_to_start = time.monotonic() - detected
+                self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
                 del self._detected_at[result.repository]
         return result.outcome
 
@@ -183,11 +192,15 @@ class Engine:
                 commit=record.seen_commit if record is not None else None,
             )
         except SourceError as exc:
+            self.metrics.writebacks.labels(result="error").inc()
+            self.metrics.git_requests.labels(op="push", result="error").inc()
             self._status_dirty.setdefault(repository, set()).update(apps)
             if self.one_shot:
                 return Outcome(error=exc.message)
             return Outcome(requeue_after=exc.delay, error=exc.message)
+        self.metrics.writebacks.labels(result="unchanged" if commit is None else "committed").inc()
         if commit is not None:
+            self.metrics.git_requests.labels(op="push", result="success").inc()
             self.stats.status_commits += 1
             logger.info(
                 "status of %s written to %s at %s",
@@ -221,6 +234,7 @@ class Engine:
                         executors=self.executors,
                         engine=self.settings.engine,
                         data_dir=Path(self.settings.data_dir),
+                        metrics=self.metrics,
                     ),
                 )
         except asyncio.CancelledError:

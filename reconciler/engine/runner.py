@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 from reconciler.engine.backoff import next_attempt
 from reconciler.engine.logstream import LogStream
+from reconciler.engine.metrics import Metrics
 from reconciler.errors import PermanentError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
@@ -42,6 +44,7 @@ class RunContext:
     executors: ExecutorRegistry
     engine: EngineSettings
     data_dir: Path
+    metrics: Metrics
 
 
 def _builtin_params(action: Action, record: RecordedResource | None) -> dict[str, Any]:
@@ -140,6 +143,7 @@ async def run_action(
         execution_id,
         attempt,
     )
+    began = time.monotonic()
     workdir = ctx.data_dir / "work" / str(execution_id)
     state_dir = state_dir_for(ctx.data_dir, action.uid)
     await asyncio.to_thread(_make_dirs, workdir, state_dir)
@@ -238,6 +242,7 @@ async def run_action(
             next_attempt_at=next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
+        _observe(ctx.metrics, workflow.name, "failed", began)
         return False
     marked = set(workflow.secret_outputs)
     if action.operation == "update" and record is not None:
@@ -254,7 +259,13 @@ async def run_action(
         applied_params=raw_params if action.operation != "delete" else None,
     )
     await asyncio.to_thread(shutil.rmtree, workdir, True)
+    _observe(ctx.metrics, workflow.name, "succeeded", began)
     return True
+
+
+def _observe(metrics: Metrics, workflow: str, status: str, began: float) -> None:
+    metrics.executions.labels(workflow=workflow, status=status).inc()
+    metrics.execution_seconds.labels(workflow=workflow).observe(time.monotonic() - began)
 
 
 def _make_dirs(*paths: Path) -> None:

@@ -107,6 +107,15 @@ def test_a_commit_to_a_watched_repository_starts_work_without_waiting_for_the_po
         story.commit({APP: SCORE.format(size="large")}, "bigger")
         wait_for(lambda: story.effects_log()[-1:] == ["update db"])
         wait_for(lambda: story.status_commits() > commits)
+        with urllib.request.urlopen(url + "metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        assert (
+            'innominatus_executions_total{status="succeeded",workflow="update-test-db"} 1.0'
+            in metrics
+        )
+        assert 'innominatus_resources{state="active",type="test-db"} 1.0' in metrics
+        assert "innominatus_commit_to_start_seconds_count" in metrics
+        assert 'innominatus_writeback_total{result="committed"}' in metrics
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert story.effects_log() == ["create db", "create route", "update db"]

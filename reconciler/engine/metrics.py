@@ -1,0 +1,92 @@
+"""Prometheus metrics of the engine (ARCHITECTURE §5.8), on a registry of its own (no module
+globals), served by the API at ``/metrics``.
+
+The engine observes reconciles, executions, git requests, write-backs and the commit-to-start
+latency; ``innominatus_resources{type,state}`` is computed from the store at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Callable, Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from reconciler.plan.model import RecordedResource
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800)
+
+
+class _ResourceCollector(Collector):
+    def __init__(self, resources: Callable[[], Sequence[RecordedResource]]) -> None:
+        self._resources = resources
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "innominatus_resources",
+            "Recorded resources by type and state",
+            labels=["type", "state"],
+        )
+        for (type_, state), count in sorted(
+            Tally((r.type, r.state) for r in self._resources()).items()
+        ):
+            family.add_metric([type_, state], count)
+        yield family
+
+
+class Metrics:
+    def __init__(
+        self, *, resources: Callable[[], Sequence[RecordedResource]] | None = None
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.reconciles = Counter(
+            "innominatus_reconcile_total",
+            "Repository passes by result",
+            ["repository", "result"],
+            registry=self.registry,
+        )
+        self.reconcile_seconds = Histogram(
+            "innominatus_reconcile_duration_seconds",
+            "Duration of one repository pass",
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.executions = Counter(
+            "innominatus_executions_total",
+            "Finished executions by workflow and status",
+            ["workflow", "status"],
+            registry=self.registry,
+        )
+        self.execution_seconds = Histogram(
+            "innominatus_execution_duration_seconds",
+            "Duration of executions by workflow",
+            ["workflow"],
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.git_requests = Counter(
+            "innominatus_git_requests_total",
+            "Git fetches and pushes by result",
+            ["op", "result"],
+            registry=self.registry,
+        )
+        self.commit_to_start = Histogram(
+            "innominatus_commit_to_start_seconds",
+            "From a new commit being detected to the first step it caused starting",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.writebacks = Counter(
+            "innominatus_writeback_total",
+            "Status write-backs by result",
+            ["result"],
+            registry=self.registry,
+        )
+        if resources is not None:
+            self.registry.register(_ResourceCollector(resources))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
