@@ -54,9 +54,7 @@ class StatusViews:
     store: Store
 
     def apps(self) -> dict[str, Any]:
-        resources: dict[str, list[Any]] = {}
-        for resource in self.store.resources.all():
-            resources.setdefault(resource.app, []).append(resource)
+        resources = self.store.resources.by_app()
         return {
             "apps": [app_status(app, resources.get(app.name, [])) for app in self.store.apps.all()]
         }

@@ -249,6 +249,10 @@ class Engine:
                 self.stats.executions_failed += 1
             self._running.pop(action.uid, None)
             self.trigger_app(action.app)
+            if action.shared:
+                # Other apps declaring it may be waiting for it.
+                for app in await asyncio.to_thread(self.store.resources.claimers, action.uid):
+                    self.trigger_app(app)
         return ok
 
     @property

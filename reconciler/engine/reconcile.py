@@ -19,6 +19,7 @@ from reconciler.plan.phase import app_phase
 from reconciler.plan.planner import plan_app
 from reconciler.settings import EngineSettings, RepositorySettings
 from reconciler.store import Store
+from reconciler.types import AppName
 
 StartAction = Callable[[Action, RecordedResource | None, str | None], None]
 
@@ -43,7 +44,8 @@ async def reconcile_app(
     start: StartAction,
     retry_backoff: bool = True,
 ) -> AppPass:
-    app, recorded, repository = await asyncio.to_thread(store.apps.snapshot, name)
+    snapshot = await asyncio.to_thread(store.apps.snapshot, name)
+    app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
     if app is None:
         return AppPass(Outcome(), None, 0, None)
     settings = repositories.get(app.repository)
@@ -56,11 +58,12 @@ async def reconcile_app(
         plan = plan_app(
             desired,
             recorded,
-            app=app.name,  # type: ignore[arg-type]
+            app=AppName(app.name),
             prune=settings.prune if settings is not None else False,
             now=now,
             max_attempts=engine.max_attempts,
             deletes_held=repository is not None and repository.hold_reason is not None,
+            claims=snapshot.claims,
         )
         by_uid = {r.uid: r for r in recorded}
         for action in plan.ready:

@@ -77,6 +77,9 @@ async def run_action(
     """Run ``action`` to completion; True when it succeeded."""
     store = ctx.store
     now = datetime.now(UTC)
+    if action.release_only:
+        await asyncio.to_thread(store.resources.release, action.app, action.uid)
+        return True
     if not action.run_workflow:
         await asyncio.to_thread(store.resources.forget, action.uid, reason=action.reason)
         return True
@@ -132,6 +135,7 @@ async def run_action(
         inputs_hash=digest,
         commit=commit,
         depends_on=list(action.depends_on),
+        shared=action.shared,
     )
     logger.info(
         "%s: %s %s with %s/%s (execution %d, attempt %d)",

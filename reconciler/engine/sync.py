@@ -13,9 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from reconciler.desired import DesiredApp, ParsedFile, assemble, parse_file
+from reconciler.desired import DesiredApp, DesiredResource, ParsedFile, assemble, parse_file
 from reconciler.errors import SourceError
 from reconciler.plan.guard import delete_guard
+from reconciler.plan.hashing import canonical_json
 from reconciler.settings import RepositorySettings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.globs import match_glob
@@ -23,6 +24,11 @@ from reconciler.store import AppDesired, Store
 from reconciler.types import AppName, CommitSha
 
 logger = logging.getLogger(__name__)
+SHARED_CONFLICT = "shared resource conflict:"
+
+
+def _fingerprint(resource: DesiredResource) -> str:
+    return canonical_json([resource.type, resource.class_, resource.params, resource.annotations])
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,7 @@ class RepositorySync:
             elif old.desired is not None or old.error is not None:
                 snapshots[app_name] = None
                 updates.append(AppDesired(name=app_name, path=old.path, desired=None))
+        updates = self._shared_conflicts(updates, snapshots)
         hold = self._guard(snapshots, recorded_names=set(recorded), commit=commit)
         self.store.apps.save_desired(repository=name, commit=commit, apps=updates)
         self.store.repositories.record_seen(
@@ -114,6 +121,64 @@ class RepositorySync:
         for error in desired.invalid_files.values():
             logger.warning("repository %s: %s", name, error)
         return SyncResult(commit=commit, changed_apps=frozenset(u.name for u in updates), hold=hold)
+
+    def _shared_conflicts(
+        self, updates: list[AppDesired], snapshots: dict[str, DesiredApp | None]
+    ) -> list[AppDesired]:
+        """Two apps declaring one shared resource (same ``id``) must declare it identically;
+        otherwise both are ``Invalid``, each message naming the other file. Apps whose only
+        problem was such a conflict recover once it is gone."""
+        by_name = {u.name: u for u in updates}
+        declared: dict[str, list[tuple[str, str, str]]] = {}  # uid -> (app, path, fingerprint)
+        stored = {a.name: a for a in self.store.apps.all()}
+        for name, record in stored.items():
+            spec = by_name[name].desired if name in by_name else record.desired
+            if name in snapshots and snapshots[name] is None:
+                continue
+            if spec is None:
+                continue
+            app = DesiredApp.from_json(name, spec)
+            for resource in app.resources.values():
+                if resource.id is not None:
+                    declared.setdefault(resource.uid, []).append(
+                        (name, app.path, _fingerprint(resource))
+                    )
+        for name, snapshot in snapshots.items():
+            if snapshot is None or name in stored:
+                continue
+            for resource in snapshot.resources.values():
+                if resource.id is not None:
+                    declared.setdefault(resource.uid, []).append(
+                        (name, snapshot.path, _fingerprint(resource))
+                    )
+        conflicts: dict[str, str] = {}
+        for uid, declarations in declared.items():
+            if len({fingerprint for _, _, fingerprint in declarations}) < 2:
+                continue
+            for name, _path, _ in declarations:
+                others = ", ".join(
+                    f"app {other!r} ({other_path})"
+                    for other, other_path, _ in declarations
+                    if other != name
+                )
+                conflicts.setdefault(
+                    name,
+                    f"{SHARED_CONFLICT} {uid} is also declared by {others} with different "
+                    "type, class, params or annotations; declare a shared resource identically "
+                    "everywhere, or give one of them another id",
+                )
+        for name, message in conflicts.items():
+            current = by_name.get(name)
+            known = stored.get(name)
+            spec = current.desired if current is not None else (known.desired if known else None)
+            path = current.path if current is not None else (known.path if known else "")
+            by_name[name] = AppDesired(name=name, path=path, desired=spec, error=message)
+        for name, record in stored.items():
+            if name in conflicts or not (record.error or "").startswith(SHARED_CONFLICT):
+                continue
+            if name not in by_name and record.desired is not None:
+                by_name[name] = AppDesired(name=name, path=record.path, desired=record.desired)
+        return list(by_name.values())
 
     def _guard(
         self,

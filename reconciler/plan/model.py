@@ -55,6 +55,7 @@ class RecordedResource:
     execution_id: int | None = None
     orphaned: bool = False
     updated_at: datetime | None = None
+    shared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class Action:
     run_workflow: bool = True  # False: nothing was ever provisioned, just forget the record
     not_before: datetime | None = None
     secrets: frozenset[str] = frozenset()  # param values that came from secret outputs
+    shared: bool = False  # declared with `id`, possibly by several apps
+    release_only: bool = False  # other apps still declare it: only drop this app's claim
 
 
 @dataclass(frozen=True, slots=True)

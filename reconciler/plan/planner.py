@@ -113,17 +113,7 @@ def _desired_action(
         "annotations": resource.annotations,
         "depends_on": tuple(app.resources[n].uid for n in resource.depends_on),
     }
-    if record is not None and record.app != app.name:
-        return Action(
-            **base,
-            operation="create",
-            reason="shared resource",
-            status="error",
-            detail=(
-                f"{resource.uid} is already recorded for app {record.app!r}; resources shared "
-                "through `id` between apps are not supported yet: give this one another id"
-            ),
-        )
+    base["shared"] = resource.id is not None
     creating = (
         record is None
         or record.state in ("requested", "terminated")
@@ -227,8 +217,14 @@ def plan_app(
     now: datetime,
     max_attempts: int,
     deletes_held: bool = False,
+    claims: Mapping[str, frozenset[str]] | None = None,
 ) -> AppPlan:
-    """Plan one app. ``desired=None`` means the app is gone from Git (delete everything)."""
+    """Plan one app. ``desired=None`` means the app is gone from Git (delete everything).
+
+    ``claims`` names, per shared resource (one declared with ``id``), the apps declaring it: a
+    shared resource this app dropped is only released while other apps still declare it, and
+    deleted with the last one."""
+    claims = claims or {}
     by_uid = {r.uid: r for r in recorded}
     live = [r for r in recorded if r.state != "terminated"]
     actions: list[Action] = []
@@ -258,14 +254,29 @@ def plan_app(
     for record in _delete_order(removed):
         base: dict[str, Any] = {
             "uid": record.uid,
-            "app": record.app,
+            "app": app,
             "name": record.name,
             "type": record.type,
             "class_": record.class_,
             "operation": "delete",
             "depends_on": record.depends_on,
+            "shared": record.shared,
         }
         reason = "removed from spec" if desired is not None else "app removed from Git"
+        others = sorted(claims.get(record.uid, frozenset()) - {app}) if record.shared else []
+        if others:
+            actions.append(
+                Action(
+                    **base,
+                    reason=f"still declared by {', '.join(others)}",
+                    status="ready",
+                    run_workflow=False,
+                    release_only=True,
+                )
+            )
+            continue
+        if record.shared:
+            reason = "last reference to a shared resource dropped"
         if record.state == "requested":
             actions.append(Action(**base, reason=reason, status="ready", run_workflow=False))
             continue

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from reconciler.errors import ConfigError, LockedError, StoreError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x1A2B_3C4D  # pg_advisory_lock key owned by innominatus daemons
+_PG_MIGRATE_KEY = 0x1A2B_3C4E  # held while migrations run
 
 
 def redact_database_url(url: str) -> str:
@@ -67,11 +70,15 @@ def create_database_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (idempotent)."""
+    """Apply every pending migration (idempotent). Serialised between processes (a daemon
+    starting while a CLI command opens the same database): a PostgreSQL transaction-level
+    advisory lock, or a lock file beside the SQLite file."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with _migration_lock(engine), engine.begin() as connection:
+            if engine.url.get_backend_name() == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
@@ -82,6 +89,21 @@ def upgrade(engine: Engine) -> None:
         ) from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"database migration failed: {exc}") from exc
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database or ""
+    if engine.url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        yield
+        return
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 class DaemonLock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -81,8 +81,21 @@ class ResourceRow(Base):
     workflow: Mapped[str | None] = mapped_column(String(255))
     execution_id: Mapped[int | None] = mapped_column(Integer)
     orphaned: Mapped[bool] = mapped_column(default=False)
+    shared: Mapped[bool] = mapped_column(default=False)  # declared with `id`: see claims
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ClaimRow(Base):
+    """An app declaring a shared resource (one with a Score ``id``). The resource is deleted
+    only when its last claim is released (ARCHITECTURE §5.4)."""
+
+    __tablename__ = "claims"
+    __table_args__ = (UniqueConstraint("app", "uid", name="uq_claims_app_uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app: Mapped[str] = mapped_column(String(255), index=True)
+    uid: Mapped[str] = mapped_column(String(512), index=True)
 
 
 class ExecutionRow(Base):

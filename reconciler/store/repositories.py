@@ -6,16 +6,25 @@ Called by the engine's repository sync (writes) and by the API, CLI and status w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from reconciler.errors import PermanentError
 from reconciler.plan.model import RecordedResource
-from reconciler.store.models import AppRow, RepositoryRow, ResourceRow
+from reconciler.store.models import AppRow, RepositoryRow
 from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
-from reconciler.store.resources import recorded
+from reconciler.store.resources import app_resources, claims_of, ensure_claims, recorded
 from reconciler.store.session import Database, now, utc
+
+
+@dataclass(frozen=True, slots=True)
+class AppSnapshot:
+    app: AppRecord | None
+    resources: list[RecordedResource]
+    repository: RepositoryRecord | None
+    claims: dict[str, frozenset[str]]  # shared resource UID -> apps declaring it
 
 
 def _repository(row: RepositoryRow) -> RepositoryRecord:
@@ -154,8 +163,19 @@ class Apps:
                 row.commit, row.path, row.updated_at = commit, app.path, now()
                 row.repository = repository
                 if app.error is not None:
+                    # Invalid: nothing of the app runs. A conflict error comes with the new
+                    # spec (kept for when the conflict is gone); a parse error without one.
                     row.error = app.error
+                    if app.desired is not None:
+                        row.desired = dict(app.desired)
                     continue
+                if app.desired is not None:
+                    shared = [
+                        r["uid"]
+                        for r in app.desired.get("resources", {}).values()
+                        if r.get("id") is not None
+                    ]
+                    ensure_claims(session, app.name, shared)
                 if row.desired != app.desired:
                     row.generation += 1
                 row.desired, row.error = (
@@ -168,25 +188,23 @@ class Apps:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             return None if row is None else _app(row)
 
-    def snapshot(
-        self, name: str
-    ) -> tuple[AppRecord | None, list[RecordedResource], RepositoryRecord | None]:
-        """An app, its recorded resources and its repository, read in one transaction (the
-        app reconciler's whole input; one round trip instead of three)."""
+    def snapshot(self, name: str) -> AppSnapshot:
+        """An app, its recorded resources, its repository and the claims on its shared
+        resources, read in one transaction (the app reconciler's whole input)."""
         with self._db.transaction() as session:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             if row is None:
-                return None, [], None
-            resources = session.scalars(
-                select(ResourceRow).where(ResourceRow.app == name).order_by(ResourceRow.uid)
-            )
+                return AppSnapshot(None, [], None, {})
+            resources = [recorded(r, self._db.box) for r in session.scalars(app_resources(name))]
             repository = session.scalar(
                 select(RepositoryRow).where(RepositoryRow.name == row.repository)
             )
-            return (
+            shared = [r.uid for r in resources if r.shared]
+            return AppSnapshot(
                 _app(row),
-                [recorded(r, self._db.box) for r in resources],
+                resources,
                 None if repository is None else _repository(repository),
+                claims_of(session, shared),
             )
 
     def all(self, *, repository: str | None = None) -> list[AppRecord]:

@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
 from reconciler.plan.model import IN_FLIGHT, RecordedResource
 from reconciler.secrets import is_secret_key
 from reconciler.store.crypto import SecretBox
-from reconciler.store.models import ExecutionRow, ResourceRow, TransitionRow
+from reconciler.store.models import ClaimRow, ExecutionRow, ResourceRow, TransitionRow
 from reconciler.store.records import TransitionRecord
 from reconciler.store.session import Database, now, utc
 from reconciler.types import AppName, ResourceUid
@@ -52,7 +52,41 @@ def recorded(row: ResourceRow, box: SecretBox) -> RecordedResource:
         execution_id=row.execution_id,
         orphaned=row.orphaned,
         updated_at=utc(row.updated_at),
+        shared=row.shared,
     )
+
+
+def app_resources(app: str) -> Select[ResourceRow]:
+    """An app's resources: the ones it owns, and the shared ones it claims."""
+    claimed = select(ClaimRow.uid).where(ClaimRow.app == app)
+    return (
+        select(ResourceRow)
+        .where(
+            or_(
+                and_(ResourceRow.app == app, ResourceRow.shared.is_(False)),
+                ResourceRow.uid.in_(claimed),
+            )
+        )
+        .order_by(ResourceRow.uid)
+    )
+
+
+def claims_of(session: Session, uids: Sequence[str]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    if uids:
+        for claim in session.scalars(select(ClaimRow).where(ClaimRow.uid.in_(list(uids)))):
+            found.setdefault(claim.uid, set()).add(claim.app)
+    return {uid: frozenset(apps) for uid, apps in found.items()}
+
+
+def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
+    have = set(
+        session.scalars(
+            select(ClaimRow.uid).where(ClaimRow.app == app, ClaimRow.uid.in_(list(uids)))
+        )
+    )
+    for uid in sorted(set(uids) - have):
+        session.add(ClaimRow(app=app, uid=uid))
 
 
 def transition(
@@ -85,10 +119,35 @@ class Resources:
 
     def of_app(self, app: str) -> list[RecordedResource]:
         with self._db.transaction() as session:
-            rows = session.scalars(
-                select(ResourceRow).where(ResourceRow.app == app).order_by(ResourceRow.uid)
-            )
+            rows = session.scalars(app_resources(app))
             return [recorded(r, self._db.box) for r in rows]
+
+    def by_app(self) -> dict[str, list[RecordedResource]]:
+        """Every app's resources (owned and claimed shared ones) in two queries."""
+        with self._db.transaction() as session:
+            rows = [
+                recorded(r, self._db.box)
+                for r in session.scalars(select(ResourceRow).order_by(ResourceRow.uid))
+            ]
+            by_uid: dict[str, RecordedResource] = {r.uid: r for r in rows}
+            grouped: dict[str, list[RecordedResource]] = {}
+            for resource in rows:
+                if not resource.shared:
+                    grouped.setdefault(resource.app, []).append(resource)
+            for claim in session.scalars(select(ClaimRow).order_by(ClaimRow.uid)):
+                if claim.uid in by_uid:
+                    grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
+            return grouped
+
+    def claimers(self, uid: str) -> frozenset[str]:
+        """The apps declaring a shared resource."""
+        with self._db.transaction() as session:
+            return frozenset(session.scalars(select(ClaimRow.app).where(ClaimRow.uid == uid)))
+
+    def release(self, app: str, uid: str) -> None:
+        """Drop ``app``'s claim on a shared resource other apps still declare."""
+        with self._db.transaction() as session:
+            session.execute(delete(ClaimRow).where(ClaimRow.app == app, ClaimRow.uid == uid))
 
     def all(
         self, *, app: str | None = None, type_: str | None = None, state: str | None = None
@@ -139,6 +198,7 @@ class Resources:
         inputs_hash: str | None,
         commit: str | None,
         depends_on: Sequence[str],
+        shared: bool = False,
     ) -> tuple[int, int]:
         """Start an execution: resource -> provisioning|updating|terminating, execution row
         ``running``, audit row; one transaction. Returns (execution id, attempt number).
@@ -174,6 +234,9 @@ class Resources:
                 )
             elif row.state in IN_FLIGHT:
                 raise PermanentError(f"{uid} already has execution {row.execution_id} running")
+            if shared:
+                row.shared = True
+                ensure_claims(session, app, [uid])
             hash_ = inputs_hash if operation != "delete" else row.desired_hash
             if row.state != "failed" or row.desired_hash != hash_ or row.operation != operation:
                 row.attempts = 0
@@ -221,6 +284,7 @@ class Resources:
             row.last_error, row.next_attempt_at, row.attempts = None, None, 0
             if execution.operation == "delete":
                 row.outputs, row.secret_keys, row.sealed_outputs = {}, [], None
+                session.execute(delete(ClaimRow).where(ClaimRow.uid == row.uid))
                 transition(
                     session,
                     row,
@@ -270,6 +334,7 @@ class Resources:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
             if row is not None and row.state == "requested":
                 transition(session, row, "terminated", reason=reason)
+                session.execute(delete(ClaimRow).where(ClaimRow.uid == uid))
 
     def fail_unstarted(
         self,

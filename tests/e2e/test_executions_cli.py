@@ -57,7 +57,8 @@ def test_logs_follow_streams_a_running_step(tmp_path: Path, database_url: str) -
         streamed = ""
         while "first-line" not in streamed and time.monotonic() < deadline:
             time.sleep(0.2)
-            streamed = story.innominatus("executions", "logs", "1").stdout
+            shown = story.innominatus("executions", "logs", "1")
+            streamed = shown.stdout + shown.stderr
         assert "first-line" in streamed  # visible while the step still runs
         assert "last-line" not in streamed
         follower = subprocess.Popen(

@@ -38,6 +38,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_apps_repository"), ["repository"], unique=False)
 
     op.create_table(
+        "claims",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("app", sa.String(length=255), nullable=False),
+        sa.Column("uid", sa.String(length=512), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("app", "uid", name="uq_claims_app_uid"),
+    )
+    with op.batch_alter_table("claims", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_claims_app"), ["app"], unique=False)
+        batch_op.create_index(batch_op.f("ix_claims_uid"), ["uid"], unique=False)
+
+    op.create_table(
         "executions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("resource_uid", sa.String(length=512), nullable=False),
@@ -106,6 +118,7 @@ def upgrade() -> None:
         sa.Column("workflow", sa.String(length=255), nullable=True),
         sa.Column("execution_id", sa.Integer(), nullable=True),
         sa.Column("orphaned", sa.Boolean(), nullable=False),
+        sa.Column("shared", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -177,6 +190,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_executions_app"))
 
     op.drop_table("executions")
+    with op.batch_alter_table("claims", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_claims_uid"))
+        batch_op.drop_index(batch_op.f("ix_claims_app"))
+
+    op.drop_table("claims")
     with op.batch_alter_table("apps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_apps_repository"))
 
