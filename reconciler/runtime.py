@@ -23,11 +23,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from reconciler.api.app import create_app
 from reconciler.api.views import StatusViews
+from reconciler.engine.catalog import ProviderCatalog
 from reconciler.engine.engine import Engine
 from reconciler.engine.metrics import Metrics
 from reconciler.errors import ConfigError
 from reconciler.executors.registry import ExecutorRegistry, default_registry
-from reconciler.providers.registry import ProviderSet, load_provider_set
+from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
@@ -41,9 +42,32 @@ logger = logging.getLogger("reconciler")
 class Components:
     settings: Settings
     store: Store
-    providers: ProviderSet
+    catalog: ProviderCatalog
     executors: ExecutorRegistry
     mirrors: dict[str, GitMirror]
+
+    @property
+    def providers(self) -> ProviderSet:
+        assert self.catalog.current is not None
+        return self.catalog.current.providers
+
+    def close(self) -> None:
+        self.catalog.close()
+        for mirror in self.mirrors.values():
+            mirror.close()
+        self.store.close()
+
+
+def provider_catalog(settings: Settings, *, known_step_types: frozenset[str]) -> ProviderCatalog:
+    """The catalogue of the configured provider sources (tokens read from their env vars)."""
+    return ProviderCatalog(
+        sources=settings.providers,
+        data_dir=Path(settings.data_dir),
+        known_step_types=known_step_types,
+        tokens={
+            s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
+        },
+    )
 
 
 class _Server(uvicorn.Server):
@@ -66,7 +90,10 @@ def build(settings: Settings, *, lock: bool) -> Components:
         if lock:
             store.lock()
         executors = default_registry()
-        providers = load_provider_set(settings.providers, known_step_types=executors.known_types())
+        catalog = provider_catalog(settings, known_step_types=executors.known_types())
+        catalog.reload()
+        if catalog.current is None:
+            raise ConfigError(catalog.refusal or "no provider set could be loaded")
         mirrors = {}
         for repo in settings.repositories:
             token = None
@@ -91,7 +118,7 @@ def build(settings: Settings, *, lock: bool) -> Components:
     except BaseException:
         store.close()
         raise
-    return Components(settings, store, providers, executors, mirrors)
+    return Components(settings, store, catalog, executors, mirrors)
 
 
 def _engine(components: Components, *, one_shot: bool) -> Engine:
@@ -124,6 +151,22 @@ async def run_once(components: Components) -> Engine:
     engine = _engine(components, one_shot=True)
     await engine.run_once()
     return engine
+
+
+async def _reload_providers(
+    catalog: ProviderCatalog, engine: Engine, wanted: asyncio.Event
+) -> None:
+    """Hot reload: verify a new provider set in full and swap it in; a bad one is refused and
+    the last good set keeps serving. Running executions keep the workflow they started with."""
+    while True:
+        await wanted.wait()
+        await asyncio.sleep(0.2)  # let a burst of file changes settle
+        wanted.clear()
+        if await asyncio.to_thread(catalog.reload) and catalog.current is not None:
+            engine.replace_providers(catalog.current.providers)
+            logger.info("provider set %s loaded", catalog.current.fingerprint[:12])
+            for app in await asyncio.to_thread(engine.store.apps.all):
+                engine.trigger_app(app.name)
 
 
 async def run_daemon(
@@ -164,14 +207,34 @@ async def run_daemon(
         )
     scheduler.start()
 
-    watched = {n: m.watch_path for n, m in components.mirrors.items() if m.watch_path is not None}
+    watching = {r.name for r in settings.repositories if r.watch}
+    watched = {
+        name: path
+        for name, mirror in components.mirrors.items()
+        if name in watching and (path := mirror.watch_path) is not None
+    }
     watcher = asyncio.create_task(
-        watch_repositories(
-            {n: p for n, p in watched.items() if p is not None},
-            on_change=engine.trigger_repository,
-            stop=stop,
-        ),
+        watch_repositories(watched, on_change=engine.trigger_repository, stop=stop),
         name="watcher",
+    )
+    reload_wanted = asyncio.Event()
+    catalog = components.catalog
+    provider_watcher = asyncio.create_task(
+        watch_repositories(
+            catalog.watch_paths, on_change=lambda _name: reload_wanted.set(), stop=stop
+        ),
+        name="provider-watcher",
+    )
+    if settings.providers:
+        scheduler.add_job(
+            reload_wanted.set,
+            "interval",
+            seconds=min(p.interval for p in settings.providers),
+            id="providers",
+            coalesce=True,
+        )
+    reloader = asyncio.create_task(
+        _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
 
     server: _Server | None = None
@@ -181,7 +244,7 @@ async def run_daemon(
         if settings.api.tokens_env:
             tokens = [t.strip() for t in os.environ.get(settings.api.tokens_env, "").split(",")]
         asgi = create_app(
-            views=StatusViews(components.store),
+            views=StatusViews(components.store, providers=catalog.describe),
             readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
             tokens=[t for t in tokens if t],
             metrics=engine.metrics.exposition,
@@ -212,9 +275,10 @@ async def run_daemon(
     logger.info("shutting down: draining work")
     scheduler.shutdown(wait=False)
     await engine.drain(grace=settings.engine.shutdown_grace)
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    for task in (watcher, provider_watcher, reloader):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     if server is not None and server_task is not None:
         server.should_exit = True
         await server_task

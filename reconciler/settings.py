@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -133,13 +134,42 @@ class RepositorySettings(_Group):
 
 
 class ProviderSourceSettings(_Group):
+    """One provider: a folder, or a Git repository at a pinned ref or SemVer range."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str
-    type: Literal["filesystem"] = "filesystem"
-    """``filesystem`` (a folder holding provider.yaml). Git sources: see the providers issue."""
-    path: Path
+    """Must equal the provider's ``metadata.name``."""
+    type: Literal["filesystem", "git"] = "filesystem"
+    path: Path | None = None
+    """``filesystem``: the folder holding provider.yaml. ``git``: a sub-folder of the
+    repository holding it (default: the repository root)."""
+    repository: str | None = None
+    """``git``: URL or local path of the provider repository."""
+    ref: str | None = None
+    """``git``: a tag, a branch or a full commit SHA."""
+    version: str | None = None
+    """``git``: a SemVer range (``>=1.2,<2``) resolved to the highest matching tag."""
+    sha256: str | None = None
+    """Expected tree hash (``innominatus providers hash DIR``); any mismatch refuses the set."""
+    keyring: Path | None = None
+    """``git``: a GnuPG home whose keys must have signed the pinned tag or commit."""
+    token_env: str | None = None
+    """``git``: env var holding an HTTPS token."""
+    interval: Duration = 300.0
+    """How often the source is re-checked (default 5m); local folders are also watched."""
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProviderSourceSettings:
+        if self.type == "filesystem" and self.path is None:
+            raise ValueError("a filesystem provider needs `path`, the folder of provider.yaml")
+        if self.type == "git":
+            if not self.repository:
+                raise ValueError("a git provider needs `repository`, its URL or path")
+            if bool(self.ref) == bool(self.version):
+                raise ValueError("a git provider needs exactly one of `ref` or `version`")
+        return self
 
 
 class Settings(BaseSettings):
@@ -209,7 +239,7 @@ def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
         for item in items:
             entry = dict(item) if isinstance(item, dict) else item
             if isinstance(entry, dict):
-                for key in ("url", "path"):
+                for key in ("url", "path", "repository", "keyring"):
                     value = entry.get(key)
                     if isinstance(value, str) and (value.startswith(("./", "../")) or value == "."):
                         entry[key] = str((base / value).resolve())

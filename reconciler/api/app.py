@@ -136,6 +136,11 @@ def create_app(
             methods=["GET", "HEAD"],
         ),
         Route(
+            "/api/v1/providers",
+            json_route(lambda r: views.provider_catalogue()),
+            methods=["GET", "HEAD"],
+        ),
+        Route(
             "/api/v1/repositories",
             json_route(lambda r: views.repositories()),
             methods=["GET", "HEAD"],

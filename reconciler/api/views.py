@@ -4,6 +4,7 @@ status`` so the CLI and the endpoint report the same states). Blocking: call fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,8 @@ def execution_document(record: ExecutionRecord, *, with_steps: bool) -> dict[str
 @dataclass(frozen=True)
 class StatusViews:
     store: Store
+    providers: Callable[[], dict[str, Any]] | None = None
+    """The provider catalogue's description (only the daemon has one)."""
 
     def apps(self) -> dict[str, Any]:
         resources = self.store.resources.by_app()
@@ -96,6 +99,9 @@ class StatusViews:
                 for s in record.steps
             ],
         }
+
+    def provider_catalogue(self) -> dict[str, Any] | None:
+        return None if self.providers is None else self.providers()
 
     def repositories(self) -> dict[str, Any]:
         return {

@@ -63,7 +63,7 @@ def run(ctx: click.Context) -> None:
     try:
         asyncio.run(run_daemon(components, on_listening=listening))
     finally:
-        components.store.close()
+        components.close()
 
 
 @main.command()
@@ -85,7 +85,7 @@ def reconcile(ctx: click.Context) -> None:
         apps = components.store.apps.all()
         repositories = components.store.repositories.all()
     finally:
-        components.store.close()
+        components.close()
     broken = [r for r in repositories if r.last_error or r.problems]
     for repository in broken:
         for problem in filter(None, [repository.last_error, repository.problems]):

@@ -112,7 +112,7 @@ def load_provider_set(
     providers: dict[str, Provider] = {}
     seen: set[str] = set()
     for source in sources:
-        if not source.enabled or source.type != "filesystem":
+        if not source.enabled or source.type != "filesystem" or source.path is None:
             continue
         if source.name in seen:
             problems.append(f"provider source '{source.name}' is configured twice; remove one")

@@ -1,0 +1,191 @@
+"""The provider catalogue: provider sources -> verified folders -> one provider set, swapped
+atomically on reload (ARCHITECTURE §5.5; issue "Providers as versioned products").
+
+A ``filesystem`` source is its folder; a ``git`` source is fetched (with tags) into
+``data_dir``, its ``ref`` or highest tag inside its ``version`` range resolved to a commit,
+optionally checked against a GnuPG keyring (signed tag or commit), and exported to
+``data_dir/providers/<name>/<commit>``. An optional ``sha256`` pins the tree hash. The whole
+set is then loaded and checked (manifests, workflows, step types, conflicts). Any problem
+refuses the new set as a whole: the last good set keeps serving and the refusal is kept for
+logs, the API and ``innominatus providers list``. Called by the runtime and the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import InnominatusError, PermanentError
+from reconciler.providers.integrity import select_version, tree_hash
+from reconciler.providers.registry import ProviderSet, load_provider_set
+from reconciler.settings import ProviderSourceSettings
+from reconciler.sources.checkout import ProviderCheckout
+from reconciler.sources.redact import redact_url
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a loaded provider came from."""
+
+    source: str  # the folder, or the redacted repository URL
+    ref: str | None = None
+    commit: str | None = None
+    tree: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    providers: ProviderSet
+    origins: Mapping[str, Origin]
+    loaded_at: datetime
+    fingerprint: str
+
+
+@dataclass
+class ProviderCatalog:
+    sources: Sequence[ProviderSourceSettings]
+    data_dir: Path
+    known_step_types: Collection[str] | None = None
+    tokens: Mapping[str, str | None] = field(default_factory=dict)
+    current: Catalogue | None = None
+    refusal: str | None = None
+    refused_at: datetime | None = None
+    _checkouts: dict[str, ProviderCheckout] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def watch_paths(self) -> dict[str, Path]:
+        """Folders of filesystem sources, and local provider repositories, to watch."""
+        paths: dict[str, Path] = {}
+        for source in self.sources:
+            if source.enabled and source.type == "filesystem" and source.path is not None:
+                paths[source.name] = source.path
+            elif source.enabled and source.type == "git":
+                watched = self._checkout(source).watch_path
+                if watched is not None:
+                    paths[source.name] = watched
+        return paths
+
+    def _checkout(self, source: ProviderSourceSettings) -> ProviderCheckout:
+        checkout = self._checkouts.get(source.name)
+        if checkout is None:
+            assert source.repository is not None
+            checkout = ProviderCheckout(
+                name=f"provider-{source.name}",
+                url=source.repository,
+                branch="main",
+                data_dir=self.data_dir,
+                token=self.tokens.get(source.name),
+            )
+            self._checkouts[source.name] = checkout
+        return checkout
+
+    def _folder(self, source: ProviderSourceSettings) -> tuple[Path, Origin]:
+        if source.type == "filesystem":
+            assert source.path is not None
+            return source.path, Origin(source=str(source.path))
+        checkout = self._checkout(source)
+        checkout.refresh()
+        ref = source.ref or select_version(
+            checkout.tags(), source.version or "", source=source.name
+        )
+        commit, kind = checkout.resolve(ref)
+        if source.keyring is not None:
+            checkout.verify(ref=ref, kind=kind, commit=commit, keyring=source.keyring)
+        export = self.data_dir / "providers" / source.name / commit
+        complete = export.with_name(f"{commit}.complete")
+        if not complete.exists():
+            checkout.export(commit, export)
+            complete.write_text(commit + "\n")
+        folder = export / source.path if source.path is not None else export
+        origin = Origin(source=redact_url(source.repository or ""), ref=ref, commit=commit)
+        return folder, origin
+
+    def load(self) -> Catalogue:
+        """Resolve, verify and load every enabled source; raise with every problem found."""
+        problems: list[str] = []
+        folders: list[ProviderSourceSettings] = []
+        origins: dict[str, Origin] = {}
+        for source in self.sources:
+            if not source.enabled:
+                continue
+            try:
+                folder, origin = self._folder(source)
+                tree = tree_hash(folder)
+                if source.sha256 is not None and tree != source.sha256.lower():
+                    raise PermanentError(
+                        f"provider {source.name}: tree hash {tree} does not match the pinned "
+                        f"sha256 {source.sha256}; refusing it (run `innominatus providers hash` "
+                        "on the reviewed tree to pin it)"
+                    )
+            except InnominatusError as exc:
+                problems.append(exc.message)
+                continue
+            origins[source.name] = Origin(origin.source, origin.ref, origin.commit, tree)
+            folders.append(ProviderSourceSettings(name=source.name, path=folder))
+        if problems:
+            raise PermanentError("provider set refused:\n  - " + "\n  - ".join(problems))
+        providers = load_provider_set(folders, known_step_types=self.known_step_types)
+        return Catalogue(
+            providers=providers,
+            origins=origins,
+            loaded_at=datetime.now(UTC),
+            fingerprint=providers.fingerprint(),
+        )
+
+    def reload(self) -> bool:
+        """Try a new set; True when it differs from the current one and replaced it. A bad
+        set is refused whole: the current one stays and the refusal is recorded."""
+        with self._lock:
+            try:
+                candidate = self.load()
+            except InnominatusError as exc:
+                self.refusal, self.refused_at = exc.message, datetime.now(UTC)
+                logger.error("%s; the last good provider set keeps serving", exc.message)
+                return False
+            self.refusal = self.refused_at = None
+            if self.current is not None and self.current.fingerprint == candidate.fingerprint:
+                return False
+            self.current = candidate
+            return True
+
+    def describe(self) -> dict[str, Any]:
+        """The catalogue as the API and ``innominatus providers list`` show it."""
+        current = self.current
+        providers = []
+        if current is not None:
+            for name, provider in sorted(current.providers.providers.items()):
+                origin = current.origins.get(name, Origin(source=str(provider.path)))
+                providers.append(
+                    {
+                        "name": name,
+                        "version": provider.version,
+                        "source": origin.source,
+                        "ref": origin.ref,
+                        "commit": origin.commit,
+                        "tree_sha256": origin.tree,
+                        "types": sorted(provider.types),
+                        "aliases": dict(sorted(provider.aliases.items())),
+                        "workflows": sorted(provider.workflows),
+                    }
+                )
+        return {
+            "providers": providers,
+            "fingerprint": current.fingerprint if current else None,
+            "loaded_at": current.loaded_at.strftime("%Y-%m-%dT%H:%M:%SZ") if current else None,
+            "refused": self.refusal,
+            "refused_at": self.refused_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if self.refused_at
+            else None,
+        }
+
+    def close(self) -> None:
+        for checkout in self._checkouts.values():
+            checkout.close()
