@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from reconciler.cli.executions import executions
 from reconciler.cli.main import main
+from reconciler.cli.plan import plan
 from reconciler.cli.providers import providers
 
 main.add_command(executions)
+main.add_command(plan)
 main.add_command(providers)
 
 __all__ = ["main"]

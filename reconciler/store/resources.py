@@ -139,6 +139,14 @@ class Resources:
                     grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
             return grouped
 
+    def claims(self) -> dict[str, frozenset[str]]:
+        """Every shared resource UID -> the apps declaring it."""
+        with self._db.transaction() as session:
+            found: dict[str, set[str]] = {}
+            for claim in session.scalars(select(ClaimRow)):
+                found.setdefault(claim.uid, set()).add(claim.app)
+            return {uid: frozenset(apps) for uid, apps in found.items()}
+
     def claimers(self, uid: str) -> frozenset[str]:
         """The apps declaring a shared resource."""
         with self._db.transaction() as session:
