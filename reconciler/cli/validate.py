@@ -1,0 +1,74 @@
+"""``innominatus validate PATH...``: Score files and provider folders, offline, each problem as
+``file:line:column: message``; exit 1 on any. Used by the pre-commit hook and CI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.errors import InnominatusError
+
+_SCORE_MARK = b"score.dev/"
+
+
+def _targets(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:
+    """(kind, path): files as given; in folders, provider folders and YAML files that declare
+    a Score apiVersion (other YAML, such as workflows of a provider, is not Score)."""
+    found: list[tuple[str, Path]] = []
+    for path in paths:
+        if path.is_file():
+            provider = next(
+                (d for d in list(path.parents)[:3] if (d / "provider.yaml").is_file()), None
+            )
+            if provider is not None:
+                if ("provider", provider) not in found:
+                    found.append(("provider", provider))
+            else:
+                found.append(("score", path))
+            continue
+        providers = sorted(p.parent for p in path.rglob("provider.yaml"))
+        found += [("provider", p) for p in providers]
+        for candidate in sorted(path.rglob("*.y*ml")):
+            if any(candidate.is_relative_to(p) for p in providers):
+                continue
+            if candidate.suffix in (".yaml", ".yml") and _SCORE_MARK in candidate.read_bytes():
+                found.append(("score", candidate))
+    return found
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def validate(paths: tuple[Path, ...], output: str) -> None:
+    """Validate Score files and provider folders (folders are searched recursively)."""
+    from reconciler.executors.registry import default_registry
+    from reconciler.providers.provider import load_provider
+    from reconciler.score.loader import load_workloads
+
+    known = default_registry().known_types()
+    results = []
+    for kind, path in _targets(paths):
+        try:
+            if kind == "provider":
+                load_provider(path, known_step_types=known)
+            else:
+                load_workloads(path.read_bytes(), file=str(path))
+        except InnominatusError as exc:
+            results.append({"path": str(path), "kind": kind, "valid": False, "error": exc.message})
+            continue
+        results.append({"path": str(path), "kind": kind, "valid": True, "error": None})
+    invalid = [r for r in results if not r["valid"]]
+    if output == "json":
+        click.echo(json.dumps({"valid": not invalid, "files": results}, indent=2))
+    else:
+        for result in invalid:
+            click.echo(result["error"], err=True)
+        click.echo(
+            f"{len(results) - len(invalid)} valid, {len(invalid)} invalid", err=bool(invalid)
+        )
+    sys.exit(1 if invalid or not results else 0)
