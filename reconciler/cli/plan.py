@@ -16,6 +16,7 @@ import click
 
 from reconciler.cli.common import config_option, fail_cleanly, settings_of
 from reconciler.desired import DesiredState, assemble, parse_file
+from reconciler.errors import SourceError
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.plan.review import Review, review_desired
 from reconciler.providers.registry import ProviderSet
@@ -94,6 +95,13 @@ def _review_state(
     from reconciler.plan.review_state import review_state
     from reconciler.store import load_or_create_key, open_store
 
+    if settings.database.startswith("sqlite:///"):
+        database = Path(settings.database.removeprefix("sqlite:///"))
+        if not database.exists():
+            raise SourceError(
+                f"no database at {database}: --against-state compares with what the daemon "
+                "recorded; run `innominatus run` or `innominatus reconcile` first"
+            )
     key = load_or_create_key(
         Path(settings.data_dir),
         env_value=settings.secret_key.get_secret_value() if settings.secret_key else None,

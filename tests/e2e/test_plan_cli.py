@@ -205,3 +205,30 @@ def test_against_state_shows_what_the_daemon_would_do_now(tmp_path: Path) -> Non
     assert "update" in out
     assert '~ size: "s" -> "m"' in out
     assert (story.root / "state.db").read_bytes() == before  # pure: nothing written
+
+
+def test_a_missing_required_workflow_parameter_is_a_problem(tmp_path: Path) -> None:
+    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
+    create = story.root / "provider" / "workflows" / "create-test-db.yaml"
+    create.write_text(
+        create.read_text().replace(
+            "steps:", "parameters:\n  - {name: size, type: string, required: true}\nsteps:"
+        )
+    )
+    story.commit({"apps/a/score.yaml": score("app-a", "  extra:\n    type: test-route\n")}, "base")
+    git(story.work, "checkout", "--quiet", "-b", "feature")
+    story.commit({"apps/b/score.yaml": score("app-b", "  store:\n    type: test-db\n")}, "new")
+    code, out = plan(story)
+    assert code == 1
+    assert "[parameters] test-db.default#app-b.store:" in out
+    assert "size" in out
+
+
+def test_against_state_without_a_database_says_what_to_do(tmp_path: Path) -> None:
+    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")
+    story.commit({"apps/a/score.yaml": score("app-a", "  extra:\n    type: test-route\n")}, "base")
+    git(story.work, "checkout", "--quiet", "-b", "feature")
+    result = story.innominatus("plan", "--repo", str(story.work), "--against-state")
+    assert result.returncode == 1
+    assert "run `innominatus run` or `innominatus reconcile` first" in result.stderr
+    assert not (tmp_path / "none.db").exists()
