@@ -60,6 +60,17 @@ def _builtin_params(action: Action, record: RecordedResource | None) -> dict[str
     }
 
 
+def _identity(action: Action) -> dict[str, str]:
+    """The resource an action is about, as the store's calls name it."""
+    return {
+        "uid": action.uid,
+        "app": action.app,
+        "name": action.name,
+        "type_": action.type,
+        "class_": action.class_,
+    }
+
+
 def state_dir_for(data_dir: Path, uid: str) -> Path:
     """Per-resource folder kept across executions (Terraform state and the like)."""
     digest = hashlib.sha256(uid.encode()).hexdigest()[:16]
@@ -107,11 +118,7 @@ async def run_action(
         attempts = (record.attempts if record is not None else 0) + 1
         await asyncio.to_thread(
             store.resources.fail_unstarted,
-            uid=action.uid,
-            app=action.app,
-            name=action.name,
-            type_=action.type,
-            class_=action.class_,
+            **_identity(action),
             operation=action.operation,
             error=exc.message,
             inputs_hash=digest,
@@ -122,11 +129,7 @@ async def run_action(
     provider = resolution.provider
     execution_id, attempt = await asyncio.to_thread(
         store.resources.begin,
-        uid=action.uid,
-        app=action.app,
-        name=action.name,
-        type_=action.type,
-        class_=action.class_,
+        **_identity(action),
         operation=action.operation,
         reason=action.reason,
         provider=provider.name,

@@ -113,6 +113,32 @@ def transition(
     row.state, row.updated_at = to_state, at
 
 
+def _requested(
+    session: Session, *, uid: str, app: str, name: str, type_: str, class_: str, reason: str
+) -> ResourceRow:
+    """A new resource row in state ``requested``, with its first audit row."""
+    at = now()
+    row = ResourceRow(
+        uid=uid,
+        app=app,
+        name=name,
+        type=type_,
+        class_=class_,
+        state="requested",
+        attempts=0,
+        orphaned=False,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(row)
+    session.add(
+        TransitionRow(
+            resource_uid=uid, app=app, from_state=None, to_state="requested", reason=reason, at=at
+        )
+    )
+    return row
+
+
 class Resources:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -217,28 +243,8 @@ class Resources:
             )
             at = now()
             if row is None:
-                row = ResourceRow(
-                    uid=uid,
-                    app=app,
-                    name=name,
-                    type=type_,
-                    class_=class_,
-                    state="requested",
-                    attempts=0,
-                    orphaned=False,
-                    created_at=at,
-                    updated_at=at,
-                )
-                session.add(row)
-                session.add(
-                    TransitionRow(
-                        resource_uid=uid,
-                        app=app,
-                        from_state=None,
-                        to_state="requested",
-                        reason=reason,
-                        at=at,
-                    )
+                row = _requested(
+                    session, uid=uid, app=app, name=name, type_=type_, class_=class_, reason=reason
                 )
             elif row.state in IN_FLIGHT:
                 raise PermanentError(f"{uid} already has execution {row.execution_id} running")
@@ -361,21 +367,10 @@ class Resources:
         missing parameter): the resource shows ``failed`` with the message; no retry loop."""
         with self._db.transaction() as session:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
-            at = now()
             if row is None:
-                row = ResourceRow(
-                    uid=uid,
-                    app=app,
-                    name=name,
-                    type=type_,
-                    class_=class_,
-                    state="requested",
-                    attempts=0,
-                    orphaned=False,
-                    created_at=at,
-                    updated_at=at,
+                row = _requested(
+                    session, uid=uid, app=app, name=name, type_=type_, class_=class_, reason=error
                 )
-                session.add(row)
             if row.desired_hash != inputs_hash or row.operation != operation:
                 row.attempts = 0
             row.attempts += 1

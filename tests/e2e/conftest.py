@@ -39,19 +39,7 @@ resources:
       backend: ${{resources.db.host}}:${{resources.db.port}}
 """
 
-SCORE_WITHOUT_ROUTE = """\
-apiVersion: score.dev/v1b1
-metadata:
-  name: shop
-containers:
-  web:
-    image: nginx:1.27
-resources:
-  db:
-    type: test-db
-    params:
-      size: {size}
-"""
+SCORE_WITHOUT_ROUTE = SCORE.split("  route:")[0]
 
 WORKFLOW = """\
 apiVersion: innominatus.io/v1alpha1
