@@ -39,7 +39,7 @@ resources:
       backend: ${{resources.db.host}}:${{resources.db.port}}
 """
 
-SCORE_WITHOUT_ROUTE = SCORE.split("  route:")[0]
+SCORE_WITHOUT_ROUTE = SCORE.split("  route:", maxsplit=1)[0]
 
 WORKFLOW = """\
 apiVersion: innominatus.io/v1alpha1
