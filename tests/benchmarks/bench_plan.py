@@ -52,8 +52,20 @@ def main() -> None:
         commit_files(work, files, "base")
         git(work, "checkout", "--quiet", "-b", "feature")
         commit_files(work, {"apps/a42/score.yaml": APP.format(i=42, size="large")}, "one change")
-        command = [sys.executable, "-m", "reconciler", "plan", "--repo", str(work),
-                   "--base", "main", "--head", "feature", "--format", "json"]
+        command = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "plan",
+            "--repo",
+            str(work),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--format",
+            "json",
+        ]
         times = []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -61,8 +73,10 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             assert result.returncode == 2, result.stderr
         print(f"{'figure':<55} {'measured':>10}  target")
-        print(f"{f'plan, {args.files} files, one changed (median of {args.runs})':<55} "
-              f"{statistics.median(times):>8.2f} s  <= 2 s")
+        print(
+            f"{f'plan, {args.files} files, one changed (median of {args.runs})':<55} "
+            f"{statistics.median(times):>8.2f} s  <= 2 s"
+        )
         print(f"{'plan, slowest run':<55} {max(times):>8.2f} s")
 
 
