@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.errors import InnominatusError
 
-_SCORE_MARK = b"score.dev/"
+_SCORE_MARK = re.compile(rb"^apiVersion:\s*[\"']?score\.dev/", re.MULTILINE)
 
 
 def _targets(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:
@@ -34,7 +36,7 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:
         for candidate in sorted(path.rglob("*.y*ml")):
             if any(candidate.is_relative_to(p) for p in providers):
                 continue
-            if candidate.suffix in (".yaml", ".yml") and _SCORE_MARK in candidate.read_bytes():
+            if candidate.suffix in (".yaml", ".yml") and _SCORE_MARK.search(candidate.read_bytes()):
                 found.append(("score", candidate))
     return found
 
@@ -51,21 +53,36 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
     from reconciler.score.loader import load_workloads
 
     known = default_registry().known_types()
-    results = []
+    results: list[dict[str, Any]] = []
     for kind, path in _targets(paths):
         try:
             if kind == "provider":
                 load_provider(path, known_step_types=known)
+                warnings: list[str] = []
             else:
-                load_workloads(path.read_bytes(), file=str(path))
+                workloads = load_workloads(path.read_bytes(), file=str(path))
+                warnings = [w for workload in workloads for w in workload.warnings]
         except InnominatusError as exc:
-            results.append({"path": str(path), "kind": kind, "valid": False, "error": exc.message})
+            results.append(
+                {
+                    "path": str(path),
+                    "kind": kind,
+                    "valid": False,
+                    "error": exc.message,
+                    "warnings": [],
+                }
+            )
             continue
-        results.append({"path": str(path), "kind": kind, "valid": True, "error": None})
+        results.append(
+            {"path": str(path), "kind": kind, "valid": True, "error": None, "warnings": warnings}
+        )
     invalid = [r for r in results if not r["valid"]]
     if output == "json":
         click.echo(json.dumps({"valid": not invalid, "files": results}, indent=2))
     else:
+        for result in results:
+            for warning in result["warnings"]:
+                click.echo(f"warning: {warning}", err=True)
         for result in invalid:
             click.echo(result["error"], err=True)
         click.echo(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from reconciler.score.container import upgrade_arrays
 from reconciler.score.model import ResourceSpec, Workload
 from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import (
@@ -73,15 +74,21 @@ def _workload(document: Document) -> Workload:
         )
         for name, raw in data.get("resources", {}).items()
     }
+    containers: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name, container in data["containers"].items():
+        containers[name], found = upgrade_arrays(container)
+        warnings += [f"{document.location(('containers', name))}: {w}" for w in found]
     return Workload(
         name=AppName(data["metadata"]["name"]),
         file=document.file,
         document=document.index,
-        spec=data,
+        spec={**data, "containers": containers},
         metadata=data["metadata"],
-        containers=data["containers"],
+        containers=containers,
         resources=resources,
         location=document.location(("metadata", "name")),
+        warnings=tuple(warnings),
     )
 
 
@@ -91,27 +98,26 @@ def _check_references(document: Document, workload: Workload) -> None:
     resolve = make_resolver(
         metadata=workload.metadata, resources={name: _any_output for name in known}
     )
-    for name, resource in workload.resources.items():
-        for path, text in _string_leaves(resource.params, ("resources", name, "params")):
-            for ref in find_references(text):
-                parts = split_ref(ref)
-                if parts[0] == "resources" and len(parts) > 1 and parts[1] not in known:
-                    declared = ", ".join(known)
-                    raise _error(
-                        document,
-                        path,
-                        f"invalid ref '{ref}': no known resource '{parts[1]}'; declare it under "
-                        f"`resources` or use one of this workload's: {declared}",
-                    )
-                try:
-                    render(resolve(ref))
-                except PlaceholderError as exc:
-                    hint = ""
-                    if parts[0] == "metadata":
-                        hint = f"; the workload's metadata has: {', '.join(workload.metadata)}"
-                    raise _error(document, path, f"{exc}{hint}") from exc
-                except ValueError as exc:  # a metadata value JSON cannot hold (NaN, infinity)
-                    raise _error(document, path, f"invalid ref '{ref}': {exc}") from exc
+    for path, text in _placeholder_strings(workload):
+        for ref in find_references(text):
+            parts = split_ref(ref)
+            if parts[0] == "resources" and len(parts) > 1 and parts[1] not in known:
+                declared = ", ".join(known)
+                raise _error(
+                    document,
+                    path,
+                    f"invalid ref '{ref}': no known resource '{parts[1]}'; declare it under "
+                    f"`resources` or use one of this workload's: {declared}",
+                )
+            try:
+                render(resolve(ref))
+            except PlaceholderError as exc:
+                hint = ""
+                if parts[0] == "metadata":
+                    hint = f"; the workload's metadata has: {', '.join(workload.metadata)}"
+                raise _error(document, path, f"{exc}{hint}") from exc
+            except ValueError as exc:  # a metadata value JSON cannot hold (NaN, infinity)
+                raise _error(document, path, f"invalid ref '{ref}': {exc}") from exc
     refs = {name: resource_references(spec.params) for name, spec in workload.resources.items()}
     try:
         creation_order(refs)
@@ -131,6 +137,24 @@ def _check_references(document: Document, workload: Workload) -> None:
                 "first; remove one of these references"
             )
         raise _error(document, path, f"{exc}: {why}") from exc
+
+
+def _placeholder_strings(workload: Workload) -> Iterator[tuple[Path_, str]]:
+    """Every string placeholders are substituted in: resource params, container variables,
+    file content (unless ``noExpand`` or ``binaryContent``) and volume sources (never command,
+    args or image)."""
+    for name, resource in workload.resources.items():
+        yield from _string_leaves(resource.params, ("resources", name, "params"))
+    for name, container in workload.containers.items():
+        base: Path_ = ("containers", name)
+        for key, value in (container.get("variables") or {}).items():
+            yield (*base, "variables", key), value
+        for target, entry in (container.get("files") or {}).items():
+            if isinstance(entry, dict) and "content" in entry and not entry.get("noExpand"):
+                yield (*base, "files", target, "content"), entry["content"]
+        for target, entry in (container.get("volumes") or {}).items():
+            if isinstance(entry, dict) and "source" in entry:
+                yield (*base, "volumes", target, "source"), entry["source"]
 
 
 def _any_output(keys: list[str]) -> str:

@@ -56,3 +56,5 @@ class Workload:
     resources: Mapping[str, ResourceSpec]
     location: Location
     """Where ``metadata.name`` sits in the file."""
+    warnings: tuple[str, ...] = ()
+    """``file:line:column: ...`` notes that do not make the workload invalid (deprecated forms)."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import InputError, Location
+from reconciler.score.container import CONTAINER, SERVICE
+from reconciler.score.order import CycleError, creation_order
 from reconciler.yamlfile import Document, Path_
 
 API_VERSION = "score.dev/v1b1"
@@ -56,7 +58,6 @@ CONTAINER_KEYS = (
     "resources", "livenessProbe", "readinessProbe", "before",
 )  # fmt: skip
 RESOURCE_KEYS = ("type", "class", "id", "metadata", "params")
-SERVICE_KEYS = ("ports",)
 
 _NOT_SCORE = "is an innominatus field, not Score"
 _TOP_LEVEL_HINTS = {
@@ -109,6 +110,22 @@ class _Check:
         return ScoreError(
             message, location=self.document.location(path), pointer=json_pointer(path)
         )
+
+    def errors(self, problems: list[tuple[Path_, str]]) -> ScoreError:
+        """One error holding every problem, one per line, in file order."""
+        located = sorted(
+            ((self.document.location(path), path, message) for path, message in problems),
+            key=lambda item: (item[0].line or 0, item[0].column or 0),
+        )
+        first = located[0]
+        error = ScoreError(first[2], location=first[0], pointer=json_pointer(first[1]))
+        if len(located) > 1:
+            error.message = "\n".join(
+                f"{loc}: {json_pointer(path) or '(root)'}: {message}"
+                for loc, path, message in located
+            )
+            error.args = (error.message,)
+        return error
 
     def mapping(self, path: Path_, value: Any, what: str = "a map") -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -165,11 +182,6 @@ def validate_workload(document: Document) -> None:
     check.known_keys((), data, TOP_LEVEL_KEYS, _TOP_LEVEL_HINTS)
     _check_metadata(check, data)
     _check_containers(check, data)
-    if "service" in data:
-        service = check.mapping(("service",), data["service"])
-        check.known_keys(("service",), service, SERVICE_KEYS, {})
-        if "ports" in service:
-            check.mapping(("service", "ports"), service["ports"])
     if "resources" in data:
         _check_resources(check, data["resources"])
 
@@ -226,18 +238,44 @@ def _check_containers(check: _Check, data: dict[str, Any]) -> None:
     )
     if not containers:
         raise check.error(("containers",), "empty; add at least one container with an `image`")
+    problems: list[tuple[Path_, str]] = []
     for name, container in containers.items():
         path: Path_ = ("containers", name)
         check.name(path, name, _LABEL, "container name", _LABEL_RULE)
         spec = check.mapping(path, container, "a container (a map with `image`)")
         check.known_keys(path, spec, CONTAINER_KEYS, _CONTAINER_HINTS)
-        if "image" not in spec:
-            raise check.error(
-                (*path, "image"), "missing; add the container image, e.g. `nginx:1.27`"
-            )
-        image = check.string((*path, "image"), spec["image"])
-        if not image:
-            raise check.error((*path, "image"), "empty; set the container image, e.g. `nginx:1.27`")
+        problems += CONTAINER.check(path, spec)
+        before = spec.get("before")
+        if isinstance(before, dict):
+            for other in before:
+                if other == name:
+                    problems.append(
+                        ((*path, "before", other), "a container cannot wait for itself")
+                    )
+                elif other not in containers:
+                    known = ", ".join(sorted(containers))
+                    problems.append(
+                        ((*path, "before", other), f"no container {other!r} (containers: {known})")
+                    )
+    problems += _before_cycles(containers)
+    if "service" in data:
+        problems += SERVICE.check(("service",), data["service"])
+    if problems:
+        raise check.errors(problems)
+
+
+def _before_cycles(containers: dict[str, Any]) -> list[tuple[Path_, str]]:
+    waits = {
+        name: {o for o in (spec.get("before") or {}) if o in containers and o != name}
+        for name, spec in containers.items()
+        if isinstance(spec, dict) and isinstance(spec.get("before") or {}, dict)
+    }
+    try:
+        creation_order(waits)
+    except CycleError as exc:
+        first = exc.cycle[0] if exc.cycle else next(iter(waits))
+        return [(("containers", first, "before"), f"containers wait for each other: {exc}")]
+    return []
 
 
 def _check_resources(check: _Check, value: Any) -> None:
