@@ -41,6 +41,7 @@ class DesiredApp:
     metadata: Mapping[str, Any]
     resources: Mapping[str, DesiredResource]
     order: tuple[str, ...]  # creation order of resource names
+    spec: Mapping[str, Any] = field(default_factory=dict)  # the Score document (workload)
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot the engine stores in the database (read back by :meth:`from_json`)."""
@@ -48,6 +49,7 @@ class DesiredApp:
             "path": self.path,
             "metadata": dict(self.metadata),
             "order": list(self.order),
+            "spec": dict(self.spec),
             "resources": {
                 r.name: {
                     "uid": r.uid,
@@ -81,6 +83,7 @@ class DesiredApp:
             name=AppName(name),
             path=data["path"],
             metadata=data.get("metadata") or {},
+            spec=data.get("spec") or {},
             resources=resources,
             order=tuple(data.get("order") or sorted(resources)),
         )
@@ -132,6 +135,7 @@ def desired_app(workload: Workload) -> DesiredApp:
         name=workload.name,
         path=workload.file,
         metadata=workload.metadata,
+        spec=workload.spec,
         resources=resources,
         order=tuple(order),
     )

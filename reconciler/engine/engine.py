@@ -158,6 +158,7 @@ class Engine:
             running=lambda uid: uid in self._running,
             start=self._start,
             retry_backoff=not self.one_shot,
+            workload=self.providers.claims("workload") is not None,
         )
         if result.repository is not None:
             self._mark_status(result.repository, name)

@@ -43,6 +43,7 @@ async def reconcile_app(
     running: Callable[[str], bool],
     start: StartAction,
     retry_backoff: bool = True,
+    workload: bool = False,
 ) -> AppPass:
     snapshot = await asyncio.to_thread(store.apps.snapshot, name)
     app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
@@ -64,6 +65,7 @@ async def reconcile_app(
             max_attempts=engine.max_attempts,
             deletes_held=repository is not None and repository.hold_reason is not None,
             claims=snapshot.claims,
+            workload=workload,
         )
         by_uid = {r.uid: r for r in recorded}
         for action in plan.ready:

@@ -26,7 +26,7 @@ from reconciler.engine.metrics import Metrics
 from reconciler.errors import PermanentError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
-from reconciler.plan.hashing import inputs_hash
+from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
 from reconciler.providers.workflow import apply_parameters
@@ -264,6 +264,11 @@ async def run_action(
         outputs=outputs,
         secret_keys=secret_keys,
         applied_params=raw_params if action.operation != "delete" else None,
+        param_secret_keys=[
+            key
+            for key, value in raw_params.items()
+            if any(secret in canonical_json(value) for secret in action.secrets)
+        ],
     )
     await asyncio.to_thread(shutil.rmtree, workdir, True)
     _observe(ctx.metrics, workflow.name, "succeeded", began)

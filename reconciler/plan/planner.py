@@ -10,6 +10,7 @@ placeholders are resolved against the recorded outputs. Deletes run dependents f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from reconciler.plan.model import (
 )
 from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import PlaceholderError, make_resolver, substitute
+from reconciler.score.workload import UnresolvedPlaceholder, resolve_spec
 from reconciler.secrets import is_secret_key
 from reconciler.types import AppName, ResourceUid
 
@@ -70,6 +72,47 @@ def resolve_params(
     resolved = substitute(dict(resource.params), resolver)
     assert isinstance(resolved, dict)
     return resolved
+
+
+WORKLOAD_TYPE = "workload"
+
+
+def workload_uid(app: str) -> ResourceUid:
+    """The implicit resource deploying an app's containers (ARCHITECTURE §5.4)."""
+    return ResourceUid(f"{WORKLOAD_TYPE}.default#{app}")
+
+
+def with_workload(app: DesiredApp) -> DesiredApp:
+    """``app`` plus its implicit workload resource: after every other resource (it depends on
+    all of them), so it is created last and deleted first."""
+    name = WORKLOAD_TYPE if WORKLOAD_TYPE not in app.resources else "score-workload"
+    resource = DesiredResource(
+        uid=workload_uid(app.name),
+        name=name,
+        type=WORKLOAD_TYPE,
+        class_="default",
+        id=None,
+        params={},
+        annotations={},
+        depends_on=tuple(app.order),
+    )
+    return replace(app, resources={**app.resources, name: resource}, order=(*app.order, name))
+
+
+def _workload_params(
+    app: DesiredApp, recorded: Mapping[ResourceUid, RecordedResource], secrets: set[str]
+) -> dict[str, Any]:
+    """The app's Score spec with placeholders resolved against its resources' outputs."""
+    names = {n: r for n, r in app.resources.items() if r.type != WORKLOAD_TYPE}
+    outputs = {n: dict(recorded[r.uid].outputs) for n, r in names.items() if r.uid in recorded}
+    resolved = resolve_spec(
+        app.spec,
+        outputs=outputs,
+        uids={n: r.uid for n, r in names.items()},
+        secret=lambda n, key: is_secret_key(key, recorded[names[n].uid].secret_keys),
+    )
+    secrets.update(resolved.secret_values)
+    return resolved.spec
 
 
 def _retry_status(
@@ -145,8 +188,11 @@ def _desired_action(
         )
     secrets: set[str] = set()
     try:
-        params = resolve_params(resource, desired=app, recorded=recorded, secrets=secrets)
-    except PlaceholderError as exc:
+        if resource.type == WORKLOAD_TYPE and resource.uid == workload_uid(app.name):
+            params = _workload_params(app, recorded, secrets)
+        else:
+            params = resolve_params(resource, desired=app, recorded=recorded, secrets=secrets)
+    except (PlaceholderError, UnresolvedPlaceholder) as exc:
         return Action(
             **base,
             operation=operation,
@@ -218,6 +264,7 @@ def plan_app(
     max_attempts: int,
     deletes_held: bool = False,
     claims: Mapping[str, frozenset[str]] | None = None,
+    workload: bool = False,
 ) -> AppPlan:
     """Plan one app. ``desired=None`` means the app is gone from Git (delete everything).
 
@@ -225,6 +272,8 @@ def plan_app(
     shared resource this app dropped is only released while other apps still declare it, and
     deleted with the last one."""
     claims = claims or {}
+    if workload and desired is not None:
+        desired = with_workload(desired)
     by_uid = {r.uid: r for r in recorded}
     live = [r for r in recorded if r.state != "terminated"]
     actions: list[Action] = []

@@ -65,6 +65,7 @@ def review_state(
             now=now,
             max_attempts=max_attempts,
             claims=claims,
+            workload=providers is not None and providers.claims("workload") is not None,
         )
         for action in plan.actions:
             if action.release_only or not action.run_workflow:

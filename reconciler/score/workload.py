@@ -12,6 +12,7 @@ the place it came from (``containers.web.variables.DB_HOST: invalid ref ...``).
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from reconciler.score.placeholders import PlaceholderError, make_resolver, subst
 class ResolvedWorkload:
     spec: dict[str, Any]
     secret_variables: frozenset[tuple[str, str]]  # (container, variable) carrying a secret
+    secret_values: frozenset[str] = frozenset()  # the secret output values it took in
 
 
 class UnresolvedPlaceholder(ValueError):
@@ -37,7 +39,19 @@ def resolve_workload(
     uids: Mapping[str, str],
     secret: Callable[[str, str], bool] | None = None,
 ) -> ResolvedWorkload:
+    return resolve_spec(workload.spec, outputs=outputs, uids=uids, secret=secret)
+
+
+def resolve_spec(
+    document: Mapping[str, Any],
+    *,
+    outputs: Mapping[str, Mapping[str, Any]],
+    uids: Mapping[str, str],
+    secret: Callable[[str, str], bool] | None = None,
+) -> ResolvedWorkload:
+    """:func:`resolve_workload` on a Score document as stored (a plain mapping)."""
     touched: set[str] = set()
+    taken: set[str] = set()
 
     def lookup_for(name: str) -> Callable[[list[str]], Any]:
         def lookup(keys: list[str]) -> Any:
@@ -54,13 +68,14 @@ def resolve_workload(
                 value = value[key]
             if secret is not None and secret(name, keys[0]):
                 touched.add(name)
+                taken.add(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
             return value
 
         return lookup
 
     resolver = make_resolver(
-        metadata=workload.metadata,
-        resources={name: lookup_for(name) for name in workload.resources},
+        metadata=document.get("metadata") or {},
+        resources={name: lookup_for(name) for name in document.get("resources") or {}},
     )
 
     def resolve(where: str, text: str) -> str:
@@ -70,7 +85,7 @@ def resolve_workload(
         except PlaceholderError as exc:
             raise UnresolvedPlaceholder(f"{where}: {exc}") from exc
 
-    spec = copy.deepcopy(dict(workload.spec))
+    spec = copy.deepcopy(dict(document))
     secret_variables: set[tuple[str, str]] = set()
     for name, container in spec.get("containers", {}).items():
         variables = container.get("variables") or {}
@@ -88,7 +103,9 @@ def resolve_workload(
         resource["params"] = _resolve_tree(
             resource.get("params", {}), f"resources.{name}.params", resolve
         )
-    return ResolvedWorkload(spec=spec, secret_variables=frozenset(secret_variables))
+    return ResolvedWorkload(
+        spec=spec, secret_variables=frozenset(secret_variables), secret_values=frozenset(taken)
+    )
 
 
 def _resolve_tree(value: Any, where: str, resolve: Callable[[str, str], str]) -> Any:

@@ -288,7 +288,10 @@ class Resources:
         outputs: Mapping[str, Any],
         secret_keys: Sequence[str],
         applied_params: Mapping[str, Any] | None,
+        param_secret_keys: Sequence[str] = (),
     ) -> None:
+        """Record success. ``param_secret_keys``: params whose values hold secrets taken from
+        other resources' outputs; they are sealed at rest like secret-named ones."""
         with self._db.transaction() as session:
             execution = session.get_one(ExecutionRow, execution_id)
             row = session.scalars(
@@ -311,7 +314,9 @@ class Resources:
             row.secret_keys = sorted(k for k in outputs if is_secret_key(k, secret_keys))
             row.applied_hash = execution.inputs_hash
             row.applied_params, row.sealed_params = (
-                self._db.box.seal(applied_params) if applied_params is not None else (None, None)
+                self._db.box.seal(applied_params, param_secret_keys)
+                if applied_params is not None
+                else (None, None)
             )
             row.orphaned = False
             transition(
