@@ -17,8 +17,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reconciler.errors import InputError, Location
@@ -78,9 +79,17 @@ _RESOURCE_HINTS = {"properties": f"{_NOT_SCORE}; use `params`"}
 class ScoreError(InputError):
     """An invalid Score document: ``pointer`` (RFC 6901) names the offending key."""
 
-    def __init__(self, message: str, *, location: Location, pointer: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location,
+        pointer: str,
+        problems: list[tuple[Path_, str]] | None = None,
+    ) -> None:
         super().__init__(f"{pointer or '(root)'}: {message}", location=location)
         self.pointer = pointer
+        self.problems: list[tuple[Path_, str]] = problems or []
 
 
 def json_pointer(path: Path_) -> str:
@@ -108,7 +117,10 @@ class _Check:
     def error(self, path: Path_, message: str) -> ScoreError:
         """An error at ``path``, located at its key (or its parent's, when it is missing)."""
         return ScoreError(
-            message, location=self.document.location(path), pointer=json_pointer(path)
+            message,
+            location=self.document.location(path),
+            pointer=json_pointer(path),
+            problems=[(path, message)],
         )
 
     def errors(self, problems: list[tuple[Path_, str]]) -> ScoreError:
@@ -118,7 +130,9 @@ class _Check:
             key=lambda item: (item[0].line or 0, item[0].column or 0),
         )
         first = located[0]
-        error = ScoreError(first[2], location=first[0], pointer=json_pointer(first[1]))
+        error = ScoreError(
+            first[2], location=first[0], pointer=json_pointer(first[1]), problems=problems
+        )
         if len(located) > 1:
             error.message = "\n".join(
                 f"{loc}: {json_pointer(path) or '(root)'}: {message}"
@@ -162,11 +176,11 @@ class _Check:
 
 
 def validate_workload(document: Document) -> None:
-    """Raise :class:`ScoreError` at the first problem of ``document``.
+    """Raise one :class:`ScoreError` holding every problem of ``document``, one per line.
 
-    Checked in this order: keys and nesting, ``apiVersion`` (a Kubernetes manifest or an older
-    Score version says so first), top-level keys, ``metadata``, ``containers``, ``service``,
-    ``resources``; inside a map, in the order of the file.
+    Keys and nesting, ``apiVersion`` (a Kubernetes manifest or an older Score version says so
+    first) and the top-level keys stop the check; then ``metadata``, every container, the
+    service and every resource are checked on their own, so each problem is reported once.
     """
     check = _Check(document)
     data = check.mapping(
@@ -180,10 +194,26 @@ def validate_workload(document: Document) -> None:
         shown = repr(api_version) if isinstance(api_version, str) else describe(api_version)
         raise check.error(("apiVersion",), f"{shown} is not supported; expected {API_VERSION!r}")
     check.known_keys((), data, TOP_LEVEL_KEYS, _TOP_LEVEL_HINTS)
-    _check_metadata(check, data)
-    _check_containers(check, data)
-    if "resources" in data:
-        _check_resources(check, data["resources"])
+    problems: list[tuple[Path_, str]] = []
+    sections: list[Callable[[], None]] = [
+        partial(_check_metadata, check, data),
+        partial(_check_containers, check, data),
+    ]
+    resources = data.get("resources")
+    if isinstance(resources, dict):
+        sections += [partial(_check_resource, check, n, r) for n, r in resources.items()]
+    elif "resources" in data:
+        what = describe(resources)
+        problems.append(
+            (("resources",), f"expected a map of resource names to resources, got {what}")
+        )
+    for section in sections:
+        try:
+            section()
+        except ScoreError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise check.errors(problems)
 
 
 def _check_keys_and_depth(check: _Check, data: dict[str, Any]) -> None:
@@ -278,25 +308,21 @@ def _before_cycles(containers: dict[str, Any]) -> list[tuple[Path_, str]]:
     return []
 
 
-def _check_resources(check: _Check, value: Any) -> None:
-    resources = check.mapping(("resources",), value, "a map of resource names to resources")
-    for name, resource in resources.items():
-        path: Path_ = ("resources", name)
-        check.name(path, name, _LABEL, "resource name", _LABEL_RULE)
-        spec = check.mapping(path, resource, "a resource (a map with `type`)")
-        check.known_keys(path, spec, RESOURCE_KEYS, _RESOURCE_HINTS)
-        if "type" not in spec:
-            raise check.error((*path, "type"), "missing; add the resource type, e.g. `postgres`")
-        check.name((*path, "type"), spec["type"], _TYPE, "resource type", _TYPE_RULE)
-        if "class" in spec:
-            check.name((*path, "class"), spec["class"], _TYPE, "resource class", _TYPE_RULE)
-        if "id" in spec:
-            check.name((*path, "id"), spec["id"], _ID, "resource id", _ID_RULE)
-        if "params" in spec:
-            check.mapping((*path, "params"), spec["params"])
-        if "metadata" in spec:
-            metadata = check.mapping((*path, "metadata"), spec["metadata"])
-            if "annotations" in metadata:
-                _check_annotations(
-                    check, (*path, "metadata", "annotations"), metadata["annotations"]
-                )
+def _check_resource(check: _Check, name: str, resource: Any) -> None:
+    path: Path_ = ("resources", name)
+    check.name(path, name, _LABEL, "resource name", _LABEL_RULE)
+    spec = check.mapping(path, resource, "a resource (a map with `type`)")
+    check.known_keys(path, spec, RESOURCE_KEYS, _RESOURCE_HINTS)
+    if "type" not in spec:
+        raise check.error((*path, "type"), "missing; add the resource type, e.g. `postgres`")
+    check.name((*path, "type"), spec["type"], _TYPE, "resource type", _TYPE_RULE)
+    if "class" in spec:
+        check.name((*path, "class"), spec["class"], _TYPE, "resource class", _TYPE_RULE)
+    if "id" in spec:
+        check.name((*path, "id"), spec["id"], _ID, "resource id", _ID_RULE)
+    if "params" in spec:
+        check.mapping((*path, "params"), spec["params"])
+    if "metadata" in spec:
+        metadata = check.mapping((*path, "metadata"), spec["metadata"])
+        if "annotations" in metadata:
+            _check_annotations(check, (*path, "metadata", "annotations"), metadata["annotations"])

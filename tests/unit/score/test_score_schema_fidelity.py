@@ -186,3 +186,37 @@ def test_generated_variations_get_the_schema_verdict(path: tuple[str, ...], valu
         target = target[key]
     target[path[-1]] = value
     assert ours_accept(document) == validator.is_valid(document), (path, value)
+
+
+def _problems(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(InputError) as error:
+        load_workloads(json.dumps(document), file="score.yaml")
+    return str(error.value).splitlines()
+
+
+def test_before_must_name_another_known_container_without_a_cycle() -> None:
+    unknown = copy.deepcopy(BASE)
+    unknown["containers"]["sidecar"]["before"] = {"db": {"ready": "started"}}
+    assert any("/containers/sidecar/before/db: no container 'db'" in p for p in _problems(unknown))
+    itself = copy.deepcopy(BASE)
+    itself["containers"]["sidecar"]["before"] = {"sidecar": {"ready": "started"}}
+    assert any("cannot wait for itself" in p for p in _problems(itself))
+    loop = copy.deepcopy(BASE)
+    loop["containers"]["web"]["before"] = {"sidecar": {"ready": "started"}}
+    assert any("containers wait for each other" in p for p in _problems(loop))
+
+
+def test_problems_in_metadata_containers_and_resources_are_all_reported() -> None:
+    document = copy.deepcopy(BASE)
+    document["metadata"]["name"] = "Shop"
+    document["containers"]["web"]["variables"]["PORT"] = 1
+    document["resources"]["data"]["id"] = "Bad_Id"
+    document["resources"]["other"] = {"class": "x"}
+    problems = _problems(document)
+    assert len(problems) == 4
+    assert [p.split(": ", 2)[1] for p in problems] == [
+        "/metadata/name",
+        "/containers/web/variables/PORT",
+        "/resources/data/id",
+        "/resources/other/type",
+    ]
