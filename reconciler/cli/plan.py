@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import config_option, fail_cleanly, settings_of
-from reconciler.desired import DesiredState, assemble, parse_file
+from reconciler.desired import DesiredState, ParsedFile, assemble, parse_file
 from reconciler.errors import SourceError
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.plan.review import Review, review_desired
@@ -51,7 +51,7 @@ def _providers(settings: Settings) -> tuple[ProviderSet | None, str | None]:
     return catalog.current.providers, None
 
 
-def _parse(repo: LocalRepository, tree: dict[str, str], paths: set[str]) -> dict[str, object]:
+def _parse(repo: LocalRepository, tree: dict[str, str], paths: set[str]) -> dict[str, ParsedFile]:
     blobs = repo.blobs([tree[p] for p in paths])
     return {p: parse_file(p, blobs[tree[p]]) for p in sorted(paths)}
 
@@ -77,8 +77,8 @@ def _states(
     others_declare = any(b"resources:" in blobs[head[p]] for p in unchanged if p not in related)
     common = _parse(repo, head, related)
     return (
-        assemble({**common, **old}),  # type: ignore[dict-item]
-        assemble({**common, **new}),  # type: ignore[dict-item]
+        assemble({**common, **old}),
+        assemble({**common, **new}),
         others_declare,
     )
 

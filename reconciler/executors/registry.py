@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
+from typing import cast
 
 from reconciler.errors import PermanentError
 from reconciler.executors.base import StepExecutor
@@ -49,9 +50,9 @@ class ExecutorRegistry:
             raise PermanentError(f"unknown step type {step_type!r}; known types: {known}")
         module_name, _, attribute = spec.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
-        executor = factory()
+        executor = cast(StepExecutor, factory())
         self._loaded[step_type] = executor
-        return executor  # type: ignore[no-any-return]
+        return executor
 
 
 def default_registry() -> ExecutorRegistry:

@@ -254,7 +254,9 @@ def review_desired(
         before, after = base.apps.get(name), head.apps.get(name)
         if after is None and any(p.app == name for p in problems):
             continue
-        paths[name] = (after or before).path  # type: ignore[union-attr]
+        shown = after if after is not None else before
+        if shown is not None:
+            paths[name] = shown.path
         for action, resource in _app_actions(
             name, before, after, shared_base=shared_base, shared_head=shared_head
         ):

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
-from reconciler.plan.model import IN_FLIGHT, RecordedResource
+from reconciler.plan.model import IN_FLIGHT, RecordedResource, ResourceState
 from reconciler.secrets import is_secret_key
 from reconciler.store.crypto import SecretBox
 from reconciler.store.models import ClaimRow, ExecutionRow, ResourceRow, TransitionRow
@@ -32,7 +32,7 @@ def recorded(row: ResourceRow, box: SecretBox) -> RecordedResource:
         name=row.name,
         type=row.type,
         class_=row.class_,
-        state=row.state,  # type: ignore[arg-type]
+        state=cast(ResourceState, row.state),
         desired_hash=row.desired_hash,
         applied_hash=row.applied_hash,
         applied_params=(
