@@ -29,6 +29,8 @@ from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
+from reconciler.providers.rendering import context_for, render_outputs, render_step
+from reconciler.providers.template import TemplateError
 from reconciler.providers.workflow import apply_parameters
 from reconciler.secrets import is_secret_key, mask_text, secret_values
 from reconciler.settings import EngineSettings
@@ -107,12 +109,6 @@ async def run_action(
             type_=action.type, operation=action.operation, annotations=action.annotations
         )
         workflow = resolution.workflow
-        bad = [s.name for s in workflow.steps if s.when is not None]
-        if bad:
-            raise PermanentError(
-                f"workflow {workflow.name}: step {bad[0]!r} has an `if:` condition, which this "
-                "version does not evaluate yet; remove it or split the workflow"
-            )
         params = apply_parameters(workflow, {**raw_params, **_builtin_params(action, record)})
     except PermanentError as exc:
         attempts = (record.attempts if record is not None else 0) + 1
@@ -164,8 +160,20 @@ async def run_action(
     outputs: dict[str, str] = {}
     error: str | None = None
     try:
+        declared_secret: frozenset[str] = frozenset()
+        context = context_for(
+            parameters=params,
+            steps={},
+            previous_parameters=record.applied_params if record and record.applied_params else {},
+            previous_outputs=previous,
+        )
         for position, step in enumerate(workflow.steps):
             executor = ctx.executors.get(step.type)
+            try:
+                rendered = render_step(step, context)
+            except TemplateError as exc:
+                error = f"step {step.name!r}: template error in {workflow.file}: {exc}"
+                break
             step_id = await asyncio.to_thread(
                 store.executions.step_started,
                 execution_id,
@@ -181,7 +189,7 @@ async def run_action(
                 operation=action.operation,
                 step_name=step.name,
                 step_type=step.type,
-                config=step.config,
+                config=rendered.config,
                 params=params,
                 previous_outputs=step_outputs,
                 workdir=workdir,
@@ -189,7 +197,19 @@ async def run_action(
                 provider_dir=provider.path,
                 timeout=step.timeout or ctx.engine.step_timeout,
                 secrets=secrets,
+                env=rendered.env,
             )
+            if rendered.skip:
+                await asyncio.to_thread(
+                    store.executions.step_finished,
+                    step_id,
+                    state="skipped",
+                    exit_code=None,
+                    error=None,
+                    log="skipped: its `if:` condition is false",
+                    log_truncated=0,
+                )
+                continue
             stream = LogStream(
                 store=store, step_id=step_id, secrets=secrets, limit=ctx.engine.log_limit
             )
@@ -229,7 +249,13 @@ async def run_action(
                 )
                 break
             step_outputs[step.name] = dict(result.outputs)
+            context["steps"][step.name] = {"output": dict(result.outputs)}
             outputs.update(result.outputs)
+        if error is None:
+            try:
+                outputs, declared_secret = render_outputs(workflow, context, outputs)
+            except TemplateError as exc:
+                error = f"outputs: template error in {workflow.file}: {exc}"
     except asyncio.CancelledError:
         await asyncio.shield(
             asyncio.to_thread(
@@ -251,7 +277,7 @@ async def run_action(
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
         _observe(ctx.metrics, workflow.name, "failed", began)
         return False
-    marked = set(workflow.secret_outputs)
+    marked = set(workflow.secret_outputs) | set(declared_secret)
     if action.operation == "update" and record is not None:
         # An update re-emits what it changed; outputs it does not mention (a password the
         # create workflow generated) stay as they were.

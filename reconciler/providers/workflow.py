@@ -35,6 +35,7 @@ from reconciler.providers.parameters import (
     coerce,
     shown,
 )
+from reconciler.providers.template import TemplateError, parse
 from reconciler.settings import parse_duration
 from reconciler.yamlfile import Document
 
@@ -150,6 +151,7 @@ def load_workflow(path: Path) -> Workflow:
     parameters = _parameters(model, document, problems)
     steps = _steps(model, document, problems)
     outputs = _outputs(model, document, problems)
+    problems += _template_problems(document)
     if problems:
         raise InvalidInputError(problems)
     return Workflow(
@@ -175,6 +177,36 @@ def apply_parameters(workflow: Workflow, params: Mapping[str, Any]) -> dict[str,
     because only a change of the resource's params (or of the workflow) can fix it.
     """
     return bind_parameters(workflow.name, workflow.parameters, params)
+
+
+def _template_problems(document: Document) -> list[InputError]:
+    """Every template of the file must parse: a syntax error is a load-time error at its line."""
+    found: list[InputError] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, str) and "{{" in value:
+            try:
+                parse(value)
+            except TemplateError as exc:
+                where = document.location(path)
+                line = (where.line or 1) + (exc.line if "\n" in value else 0)
+                found.append(
+                    InputError(
+                        f"template error: {exc}; fix the template",
+                        location=Location(where.file, line),
+                    )
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+
+    data = document.data if isinstance(document.data, dict) else {}
+    walk(data.get("steps"), ("steps",))
+    walk(data.get("outputs"), ("outputs",))
+    return found
 
 
 def _first_line(document: Document, path: tuple[str | int, ...]) -> int | None:

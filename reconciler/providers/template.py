@@ -1,0 +1,289 @@
+"""A parser and evaluator for the Go-template subset innominatus workflows use (ARCHITECTURE
+§5.5): ``{{ .parameters.x }}``, ``{{ .steps.<step-name>.output.<key> }}`` (hyphens allowed),
+``{{ .previous.parameters.x }}``, ``{{ if … }}/{{ else if … }}/{{ else }}/{{ end }}``,
+``{{ range $k, $v := .x }}``, ``eq``, ``ne``, ``not``, ``default``, ``now``, pipes
+(``{{ .x | default "y" }}``), string and number literals, and ``{{-``/``-}}`` trimming.
+
+Pure. Templates are parsed once (a syntax error is a :class:`TemplateError` with the line inside
+the template); evaluation hands every printed value to an ``emit`` callback, which is how
+script rendering keeps values out of shell syntax (:mod:`reconciler.providers.rendering`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+_ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.DOTALL)
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)|(?P<num>-?\d+(?:\.\d+)?)'
+    r"|(?P<field>(?:\$[A-Za-z_]\w*)?(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)+|\.)"
+    r"|(?P<var>\$[A-Za-z_]\w*)|(?P<word>[A-Za-z_]\w*)|(?P<pipe>\|)|(?P<assign>:=)|(?P<comma>,))"
+)
+
+
+class TemplateError(ValueError):
+    """A template that does not parse or cannot be evaluated; ``line`` is 1-based within it."""
+
+    def __init__(self, message: str, *, line: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    commands: tuple[tuple[tuple[str, str], ...], ...]  # each command: tokens (kind, text)
+    line: int
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Print:
+    pipeline: Pipeline
+
+
+@dataclass(frozen=True)
+class If:
+    branches: tuple[tuple[Pipeline, tuple[Any, ...]], ...]
+    otherwise: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str | None
+    value: str | None
+    source: Pipeline
+    body: tuple[Any, ...]
+
+
+def _tokens(expression: str, line: int) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(expression):
+        match = _TOKEN.match(expression, position)
+        if match is None or match.end() == position:
+            if expression[position:].strip() == "":
+                break
+            raise TemplateError(f"cannot read {expression[position:]!r}", line=line)
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+def _pipeline(tokens: list[tuple[str, str]], line: int) -> Pipeline:
+    commands: list[tuple[tuple[str, str], ...]] = [()]
+    for token in tokens:
+        if token[0] == "pipe":
+            commands.append(())
+        else:
+            commands[-1] = (*commands[-1], token)
+    if any(not command for command in commands):
+        raise TemplateError("empty expression", line=line)
+    return Pipeline(tuple(commands), line)
+
+
+def parse(source: str) -> tuple[Any, ...]:
+    """The template's node tree; raises :class:`TemplateError` on any syntax problem."""
+    stack: list[tuple[str, Any, list[Any]]] = [("root", None, [])]
+    position = 0
+    trim_next = False
+    for match in _ACTION.finditer(source):
+        text = source[position : match.start()]
+        if trim_next:
+            text = text.lstrip()
+        if match.group(1):
+            text = text.rstrip()
+        if text:
+            stack[-1][2].append(Text(text))
+        trim_next = bool(match.group(3))
+        position = match.end()
+        line = source.count("\n", 0, match.start()) + 1
+        body = match.group(2)
+        if body.startswith("/*"):
+            continue
+        tokens = _tokens(body, line)
+        if not tokens:
+            raise TemplateError("empty action {{ }}", line=line)
+        head = tokens[0]
+        if head == ("word", "if"):
+            stack.append(("if", {"branches": [], "cond": _pipeline(tokens[1:], line)}, []))
+        elif head == ("word", "range"):
+            rest = tokens[1:]
+            key: str | None = None
+            value: str | None = None
+            if ("assign", ":=") in rest:
+                split = rest.index(("assign", ":="))
+                names = [t[1] for t in rest[:split] if t[0] == "var"]
+                if len(names) not in (1, 2):
+                    raise TemplateError("range takes $value or $key, $value", line=line)
+                key, value = (names[0], names[1]) if len(names) == 2 else (None, names[0])
+                rest = rest[split + 1 :]
+            stack.append(("range", (key, value, _pipeline(rest, line)), []))
+        elif head == ("word", "else"):
+            kind, state, body_nodes = stack[-1]
+            if kind != "if":
+                raise TemplateError("{{ else }} outside {{ if }}", line=line)
+            state["branches"].append((state["cond"], tuple(body_nodes)))
+            if len(tokens) > 1 and tokens[1] == ("word", "if"):
+                stack[-1] = (
+                    "if",
+                    {"branches": state["branches"], "cond": _pipeline(tokens[2:], line)},
+                    [],
+                )
+            else:
+                stack[-1] = ("else", state, [])
+        elif head == ("word", "end"):
+            kind, state, body_nodes = stack.pop()
+            if kind == "if":
+                node: Any = If(tuple([*state["branches"], (state["cond"], tuple(body_nodes))]), ())
+            elif kind == "else":
+                node = If(tuple(state["branches"]), tuple(body_nodes))
+            elif kind == "range":
+                node = Range(state[0], state[1], state[2], tuple(body_nodes))
+            else:
+                raise TemplateError("{{ end }} without {{ if }} or {{ range }}", line=line)
+            stack[-1][2].append(node)
+        else:
+            stack[-1][2].append(Print(_pipeline(tokens, line)))
+    tail = source[position:]
+    if trim_next:
+        tail = tail.lstrip()
+    if tail:
+        stack[-1][2].append(Text(tail))
+    if len(stack) != 1:
+        raise TemplateError(
+            f"{{{{ {stack[-1][0]} }}}} is never closed with {{{{ end }}}}",
+            line=source.count("\n") + 1,
+        )
+    return tuple(stack[0][2])
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "", [], {}) and value != "false"
+
+
+class _Scope:
+    def __init__(self, context: Mapping[str, Any], variables: Mapping[str, Any]) -> None:
+        self.context = context
+        self.variables = variables
+
+    def field(self, path: str, line: int) -> Any:
+        if path.startswith("$"):
+            name, _, rest = path.partition(".")
+            value: Any = self.variables.get(name)
+            parts = rest.split(".") if rest else []
+        else:
+            value = self.context
+            parts = [p for p in path.split(".") if p]
+        for depth, part in enumerate(parts):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif parts[0] == "steps":
+                shown = ".".join(parts[: depth + 1])
+                raise TemplateError(
+                    f".{shown} is not set (did that step run and output it?)", line=line
+                )
+            else:
+                return None
+        return value
+
+    def command(
+        self, tokens: tuple[tuple[str, str], ...], piped: Any, has_piped: bool, line: int
+    ) -> Any:
+        kind, text = tokens[0]
+        args = [self.atom(t, line) for t in tokens[1:]]
+        if has_piped:
+            args.append(piped)
+        if kind == "word":
+            if text == "eq":
+                return len(args) >= 2 and all(_same(args[0], other) for other in args[1:])
+            if text == "ne":
+                return len(args) == 2 and not _same(args[0], args[1])
+            if text == "not":
+                return not _truthy(args[0]) if args else True
+            if text == "default":
+                if len(args) != 2:
+                    raise TemplateError("default takes a fallback and a value", line=line)
+                return args[1] if _truthy(args[1]) else args[0]
+            if text == "now":
+                return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if text in ("true", "false"):
+                return text == "true"
+            raise TemplateError(
+                f"unknown function {text!r}; known: eq, ne, not, default, now", line=line
+            )
+        if len(tokens) > 1 or has_piped:
+            raise TemplateError(f"{text} is not a function", line=line)
+        return self.atom(tokens[0], line)
+
+    def atom(self, token: tuple[str, str], line: int) -> Any:
+        kind, text = token
+        if kind == "str":
+            return text[1:-1].encode().decode("unicode_escape") if text[0] == '"' else text[1:-1]
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if kind in ("field", "var"):
+            return self.field(text, line)
+        if kind == "word" and text in ("true", "false"):
+            return text == "true"
+        raise TemplateError(f"unexpected {text!r}", line=line)
+
+    def pipeline(self, pipeline: Pipeline) -> Any:
+        value: Any = None
+        for index, command in enumerate(pipeline.commands):
+            value = self.command(command, value, index > 0, pipeline.line)
+        return value
+
+
+def _same(left: Any, right: Any) -> bool:
+    if (isinstance(left, int | float) and isinstance(right, str)) or (
+        isinstance(right, int | float) and isinstance(left, str)
+    ):
+        return str(left) == str(right)
+    return bool(left == right)
+
+
+def render(
+    nodes: tuple[Any, ...],
+    context: Mapping[str, Any],
+    *,
+    emit: Callable[[Any], str],
+    variables: Mapping[str, Any] | None = None,
+    out: list[str] | None = None,
+) -> str:
+    """Evaluate ``nodes``; literal text is kept, each printed value goes through ``emit``."""
+    parts = [] if out is None else out
+    scope = _Scope(context, variables or {})
+    for node in nodes:
+        if isinstance(node, Text):
+            parts.append(node.text)
+        elif isinstance(node, Print):
+            parts.append(emit(scope.pipeline(node.pipeline)))
+        elif isinstance(node, If):
+            for condition, body in node.branches:
+                if _truthy(scope.pipeline(condition)):
+                    render(body, context, emit=emit, variables=scope.variables, out=parts)
+                    break
+            else:
+                render(node.otherwise, context, emit=emit, variables=scope.variables, out=parts)
+        elif isinstance(node, Range):
+            source = scope.pipeline(node.source)
+            items = source.items() if isinstance(source, Mapping) else enumerate(source or [])
+            for key, value in (
+                sorted(items, key=lambda kv: str(kv[0])) if isinstance(source, Mapping) else items
+            ):
+                bound = dict(scope.variables)
+                if node.key:
+                    bound[node.key] = key
+                if node.value:
+                    bound[node.value] = value
+                render(node.body, context, emit=emit, variables=bound, out=parts)
+    return "".join(parts) if out is None else ""
