@@ -90,8 +90,14 @@ class Metadata(StrictModel):
     category: Text = ""
 
 
+CORE_VERSION = "1.0.0"
+"""The provider contract this engine implements (the innominatus provider API: manifest
+format, workflow language, step contract), which ``compatibility`` bounds refer to. Kept apart
+from the package version: it changes only when providers would need to change."""
+
+
 class Compatibility(StrictModel):
-    """Core versions the provider was written for (recorded; see :func:`semver_core`)."""
+    """Core versions the provider works with: ``minCoreVersion <= CORE_VERSION <= max``."""
 
     minCoreVersion: SemVer | None = None
     maxCoreVersion: SemVer | None = None
@@ -101,6 +107,17 @@ class Compatibility(StrictModel):
         low, high = self.minCoreVersion, self.maxCoreVersion
         if low is not None and high is not None and semver_core(low) > semver_core(high):
             raise ValueError(f"minCoreVersion {low} is above maxCoreVersion {high}; swap them")
+        core = semver_core(CORE_VERSION)
+        if low is not None and semver_core(low) > core:
+            raise ValueError(
+                f"needs core {low} or later; this innominatus implements provider core "
+                f"{CORE_VERSION}: use a provider release for core {CORE_VERSION}"
+            )
+        if high is not None and semver_core(high) < core:
+            raise ValueError(
+                f"works up to core {high}; this innominatus implements provider core "
+                f"{CORE_VERSION}: use a newer release of the provider"
+            )
         return self
 
 
