@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from reconciler.api.views import StatusViews
 from reconciler.engine.catalog import ProviderCatalog
 from reconciler.engine.engine import Engine
 from reconciler.engine.metrics import Metrics
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, SourceError
 from reconciler.executors.registry import ExecutorRegistry, default_registry
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
@@ -58,16 +60,49 @@ class Components:
         self.store.close()
 
 
-def provider_catalog(settings: Settings, *, known_step_types: frozenset[str]) -> ProviderCatalog:
-    """The catalogue of the configured provider sources (tokens read from their env vars)."""
+def provider_catalog(settings: Settings, *, executors: ExecutorRegistry) -> ProviderCatalog:
+    """The catalogue of the configured provider sources (tokens read from their env vars);
+    every step type and step config is checked by the executors when a set loads."""
     return ProviderCatalog(
         sources=settings.providers,
         data_dir=Path(settings.data_dir),
-        known_step_types=known_step_types,
+        known_step_types=executors.known_types(),
+        validate_step=executors.validate,
         tokens={
             s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
         },
     )
+
+
+class MirrorWriters:
+    """The ``git-commit``/``kubernetes`` steps' Git access: one long-lived mirror per target
+    repository, branch and token variable (``reconciler.sources.GitMirror`` pushes
+    fast-forward only, re-fetching and retrying when rejected)."""
+
+    def __init__(self, *, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._mirrors: dict[tuple[str, str, str | None], GitMirror] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *, url: str, branch: str, token_env: str | None) -> GitMirror:
+        key = (url, branch, token_env)
+        with self._lock:
+            mirror = self._mirrors.get(key)
+            if mirror is None:
+                name = "target-" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+                token = os.environ.get(token_env) if token_env else None
+                if token_env and not token:
+                    raise ConfigError(
+                        f"environment variable {token_env} (the step's token_env) is not set; "
+                        "export it for the daemon"
+                    )
+                mirror = GitMirror(
+                    name=name, url=url, branch=branch, data_dir=self._data_dir, token=token
+                )
+                with contextlib.suppress(SourceError):
+                    mirror.fetch()  # a new branch is created by the first write
+                self._mirrors[key] = mirror
+            return mirror
 
 
 class _Server(uvicorn.Server):
@@ -89,8 +124,10 @@ def build(settings: Settings, *, lock: bool) -> Components:
         store.upgrade()
         if lock:
             store.lock()
-        executors = default_registry()
-        catalog = provider_catalog(settings, known_step_types=executors.known_types())
+        executors = default_registry(
+            collaborators={"git_writer_factory": MirrorWriters(data_dir=Path(settings.data_dir))}
+        )
+        catalog = provider_catalog(settings, executors=executors)
         catalog.reload()
         if catalog.current is None:
             raise ConfigError(catalog.refusal or "no provider set could be loaded")

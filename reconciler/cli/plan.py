@@ -41,7 +41,7 @@ def _providers(settings: Settings) -> tuple[ProviderSet | None, str | None]:
     from reconciler.executors.registry import default_registry
     from reconciler.runtime import provider_catalog
 
-    catalog = provider_catalog(settings, known_step_types=default_registry().known_types())
+    catalog = provider_catalog(settings, executors=default_registry())
     try:
         catalog.reload()
     finally:

@@ -24,7 +24,7 @@ def providers() -> None:
 def _catalogue(ctx: click.Context) -> dict[str, Any]:
     from reconciler.runtime import provider_catalog  # the daemon's wiring; imported on use
 
-    catalog = provider_catalog(settings_of(ctx), known_step_types=default_registry().known_types())
+    catalog = provider_catalog(settings_of(ctx), executors=default_registry())
     try:
         catalog.reload()
         return catalog.describe()

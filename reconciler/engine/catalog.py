@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,8 @@ class ProviderCatalog:
     sources: Sequence[ProviderSourceSettings]
     data_dir: Path
     known_step_types: Collection[str] | None = None
+    validate_step: Callable[[str, Mapping[str, Any]], None] | None = None
+    """Checks a step's config for its type (the executor registry's ``validate``)."""
     tokens: Mapping[str, str | None] = field(default_factory=dict)
     current: Catalogue | None = None
     refusal: str | None = None
@@ -133,6 +135,17 @@ class ProviderCatalog:
         if problems:
             raise PermanentError("provider set refused:\n  - " + "\n  - ".join(problems))
         providers = load_provider_set(folders, known_step_types=self.known_step_types)
+        if self.validate_step is not None:
+            refused = []
+            for provider in providers.providers.values():
+                for workflow in provider.workflows.values():
+                    for step in workflow.steps:
+                        try:
+                            self.validate_step(step.type, step.config)
+                        except ValueError as exc:
+                            refused.append(f"{step.location}: step {step.name!r}: {exc}")
+            if refused:
+                raise PermanentError("provider set refused:\n  - " + "\n  - ".join(refused))
         return Catalogue(
             providers=providers,
             origins=origins,

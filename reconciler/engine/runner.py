@@ -233,7 +233,9 @@ async def run_action(
                 raise
             await stream.close()
             # The step's own secret outputs (a generated password it printed) are masked too.
-            secrets |= secret_values(result.outputs, workflow.secret_outputs)
+            secrets |= secret_values(
+                result.outputs, workflow.secret_outputs | result.secret_outputs
+            )
             await asyncio.to_thread(
                 store.executions.step_finished,
                 step_id,
@@ -248,12 +250,14 @@ async def run_action(
                     f"step {step.name!r} {result.status}: {result.error or ''}".strip(), secrets
                 )
                 break
+            declared_secret |= result.secret_outputs
             step_outputs[step.name] = dict(result.outputs)
             context["steps"][step.name] = {"output": dict(result.outputs)}
             outputs.update(result.outputs)
         if error is None:
             try:
-                outputs, declared_secret = render_outputs(workflow, context, outputs)
+                outputs, marked_secret = render_outputs(workflow, context, outputs)
+                declared_secret |= marked_secret
             except TemplateError as exc:
                 error = f"outputs: template error in {workflow.file}: {exc}"
     except asyncio.CancelledError:

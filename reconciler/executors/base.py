@@ -44,6 +44,9 @@ class StepResult:
     log: str
     log_truncated: int
     error: str | None
+    secret_outputs: frozenset[str] = field(default_factory=frozenset)
+    """Keys of ``outputs`` the step itself declares secret (Terraform ``sensitive`` outputs,
+    an exec plugin's ``secret_outputs``): sealed and masked like workflow-marked secrets."""
 
 
 LogSink = Callable[[str], None]

@@ -1,53 +1,80 @@
 """A bounded, masked step log: keeps the tail, counts what was cut.
 
-Secrets are replaced before anything is stored or streamed (ARCHITECTURE §5.5).
+Secrets are replaced before anything is stored or streamed (ARCHITECTURE §5.5). A secret that
+spans lines (a PEM key, a kubeconfig) is also masked line by line, because a step's output
+reaches the log one line, or one read, at a time. Every executor writes its log through one
+:class:`LogBuffer`; :mod:`reconciler.executors.process` feeds it a subprocess's output.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from reconciler.executors.base import LogSink
 
 MASK = "***"
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not masked: masking ``"1"`` or ``"yes"`` would garble every log."""
+
+
+def _needles(secrets: Collection[str]) -> list[str]:
+    """What to mask: each secret, and each line of a secret that spans lines."""
+    found = {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}
+    for secret in list(found):
+        for line in secret.splitlines():
+            if len(line.strip()) >= MIN_SECRET_LENGTH:
+                found.add(line)
+    # Longest first: where one secret contains another, the whole of it is masked.
+    return sorted(found, key=lambda needle: (-len(needle), needle))
 
 
 class LogBuffer:
     def __init__(self, *, limit: int, secrets: Collection[str], sink: LogSink | None) -> None:
+        if limit < 0:
+            raise ValueError(f"log_limit must be 0 or more bytes, got {limit}")
         self._limit = limit
-        self._secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
+        needles = _needles(secrets)
+        self._pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
+        self.longest_secret = len(needles[0]) if needles else 0
+        """Length of the longest masked value: a reader cutting a stream into pieces keeps
+        this many characters minus one back, so no secret is split between two writes."""
         self._sink = sink
-        self._parts: list[str] = []
+        self._parts: list[bytes] = []
         self._size = 0
         self.truncated = 0
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
 
     def write(self, text: str) -> None:
         text = self.mask(text)
+        if not text:
+            return
         if self._sink is not None:
             self._sink(text)
-        self._parts.append(text)
-        self._size += len(text.encode())
-        if self._size > 2 * self._limit:
+        data = text.encode("utf-8", "replace")
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size > 2 * self._limit + 4096:
             self._compact()
 
     def _compact(self) -> None:
-        data = "".join(self._parts).encode()
+        data = b"".join(self._parts)
         if len(data) > self._limit:
             cut = len(data) - self._limit
+            # Cut on a character boundary: skip UTF-8 continuation bytes (0b10xxxxxx).
+            while cut < len(data) and data[cut] & 0xC0 == 0x80:
+                cut += 1
             self.truncated += cut
             data = data[cut:]
-        self._parts = [data.decode(errors="replace")]
+        self._parts = [data] if data else []
         self._size = len(data)
 
     @property
     def text(self) -> str:
         self._compact()
-        return "".join(self._parts)
+        return b"".join(self._parts).decode("utf-8")
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.text.rstrip("\n").splitlines()[-lines:])

@@ -2,16 +2,35 @@
 cancellation that kill the whole process group (ARCHITECTURE §5.5 step contract).
 
 Only executors start subprocesses; this module is the one place they are started and reaped.
+Every executor that runs a program calls :func:`run_process`.
+
+How a run ends:
+
+- the leader exits: anything it left running in its process group is killed (a step's
+  background children never outlive the step), then the remaining output is read;
+- the timeout passes, or the awaiting task is cancelled: the group gets SIGTERM, and SIGKILL
+  once the leader is gone or ``kill_grace`` seconds have passed; on cancellation the
+  ``CancelledError`` is re-raised after that cleanup.
+
+Output is read with asyncio's protocol API rather than ``StreamReader.readline``: no line is
+too long to read, stdout and stderr arrive in one callback in the order the loop reads them,
+and the transport is closed even when a process that left the group (``setsid``) still holds
+the pipes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import errno
 import json
+import math
 import os
 import re
 import signal
+import subprocess
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +39,12 @@ from reconciler.executors.base import StepRequest
 from reconciler.executors.logbuffer import LogBuffer
 
 KILL_GRACE = 2.0
+"""Seconds between SIGTERM and SIGKILL, and the longest wait for pipes to close."""
+STDOUT_KEPT = 1024 * 1024
+"""Bytes of stdout kept (the tail) for :attr:`Finished.stdout`; the log is bounded apart."""
+LONGEST_LINE = 64 * 1024
+"""Characters of an unfinished line held back before it goes to the log anyway."""
+
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -58,35 +83,136 @@ def step_environment(request: StepRequest, *, outputs_file: Path) -> dict[str, s
 @dataclass(frozen=True, slots=True)
 class Finished:
     exit_code: int | None
+    """The leader's exit status (negative: killed by that signal); None when it timed out."""
     timed_out: bool
     stdout: str
+    """The last :data:`STDOUT_KEPT` bytes of stdout, unmasked (outputs are parsed from it)."""
 
 
-async def _pump(stream: asyncio.StreamReader, log: LogBuffer, keep: list[str] | None) -> None:
-    while True:
-        line = await stream.readline()
-        if not line:
+def _check_passable(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """Refuse, as the ``OSError`` every caller already handles, what ``execve`` cannot carry:
+    a NUL byte or text that has no bytes. A hostile parameter value must fail its step by
+    name, not crash the engine with a ``ValueError`` from deep inside ``subprocess``."""
+    items = [(f"argument {index}", item) for index, item in enumerate(argv)]
+    for key, value in env.items():
+        items.append((f"environment variable {key}", key + value))
+    for name, value in items:
+        if "\0" in value:
+            raise OSError(errno.EINVAL, f"{name} holds a NUL byte, which no program can receive")
+        try:
+            os.fsencode(value)
+        except UnicodeEncodeError as exc:
+            raise OSError(errno.EINVAL, f"{name} holds text that cannot be encoded") from exc
+
+
+class _Lines:
+    """One output stream cut into whole lines (decoded as UTF-8, bad bytes replaced)."""
+
+    def __init__(self, log: LogBuffer) -> None:
+        self._log = log
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+
+    def feed(self, data: bytes) -> str:
+        text = self._pending + self._decoder.decode(data)
+        end = text.rfind("\n") + 1
+        ready, self._pending = text[:end], text[end:]
+        if len(self._pending) > LONGEST_LINE:
+            # A line too long to hold: log most of it now. Mask first and keep the last
+            # (longest secret - 1) characters back, so no secret is split across two writes.
+            masked = self._log.mask(self._pending)
+            cut = len(masked) - max(self._log.longest_secret - 1, 0)
+            ready, self._pending = ready + masked[:cut], masked[cut:]
+        return ready
+
+    def close(self) -> str:
+        rest = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        return f"{rest}\n" if rest else ""
+
+
+class _Capture(asyncio.SubprocessProtocol):
+    """Receives a step's output and exit; everything it learns goes to the :class:`LogBuffer`
+    (masked, bounded, streamed) and to a bounded tail of raw stdout."""
+
+    def __init__(self, log: LogBuffer) -> None:
+        self._log = log
+        self._streams = {1: _Lines(log), 2: _Lines(log)}
+        self._stdout: deque[bytes] = deque()
+        self._stdout_size = 0
+        self._open = {1, 2}
+        self._finished = False
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if self._finished or fd not in self._streams:
             return
-        text = line.decode("utf-8", errors="replace")
-        log.write(text)
-        if keep is not None:
-            keep.append(text)
+        if fd == 1:
+            self._keep_stdout(data)
+        text = self._streams[fd].feed(data)
+        if text:
+            self._log.write(text)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd not in self._streams:
+            return  # stdin
+        if not self._finished:
+            self._log.write(self._streams[fd].close())
+        self._open.discard(fd)
+        if not self._open:
+            self.closed.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+    def finish(self) -> str:
+        """Stop taking output (a late pipe closing must not touch a finished result) and
+        return the kept stdout."""
+        self._finished = True
+        data = b"".join(self._stdout)[-STDOUT_KEPT:]
+        return data.decode("utf-8", "replace")
+
+    def _keep_stdout(self, data: bytes) -> None:
+        self._stdout.append(data)
+        self._stdout_size += len(data)
+        while self._stdout_size - len(self._stdout[0]) >= STDOUT_KEPT:
+            self._stdout_size -= len(self._stdout.popleft())
 
 
-def _kill_group(pid: int, sig: int) -> None:
+def _signal_group(pgid: int, sig: int) -> None:
+    # The group id is the leader's pid, which the kernel does not reuse while any member of
+    # the group is alive; once the group is empty this is a harmless ESRCH.
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+        os.killpg(pgid, sig)
 
 
-async def _terminate(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM the process group, SIGKILL it after a grace period, reap the leader."""
-    _kill_group(process.pid, signal.SIGTERM)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), timeout=KILL_GRACE)
-    # Children that ignored SIGTERM (or a leader that exited first) are killed for sure.
-    _kill_group(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        await process.wait()
+async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    """Whether ``event`` was set within ``timeout`` seconds (``math.inf``: no limit).
+
+    Built on ``asyncio.wait``, which never cancels the caller, so it also works inside the
+    cleanup of an already-cancelled task (Python 3.11's ``asyncio.timeout`` does not)."""
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=None if math.isinf(timeout) else timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
+
+
+async def _end_group(pgid: int, capture: _Capture, grace: float) -> None:
+    """SIGTERM the whole process group; SIGKILL it when the leader is gone or after
+    ``grace``; wait (bounded) for the leader to be reaped and the pipes to close."""
+    _signal_group(pgid, signal.SIGTERM)
+    try:
+        await _wait(capture.exited, grace)
+    finally:
+        # Also when a second cancellation interrupts the wait: the group dies regardless.
+        _signal_group(pgid, signal.SIGKILL)
+    await _wait(capture.exited, grace)
+    await _wait(capture.closed, grace)
 
 
 async def run_process(
@@ -97,49 +223,46 @@ async def run_process(
     timeout: float,
     log: LogBuffer,
     stdin: bytes | None = None,
+    kill_grace: float = KILL_GRACE,
 ) -> Finished:
-    process = await asyncio.create_subprocess_exec(
+    """Run ``argv`` in a new session (its own process group) and capture its output into
+    ``log``. Raises ``OSError`` when the program cannot be started."""
+    _check_passable(argv, env)
+    loop = asyncio.get_running_loop()
+    capture = _Capture(log)
+    transport, _ = await loop.subprocess_exec(
+        lambda: capture,
         *argv,
         cwd=cwd,
         env=dict(env),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    assert process.stdout is not None
-    assert process.stderr is not None
-    stdout: list[str] = []
-    pumps = asyncio.gather(
-        _pump(process.stdout, log, stdout),
-        _pump(process.stderr, log, None),
-    )
+    pgid = transport.get_pid()
     try:
-        if stdin is not None and process.stdin is not None:
-            process.stdin.write(stdin)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await process.stdin.drain()
-            process.stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), timeout=timeout)
-        except TimeoutError:
-            await _terminate(process)
-            await _finish_pumps(pumps)
-            return Finished(exit_code=None, timed_out=True, stdout="".join(stdout))
-        # The leader exited: background children still in the group die with it.
-        _kill_group(process.pid, signal.SIGKILL)
-        await _finish_pumps(pumps)
-        return Finished(exit_code=process.returncode, timed_out=False, stdout="".join(stdout))
+        if stdin is not None:
+            pipe = transport.get_pipe_transport(0)
+            assert isinstance(pipe, asyncio.WriteTransport)
+            pipe.write(stdin)
+            pipe.close()  # after the buffer is flushed; a child that never reads gets EPIPE
+        timed_out = not await _wait(capture.exited, timeout)
+        if timed_out:
+            await _end_group(pgid, capture, kill_grace)
+        else:
+            # The leader exited: background children still in the group die with it.
+            _signal_group(pgid, signal.SIGKILL)
+            await _wait(capture.closed, kill_grace)
     except asyncio.CancelledError:
-        await asyncio.shield(_terminate(process))
-        await asyncio.shield(_finish_pumps(pumps))
+        await _end_group(pgid, capture, kill_grace)
         raise
-
-
-async def _finish_pumps(pumps: asyncio.Future[tuple[None, None]]) -> None:
-    try:
-        await asyncio.wait_for(pumps, timeout=KILL_GRACE)
-    except TimeoutError:
-        pumps.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pumps
+    finally:
+        # Closes our ends of pipes a process outside the group may still hold.
+        transport.close()
+        stdout = capture.finish()
+    return Finished(
+        exit_code=None if timed_out else transport.get_returncode(),
+        timed_out=timed_out,
+        stdout=stdout,
+    )
