@@ -32,8 +32,13 @@ BUILTINS: Mapping[str, str] = {
     "http": "reconciler.executors.http:HttpExecutor",
     "git-commit": "reconciler.executors.gitcommit:GitCommitExecutor",
     "kubernetes": "reconciler.executors.kubernetes:KubernetesExecutor",
+    "score-workload": "reconciler.executors.workload:ScoreWorkloadExecutor",
 }
 ENTRY_POINT_GROUP = "innominatus.executors"
+
+
+class UnknownStepTypeError(PermanentError, KeyError):
+    """No executor is registered for a step type (a ``KeyError`` too, as for a mapping)."""
 
 
 class ExecutorRegistry:
@@ -102,9 +107,17 @@ class ExecutorRegistry:
         spec = self._specs.get(step_type)
         if spec is None:
             known = ", ".join(sorted(self.known_types()))
-            raise PermanentError(f"unknown step type {step_type!r}; known types: {known}")
+            raise UnknownStepTypeError(f"unknown step type {step_type!r}; known types: {known}")
         module_name, _, attribute = spec.partition(":")
-        factory: Callable[..., object] = getattr(importlib.import_module(module_name), attribute)
+        try:
+            factory: Callable[..., object] = getattr(
+                importlib.import_module(module_name), attribute
+            )
+        except (ImportError, AttributeError) as exc:
+            raise PermanentError(
+                f"step type {step_type!r}: cannot load its executor {spec!r} "
+                f"({type(exc).__name__}: {exc}); reinstall or remove the package providing it"
+            ) from exc
         return factory
 
     @staticmethod
