@@ -126,9 +126,8 @@ class _Lines:
         return ready
 
     def close(self) -> str:
-        rest = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
-        return f"{rest}\n" if rest else ""
+        rest, self._pending = self._pending + self._decoder.decode(b"", final=True), ""
+        return rest
 
 
 class _Capture(asyncio.SubprocessProtocol):
