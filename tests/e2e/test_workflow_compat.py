@@ -35,9 +35,10 @@ workflows:
 
 
 def _mock_provider(tmp_path: Path, shared: Path) -> Path:
-    """The corpus provider's postgres-mock workflows, verbatim. Its other workflows use the
-    `kubernetes` step type, which this version does not ship yet, so the whole corpus provider
-    is (rightly) refused at load; the manifest here claims only postgres-mock."""
+    """The corpus provider's postgres-mock workflows, verbatim. Its other workflows run
+    `kubernetes` steps without a GitOps `url` or kube `context` (the original applied to an
+    ambient cluster), which the step-config check refuses when the set loads, so the manifest
+    here claims only postgres-mock."""
     corpus = shared / "corpus" / "innominatus" / "providers" / "database-team"
     provider = tmp_path / "database-team"
     (provider / "workflows").mkdir(parents=True)
