@@ -223,3 +223,25 @@ def test_settings_require_a_complete_git_source() -> None:
         ProviderSourceSettings(name="t")
     with pytest.raises(PermanentError, match="is not a version range"):
         select_version(["v1.0.0"], "not a range", source="t")
+
+
+def test_a_step_config_its_executor_rejects_refuses_the_set_at_load(tmp_path: Path) -> None:
+    from reconciler.executors.registry import default_registry
+
+    folder = tmp_path / "team"
+    (folder / "workflows").mkdir(parents=True)
+    (folder / "provider.yaml").write_text(MANIFEST.format(version="1.0.0", type="db"))
+    (folder / "workflows" / "create.yaml").write_text(
+        WORKFLOW.replace('config: {script: "true"}', "config: {}")
+    )
+    registry = default_registry()
+    cat = ProviderCatalog(
+        sources=[ProviderSourceSettings(name="team", path=folder)],
+        data_dir=tmp_path / "data",
+        known_step_types=registry.known_types(),
+        validate_step=registry.validate,
+    )
+    assert not cat.reload()
+    assert cat.current is None
+    assert "create.yaml:" in (cat.refusal or "")
+    assert "step 'run'" in (cat.refusal or "")
