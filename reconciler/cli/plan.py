@@ -1,104 +1,100 @@
 """``innominatus plan``: what a merge would do, for pull-request review (ARCHITECTURE §5.7).
 
-Reads the repository in place (committed objects only), compares the desired state at
-``merge-base(base, head)`` with the one at ``head`` (or, with ``--against-state``, ``head``
-with the recorded state), and prints text, Markdown or JSON. Pure: it never runs a workflow,
-writes to the database or pushes. Exit codes: 0 no changes, 2 changes, 1 problems.
+Reads the clone in place (committed objects only), compares the desired state at
+``merge-base(base, head)`` with the one at ``head`` — or, with ``--against-state``, ``head``
+with the state recorded in the configured database — and prints text, Markdown or JSON. The
+Score files are those the ``include`` globs of the config's repository entry select (the
+entry whose URL or folder is this clone, or one of its remotes), else ``**/score.yaml`` and
+``**/*.score.yaml``. Pure: it never runs a workflow, writes to or migrates the database, or
+pushes; git provider sources are fetched into ``data_dir`` as the daemon does. Exit codes:
+0 no changes, 2 changes, 1 problems or errors (usage errors too, so 2 always means changes).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.cli.common import config_option, fail_cleanly, settings_of
-from reconciler.desired import DesiredState, ParsedFile, assemble, parse_file
-from reconciler.errors import SourceError
+from reconciler.desired import build_desired
+from reconciler.errors import ConfigError, InnominatusError, StoreError
 from reconciler.plan.render import render_json, render_markdown, render_text
-from reconciler.plan.review import Review, review_desired
+from reconciler.plan.review import (
+    Masker,
+    Recorded,
+    Review,
+    ReviewContext,
+    Side,
+    review_desired,
+    review_state,
+)
+from reconciler.plan.review.scope import compared_states
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import RepositorySettings, Settings
-from reconciler.sources.globs import match_glob
+from reconciler.sources.globs import compile_globs
 from reconciler.sources.refs import LocalRepository
+from reconciler.types import CommitSha
 
 DEFAULT_INCLUDE = ("**/score.yaml", "**/*.score.yaml")
+SALT_ENV = "INNOMINATUS_PLAN_MASK_SALT"
 
 
-def _repository_settings(settings: Settings, repo: Path) -> RepositorySettings | None:
-    for entry in settings.repositories:
-        candidate = Path(entry.url.removeprefix("file://"))
-        if candidate.exists() and candidate.resolve() == repo.resolve():
-            return entry
-    return settings.repositories[0] if len(settings.repositories) == 1 else None
+class _UsageError(click.UsageError):
+    exit_code = 1
+
+
+class _PlanCommand(click.Command):
+    """Usage errors exit 1, not click's 2: for ``plan``, 2 means "changes"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _UsageError(exc.message, exc.ctx) from exc
 
 
 def _providers(settings: Settings) -> tuple[ProviderSet | None, str | None]:
-    if not settings.providers:
-        return None, None
+    """The provider set the daemon would load, or None and why it cannot."""
+    if not any(source.enabled for source in settings.providers):
+        return None, (
+            "no provider is configured, so no workflow can be resolved; pass --config with the "
+            "daemon's configuration"
+        )
+    from reconciler.engine.catalog import ProviderCatalog
     from reconciler.executors.registry import default_registry
-    from reconciler.runtime import provider_catalog
 
-    catalog = provider_catalog(settings, executors=default_registry())
+    # As runtime.provider_catalog builds it; importing the runtime (uvicorn, Starlette,
+    # APScheduler) would add about 0.15 s to every plan.
+    catalog = ProviderCatalog(
+        sources=settings.providers,
+        data_dir=Path(settings.data_dir),
+        known_step_types=default_registry().known_types(),
+        tokens={
+            s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
+        },
+    )
     try:
-        catalog.reload()
+        return catalog.load().providers, None
+    except InnominatusError as exc:
+        return None, exc.message
     finally:
         catalog.close()
-    if catalog.current is None:
-        return None, catalog.refusal
-    return catalog.current.providers, None
 
 
-def _parse(repo: LocalRepository, tree: dict[str, str], paths: set[str]) -> dict[str, ParsedFile]:
-    blobs = repo.blobs([tree[p] for p in paths])
-    return {p: parse_file(p, blobs[tree[p]]) for p in sorted(paths)}
-
-
-def _states(
-    repo: LocalRepository, base: dict[str, str], head: dict[str, str]
-) -> tuple[DesiredState, DesiredState, bool]:
-    """Desired states holding only what can differ: the changed files, plus unchanged files
-    that mention an app name or shared id of a changed file (duplicate names, shared
-    resources). Also whether unchanged files declare further resources (delete guard)."""
-    changed = {p for p in set(base) | set(head) if base.get(p) != head.get(p)}
-    old = _parse(repo, base, {p for p in changed if p in base})
-    new = _parse(repo, head, {p for p in changed if p in head})
-    needles: set[bytes] = set()
-    for parsed in (*old.values(), *new.values()):
-        if isinstance(parsed, list):
-            for workload in parsed:
-                needles.add(workload.name.encode())
-                needles.update(r.id.encode() for r in workload.resources.values() if r.id)
-    unchanged = sorted(set(base) & set(head) - changed)
-    blobs = repo.blobs([head[p] for p in unchanged])
-    related = {p for p in unchanged if any(n in blobs[head[p]] for n in needles)}
-    others_declare = any(b"resources:" in blobs[head[p]] for p in unchanged if p not in related)
-    common = _parse(repo, head, related)
-    return (
-        assemble({**common, **old}),
-        assemble({**common, **new}),
-        others_declare,
-    )
-
-
-def _review_state(
-    *,
-    settings: Settings,
-    repository: RepositorySettings | None,
-    head: DesiredState,
-    head_commit: str,
-    providers: ProviderSet | None,
-    problem: str | None,
-) -> Review:
-    from reconciler.plan.review_state import review_state
+def _recorded(settings: Settings, repository: RepositorySettings, head: str) -> Recorded:
+    """The recorded state of ``repository``'s apps, read without creating or migrating."""
     from reconciler.store import load_or_create_key, open_store
 
     if settings.database.startswith("sqlite:///"):
         database = Path(settings.database.removeprefix("sqlite:///"))
-        if not database.exists():
-            raise SourceError(
+        if not database.is_file():
+            raise StoreError(
                 f"no database at {database}: --against-state compares with what the daemon "
                 "recorded; run `innominatus run` or `innominatus reconcile` first"
             )
@@ -109,44 +105,110 @@ def _review_state(
     )
     store = open_store(settings.database, secret_key=key)
     try:
-        name = repository.name if repository else None
-        apps = store.apps.all(repository=name) if name else store.apps.all()
+        apps = store.apps.all(repository=repository.name)
         resources = store.resources.by_app()
-        recorded = {a.name: resources.get(a.name, []) for a in apps}
         claims = store.resources.claims()
+        record = store.repositories.get(repository.name)
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc.message}; --against-state reads the daemon's database and never creates or "
+            "migrates it: run `innominatus db upgrade` or the daemon first"
+        ) from exc
     finally:
         store.close()
-    return review_state(
-        head,
-        recorded,
-        head_commit=head_commit,
+    return Recorded(
+        resources=resources,
         claims=claims,
-        providers=providers,
-        provider_problem=problem,
-        prune=repository.prune if repository else True,
-        now=datetime.now(UTC),
-        max_attempts=settings.engine.max_attempts,
-        max_deletes=settings.engine.max_deletes,
-        repository=name or "<repository>",
-        stored_paths={a.name: a.path for a in apps},
+        apps={app.name: app.path for app in apps},
+        confirmed=record is not None and record.confirmed_commit == head,
     )
 
 
-@click.command()
+def _review(
+    repo: LocalRepository,
+    settings: Settings,
+    repository: RepositorySettings | None,
+    *,
+    base: str,
+    head: str,
+    against_state: bool,
+) -> Review:
+    providers, problem = _providers(settings)
+    context = ReviewContext(
+        providers=providers,
+        provider_problem=problem,
+        prune=repository.prune if repository is not None else True,
+        max_deletes=settings.engine.max_deletes,
+        repository=repository.name if repository is not None else None,
+        masker=Masker(os.environ.get(SALT_ENV, "").encode() or Masker().salt),
+    )
+    included = compile_globs(repository.include if repository is not None else DEFAULT_INCLUDE)
+    head_commit = repo.resolve(head)
+    head_side = Side(head, head_commit)
+
+    def score_files(commit: CommitSha) -> dict[str, str]:
+        return {p: blob for p, blob in repo.tree(commit).items() if included(p)}
+
+    if against_state:
+        if repository is None:
+            raise ConfigError(
+                f"--against-state: no entry under repositories: in the config is {repo.path} "
+                "(by folder or remote URL), so its recorded state is unknown; pass the daemon's "
+                "--config"
+            )
+        tree = score_files(head_commit)
+        blobs = repo.blobs(list(tree.values()))
+        desired = build_desired((path, blobs[blob]) for path, blob in sorted(tree.items()))
+        return review_state(
+            desired,
+            _recorded(settings, repository, head_commit),
+            head_side=head_side,
+            context=context,
+            now=datetime.now(UTC),
+            max_attempts=settings.engine.max_attempts,
+        )
+    base_commit = repo.merge_base(repo.resolve(base), head_commit)
+    trees = score_files(base_commit), score_files(head_commit)
+    blobs = repo.blobs([*trees[0].values(), *trees[1].values()])
+    compared = compared_states(*trees, blobs, workload=context.workload)
+    return review_desired(
+        compared.base,
+        compared.head,
+        base_side=Side(f"merge-base of {base} and {head}", base_commit),
+        head_side=head_side,
+        context=context,
+        outside_live=compared.outside_live,
+    )
+
+
+def _write_parts(parts: Sequence[str], output_dir: Path) -> None:
+    """``plan-1.md`` ... ``plan-N.md``; parts of an earlier, longer plan are removed."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in output_dir.glob("plan-*.md"):
+        stale.unlink()
+    for number, body in enumerate(parts, start=1):
+        (output_dir / f"plan-{number}.md").write_text(body, encoding="utf-8")
+    click.echo(f"wrote {len(parts)} part(s) to {output_dir}", err=True)
+
+
+@click.command(cls=_PlanCommand)
 @config_option
 @click.option(
     "--repo",
     "repo_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A local clone holding both refs.",
+    default=".",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A local clone holding both refs (committed objects are read, the work tree never).",
 )
-@click.option("--base", default="main", show_default=True, help="The branch merged into.")
+@click.option(
+    "--base", help="The branch merged into.  [default: the config entry's branch or main]"
+)
 @click.option("--head", default="HEAD", show_default=True, help="The branch or commit to review.")
 @click.option(
     "--against-state",
     is_flag=True,
-    help="Compare head with the recorded state (what the daemon would do now).",
+    help="Compare head with the recorded state instead: what the daemon would do now.",
 )
 @click.option(
     "--format",
@@ -157,74 +219,39 @@ def _review_state(
 )
 @click.option(
     "--output-dir",
-    type=click.Path(path_type=Path),
-    help="Markdown: write plan-1.md, plan-2.md ... (each under 65,536 characters).",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Markdown only: write plan-1.md, plan-2.md, ... (each under 65,536 bytes) here "
+    "instead of printing the parts.",
 )
 @click.pass_context
 @fail_cleanly
-def plan(  # noqa: PLR0917 - click passes every option positionally
-    ctx: click.Context,
-    repo_path: Path,
-    base: str,
-    head: str,
-    against_state: bool,
-    format_: str,
-    output_dir: Path | None,
-) -> None:
+def plan(ctx: click.Context, /, **options: Any) -> None:
     """What merging HEAD into BASE would do: actions, workflows, parameter diffs, problems.
 
-    Exit codes: 0 no changes, 2 changes, 1 problems (like terraform plan -detailed-exitcode).
+    Markdown parts printed to stdout each start with the line <!-- innominatus-plan -->.
+    Exit codes: 0 no changes, 2 changes, 1 problems or errors.
     """
+    output_dir: Path | None = options["output_dir"]
+    if output_dir is not None and options["format_"] != "markdown":
+        raise _UsageError("--output-dir needs --format markdown", ctx)
     settings = settings_of(ctx)
-    repository = _repository_settings(settings, repo_path)
-    include = repository.include if repository else DEFAULT_INCLUDE
-    repo = LocalRepository(repo_path)
-    try:
-        head_commit = repo.resolve(head)
-        base_commit = repo.merge_base(repo.resolve(base), head_commit)
-        trees = []
-        for commit in (base_commit, head_commit):
-            tree = repo.tree(commit)
-            trees.append({p: b for p, b in tree.items() if any(match_glob(p, g) for g in include)})
-        base_state, head_state, others_declare = _states(repo, trees[0], trees[1])
-    finally:
-        repo.close()
-    providers, problem = _providers(settings)
-    if against_state:
-        review = _review_state(
-            settings=settings,
-            repository=repository,
-            head=head_state,
-            head_commit=head_commit,
-            providers=providers,
-            problem=problem,
+    with LocalRepository(options["repo_path"]) as repo:
+        repository = next((r for r in settings.repositories if repo.is_clone_of(r.url)), None)
+        base = options["base"] or (repository.branch if repository is not None else "main")
+        review = _review(
+            repo,
+            settings,
+            repository,
+            base=base,
+            head=options["head"],
+            against_state=options["against_state"],
         )
-    else:
-        live = sum(len(a.resources) for a in base_state.apps.values()) + (
-            1 if others_declare else 0
-        )
-        review = review_desired(
-            base_state,
-            head_state,
-            base_commit=base_commit,
-            head_commit=head_commit,
-            providers=providers,
-            provider_problem=problem,
-            max_deletes=settings.engine.max_deletes,
-            live_resources=live,
-            repository=repository.name if repository else "<repository>",
-        )
-    if format_ == "json":
+    if options["format_"] == "json":
         click.echo(render_json(review), nl=False)
-    elif format_ == "markdown":
-        parts = render_markdown(review)
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            for number, body in enumerate(parts, start=1):
-                (output_dir / f"plan-{number}.md").write_text(body)
-            click.echo(f"wrote {len(parts)} part(s) to {output_dir}", err=True)
-        else:
-            click.echo("\n".join(parts), nl=False)
-    else:
+    elif options["format_"] == "text":
         click.echo(render_text(review), nl=False)
+    elif output_dir is not None:
+        _write_parts(render_markdown(review), output_dir)
+    else:
+        click.echo("".join(render_markdown(review)), nl=False)
     sys.exit(review.exit_code)

@@ -1,22 +1,26 @@
-"""`innominatus plan`: what a merge would do, checked against golden files on one scenario with
-creates, updates, deletes, a shared resource, a replace, a secret change and an invalid file;
-exit codes; the Markdown split; `--against-state` after a real reconcile."""
+"""`innominatus plan` as users and CI run it: a real clone with a feature branch, the provider
+of the end-to-end story, the console script as a subprocess. Exit codes, the three formats,
+`--output-dir`, the repository entry found by the clone's remote, `--against-state` after a
+real `innominatus reconcile`, and the GitHub Actions job posting its sticky comment."""
 
 from __future__ import annotations
 
 import json
-import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
-from reconciler.plan.render import COMMENT_LIMIT
+from reconciler.plan.render import MARKER, SCHEMA_PATH
 from tests.e2e.conftest import Story, make_story
 from tests.gitutil import git
+from tests.integration.ci.test_sticky_comment import make_forge
 
-GOLDEN = Path(__file__).with_name("golden")
-UPDATE = os.environ.get("INNOMINATUS_UPDATE_GOLDEN") == "1"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ci"
 
 
 def score(name: str, resources: str) -> str:
@@ -26,209 +30,320 @@ def score(name: str, resources: str) -> str:
     )
 
 
-SHOP_BASE = score(
-    "shop",
-    "  db:\n    type: test-db\n    params: {size: small, admin_password: hunter2-old}\n"
-    "  route:\n    type: test-route\n    params: {backend: '${resources.db.host}'}\n"
-    "  cache:\n    type: test-db\n    id: cache\n    params: {size: small}\n",
-)
-SHOP_HEAD = score(
-    "shop",
-    "  db:\n    type: test-db\n    params: {size: large, admin_password: hunter2-new}\n"
-    "  route:\n    type: test-route\n    class: internal\n"
-    "    params: {backend: '${resources.db.host}'}\n"
-    "  cache:\n    type: test-db\n    id: cache\n    params: {size: small}\n"
-    "  queue:\n    type: test-db\n    params: {size: tiny}\n"
-    "  search:\n    type: test-db\n    id: search\n    params: {size: medium}\n",
-)
-BLOG_BASE = score(
-    "blog",
-    "  cache:\n    type: test-db\n    id: cache\n    params: {size: small}\n"
-    "  old:\n    type: test-route\n    params: {backend: x}\n"
-    "  keep:\n    type: test-route\n    params: {backend: y}\n",
-)
-BLOG_HEAD = score(
-    "blog",
-    "  keep:\n    type: test-route\n    params: {backend: y}\n"
-    "  finder:\n    type: test-db\n    id: search\n    params: {size: medium}\n",
-)
-LEGACY = score("legacy", "  jobs:\n    type: test-db\n    params: {size: small}\n")
+def db(size: str, password: str = "pw-one") -> str:
+    return (
+        f"  store:\n    type: test-db\n    params: {{size: {size}, admin_password: {password}}}\n"
+    )
 
 
-@pytest.fixture
-def scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Story:
-    for key in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
-        monkeypatch.setenv(key, "2026-11-22T10:00:00+00:00")
+def branch(tmp_path: Path, base: dict[str, str | None], head: dict[str, str | None]) -> Story:
+    """A story whose main holds ``base`` and whose branch ``feature`` adds ``head``."""
     story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
-    story.commit(
-        {
-            "apps/shop/score.yaml": SHOP_BASE,
-            "apps/blog/score.yaml": BLOG_BASE,
-            "apps/legacy/score.yaml": LEGACY,
-            "apps/other/score.yaml": score("other", "  store:\n    type: test-db\n"),
-        },
-        "base",
-    )
+    story.commit(base, "base")
     git(story.work, "checkout", "--quiet", "-b", "feature")
-    story.commit(
-        {
-            "apps/shop/score.yaml": SHOP_HEAD,
-            "apps/blog/score.yaml": BLOG_HEAD,
-            "apps/legacy/score.yaml": None,
-            "apps/broken/score.yaml": "apiVersion: [\n",
-        },
-        "feature",
-    )
+    story.commit(head, "feature")
     return story
 
 
-def plan(story: Story, *args: str) -> tuple[int, str]:
+def plan(story: Story, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     result = story.innominatus(
-        "plan", "--repo", str(story.work), "--base", "main", "--head", "feature", *args
+        "plan", "--repo", str(story.work), "--base", "main", "--head", "feature", *args, env=env
     )
     assert "Traceback" not in result.stderr, result.stderr
-    return result.returncode, result.stdout
+    return result.returncode, result.stdout, result.stderr
 
 
-def golden(name: str, text: str, story: Story) -> None:
-    text = text.replace(str(story.root), "<tmp>")
-    path = GOLDEN / name
-    if UPDATE or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text()
+@pytest.fixture
+def story(tmp_path: Path) -> Story:
+    """shop grows its store (and rotates its password), blog is new, legacy is removed."""
+    return branch(
+        tmp_path,
+        {
+            "apps/shop/score.yaml": score("shop", db("small")),
+            "apps/legacy/score.yaml": score("legacy", db("small")),
+            "apps/keep/score.yaml": score("keep", db("small")),
+        },
+        {
+            "apps/shop/score.yaml": score("shop", db("large", "pw-two")),
+            "apps/blog/score.yaml": score("blog", db("tiny")),
+            "apps/legacy/score.yaml": None,
+        },
+    )
 
 
-@pytest.mark.parametrize(
-    ("fmt", "name"), [("text", "plan.txt"), ("markdown", "plan.md"), ("json", "plan.json")]
-)
-def test_plan_output_matches_the_golden_file(scenario: Story, fmt: str, name: str) -> None:
-    code, out = plan(scenario, "--format", fmt)
-    assert code == 1  # the invalid file is a problem
-    golden(name, out, scenario)
-
-
-def test_the_plan_shows_every_kind_of_change(scenario: Story) -> None:
-    _, out = plan(scenario, "--format", "json")
-    document = json.loads(out)
-    assert document["summary"] == {
-        "create": 2,
-        "update": 1,
-        "delete": 2,
-        "replace": 1,
-        "problems": 1,
-    }
-    ops = {(app["app"], a["resource"]): a for app in document["apps"] for a in app["actions"]}
-    assert ops[("shop", "route")]["operation"] == "replace"
-    assert ops[("shop", "route")]["replaces"] == "test-route.default#shop.route"
-    assert ops[("shop", "queue")]["workflow"] == "test-team/create-test-db"
-    assert ("blog", "cache") not in ops  # still declared by shop: no delete
-    assert ops[("blog", "finder")]["apps"] == ["blog", "shop"]  # shared: shown once
-    assert ("shop", "search") not in ops
-    secret = next(c for c in ops[("shop", "db")]["changes"] if c["key"] == "admin_password")
-    assert secret["secret"] is True
-    assert secret["old"] != secret["new"]
-    assert "hunter2" not in out
-    assert document["problems"][0]["kind"] == "invalid"
-    assert "apps/broken/score.yaml:" in document["problems"][0]["message"]
-
-
-def test_the_json_follows_its_schema(scenario: Story) -> None:
-    _, out = plan(scenario, "--format", "json")
-    schema = json.loads((Path(__file__).parents[2] / "docs" / "plan.schema.json").read_text())
-    jsonschema.validate(json.loads(out), schema)
-
-
-def test_exit_codes_zero_no_changes_two_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
-    story.commit({"apps/a/score.yaml": score("app-a", "  store:\n    type: test-db\n")}, "base")
-    git(story.work, "checkout", "--quiet", "-b", "feature")
-    story.commit({"README.md": "docs only"}, "no score change")
-    assert plan(story)[0] == 0
-    story.commit({"apps/b/score.yaml": score("app-b", "  extra:\n    type: test-db\n")}, "new app")
-    code, out = plan(story)
+def test_a_branch_with_changes_exits_two_and_prints_the_plan(story: Story) -> None:
+    code, out, _ = plan(story)
     assert code == 2
-    assert out.startswith("Plan: 1 to create, 0 to update, 0 to delete.")
+    assert out.startswith("Plan: 1 to create, 1 to update, 1 to delete\n")
+    assert "  1. ~ update test-db.default#shop.store\n       runs test-team/update-test-db\n" in out
+    assert "(repository apps)" in out  # the config entry, found through the clone's origin
+    assert "pw-one" not in out
+    assert "pw-two" not in out
+    assert "~ admin_password: ***" in out
 
 
-def test_a_plan_that_deletes_everything_shows_the_confirmation_it_needs(tmp_path: Path) -> None:
-    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
-    story.commit({"apps/a/score.yaml": score("app-a", "  store:\n    type: test-db\n")}, "base")
-    git(story.work, "checkout", "--quiet", "-b", "feature")
-    story.commit({"apps/a/score.yaml": None}, "remove all")
-    code, out = plan(story)
+def test_a_branch_changing_no_score_file_exits_zero(tmp_path: Path) -> None:
+    story = branch(tmp_path, {"apps/a/score.yaml": score("app-a", db("s"))}, {"README.md": "x"})
+    code, out, _ = plan(story)
+    assert (code, out.splitlines()[0]) == (0, "No changes.")
+
+
+def test_problems_exit_one_with_file_and_line(tmp_path: Path) -> None:
+    story = branch(
+        tmp_path, {"apps/a/score.yaml": score("app-a", db("s"))}, {"apps/b/score.yaml": "x: ["}
+    )
+    code, out, _ = plan(story)
     assert code == 1
-    assert "innominatus confirm apps" in out
+    assert "  ! invalid-file: apps/b/score.yaml:2:1: invalid YAML" in out
 
 
-def test_markdown_is_split_into_parts_under_the_comment_limit(scenario: Story) -> None:
-    from reconciler.plan.render import render_markdown
-    from reconciler.plan.review import Review, ReviewAction
-
-    actions = tuple(
-        ReviewAction(
-            app=f"app-{i:03d}",
-            resource="db",
-            uid=f"test-db.default#app-{i:03d}.db",
-            type="test-db",
-            class_="default",
-            operation="create",
-            reason="new resource",
-            order=1,
-            workflow="test-team/create-test-db",
-        )
-        for i in range(900)
+def test_deleting_everything_names_the_confirmation_the_daemon_will_wait_for(
+    tmp_path: Path,
+) -> None:
+    story = branch(
+        tmp_path, {"apps/a/score.yaml": score("app-a", db("s"))}, {"apps/a/score.yaml": None}
     )
-    parts = render_markdown(
-        Review(base="a" * 40, head="b" * 40, mode="merge-base", actions=actions)
-    )
-    assert len(parts) > 1
-    assert all(len(p) < COMMENT_LIMIT for p in parts)
-    assert all(p.startswith("<!-- innominatus-plan -->") for p in parts)
-    assert sum(p.count("<details>") for p in parts) == 900
-    assert parts == render_markdown(
-        Review(base="a" * 40, head="b" * 40, mode="merge-base", actions=actions)
-    )
+    code, out, _ = plan(story)
+    assert code == 1
+    assert "run `innominatus confirm apps`" in out
 
 
-def test_against_state_shows_what_the_daemon_would_do_now(tmp_path: Path) -> None:
-    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
-    store = "  store:\n    type: test-db\n    params: {size: %s}\n"
-    story.commit({"apps/a/score.yaml": score("app-a", store % "s")}, "base")
-    story.innominatus("reconcile", check=True)
-    git(story.work, "checkout", "--quiet", "-b", "feature")
-    story.commit({"apps/a/score.yaml": score("app-a", store % "m")}, "bigger")
-    before = (story.root / "state.db").read_bytes()
-    code, out = plan(story, "--against-state")
+def test_json_follows_the_shipped_schema(story: Story) -> None:
+    _, out, _ = plan(story, "--format", "json")
+    document = json.loads(out)
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+    assert document["repository"] == "apps"
+    assert document["head"]["commit"] == git(story.work, "rev-parse", "feature")
+
+
+def test_markdown_parts_go_to_stdout_or_to_files_replacing_older_ones(story: Story) -> None:
+    _, printed, _ = plan(story, "--format", "markdown")
+    assert printed.startswith(f"{MARKER}\n<!-- innominatus-plan part 1 of 1 -->\n")
+    folder = story.root / "out"
+    folder.mkdir()
+    (folder / "plan-2.md").write_text("left from a longer plan")
+    code, out, err = plan(story, "--format", "markdown", "--output-dir", str(folder))
+    assert (code, out) == (2, "")
+    assert "wrote 1 part(s)" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["plan-1.md"]
+    assert (folder / "plan-1.md").read_text() == printed
+
+
+def test_usage_errors_exit_one_because_two_means_changes(story: Story) -> None:
+    assert plan(story, "--output-dir", "x")[0] == 1
+    assert plan(story, "--format", "yaml")[0] == 1
+
+
+def test_a_clone_no_config_entry_names_uses_the_default_globs(tmp_path: Path) -> None:
+    story = branch(
+        tmp_path,
+        {"apps/a/score.yaml": score("app-a", db("s")), "x/a.score.yaml": score("app-x", db("s"))},
+        {"x/a.score.yaml": score("app-x", db("m")), "deploy.yaml": score("app-z", db("s"))},
+    )
+    git(story.work, "remote", "remove", "origin")
+    code, out, _ = plan(story)
     assert code == 2
-    assert "update" in out
-    assert '~ size: "s" -> "m"' in out
-    assert (story.root / "state.db").read_bytes() == before  # pure: nothing written
+    assert "app app-x (x/a.score.yaml)" in out
+    assert "app-z" not in out
+    assert "(repository" not in out
+
+
+def test_the_include_globs_of_the_matching_entry_select_the_score_files(tmp_path: Path) -> None:
+    story = branch(
+        tmp_path,
+        {"apps/a/score.yaml": score("app-a", db("s"))},
+        {"deploy/new.yaml": score("app-n", db("s")), "apps/b/score.yaml": score("app-b", db("s"))},
+    )
+    config = story.config.read_text().replace(
+        "prune: true", "prune: true\n    include: [deploy/*.yaml]"
+    )
+    story.config.write_text(config)
+    code, out, _ = plan(story)
+    assert code == 2
+    assert "app app-n" in out
+    assert "app-b" not in out
+
+
+def test_the_mask_salt_changes_masks_but_not_what_is_masked(story: Story) -> None:
+    _, one, _ = plan(story, env={"INNOMINATUS_PLAN_MASK_SALT": "one"})
+    _, two, _ = plan(story, env={"INNOMINATUS_PLAN_MASK_SALT": "two"})
+    masks = [line for line in one.splitlines() if "admin_password" in line]
+    assert masks
+    assert masks != [line for line in two.splitlines() if "admin_password" in line]
 
 
 def test_a_missing_required_workflow_parameter_is_a_problem(tmp_path: Path) -> None:
-    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
+    story = branch(tmp_path, {"apps/a/score.yaml": score("app-a", db("s"))}, {})
     create = story.root / "provider" / "workflows" / "create-test-db.yaml"
     create.write_text(
         create.read_text().replace(
-            "steps:", "parameters:\n  - {name: size, type: string, required: true}\nsteps:"
+            "steps:", "parameters:\n  - {name: region, type: string, required: true}\nsteps:"
         )
     )
-    story.commit({"apps/a/score.yaml": score("app-a", "  extra:\n    type: test-route\n")}, "base")
-    git(story.work, "checkout", "--quiet", "-b", "feature")
-    story.commit({"apps/b/score.yaml": score("app-b", "  store:\n    type: test-db\n")}, "new")
-    code, out = plan(story)
+    story.commit({"apps/b/score.yaml": score("app-b", db("s"))}, "new app")
+    code, out, _ = plan(story)
     assert code == 1
-    assert "[parameters] test-db.default#app-b.store:" in out
-    assert "size" in out
+    where = "! parameters (app-b): test-db.default#app-b.store: workflow create-test-db: "
+    assert where + "required parameter 'region' is missing" in out
 
 
-def test_against_state_without_a_database_says_what_to_do(tmp_path: Path) -> None:
-    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")
-    story.commit({"apps/a/score.yaml": score("app-a", "  extra:\n    type: test-route\n")}, "base")
+def test_against_state_shows_what_the_daemon_would_do_and_writes_nothing(tmp_path: Path) -> None:
+    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
+    story.commit({"apps/a/score.yaml": score("app-a", db("s"))}, "base")
+    story.innominatus("reconcile", check=True)
     git(story.work, "checkout", "--quiet", "-b", "feature")
-    result = story.innominatus("plan", "--repo", str(story.work), "--against-state")
-    assert result.returncode == 1
-    assert "run `innominatus run` or `innominatus reconcile` first" in result.stderr
+    database = tmp_path / "state.db"
+    before = database.read_bytes()
+    assert plan(story, "--against-state", "--head", "main")[0] == 0
+    story.commit({"apps/a/score.yaml": score("app-a", db("m", "pw-rotated"))}, "bigger")
+    code, out, _ = plan(story, "--against-state")
+    assert code == 2
+    assert out.startswith("Plan: 0 to create, 1 to update, 0 to delete\n")
+    assert "Compared: recorded state -> feature" in out
+    assert '~ size: "s" -> "m"' in out
+    assert "pw-one" not in out
+    assert "pw-rotated" not in out
+    assert database.read_bytes() == before
+
+
+def test_against_state_without_a_database_says_what_to_do_and_creates_none(
+    tmp_path: Path,
+) -> None:
+    story = make_story(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")
+    story.commit({"apps/a/score.yaml": score("app-a", db("s"))}, "base")
+    code, _, err = plan(story, "--against-state", "--head", "main")
+    assert code == 1
+    assert "no database at" in err
+    assert "run `innominatus run` or `innominatus reconcile` first" in err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_against_state_needs_the_clone_to_be_a_configured_repository(story: Story) -> None:
+    git(story.work, "remote", "remove", "origin")
+    code, _, err = plan(story, "--against-state")
+    assert code == 1
+    assert "no entry under repositories:" in err
+
+
+def test_the_github_actions_job_posts_and_then_updates_one_sticky_comment(story: Story) -> None:
+    """The workflow's own step scripts, run in order against the real clone and a fake gh."""
+    forge = make_forge(story.root / "forge", "github")
+    steps = {
+        s.get("name"): s
+        for s in yaml.safe_load((EXAMPLES / "github-actions.yml").read_text())["jobs"]["plan"][
+            "steps"
+        ]
+    }
+    scripts = story.work / ".github" / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "innominatus-sticky-comment.sh").write_text(
+        (EXAMPLES / "sticky-comment.sh").read_text()
+    )
+
+    def run_job() -> str:
+        # Story.commit pushes every commit to origin's main; the pull request's base is main.
+        git(story.work, "update-ref", "refs/remotes/origin/main", "main")
+        runner = story.root / "runner"
+        runner.mkdir(exist_ok=True)
+        output = runner / "github_output"
+        output.write_text("")
+        env = forge.env(
+            BASE_REF="main",
+            RUNNER_TEMP=str(runner),
+            GITHUB_OUTPUT=str(output),
+            INNOMINATUS_CONFIG=str(story.config),
+            PATH=f"{Path(sys.executable).parent}:{forge.env()['PATH']}",
+        )
+        for name in ("plan", "comment"):
+            done = subprocess.run(
+                ["bash", "-e", "-c", steps[name]["run"]],
+                cwd=story.work,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+        return output.read_text()
+
+    assert run_job() == "exit=2\n"
+    (comment,) = forge.comments()
+    assert str(comment["body"]).startswith(f"{MARKER}\n")
+    assert "Plan: 1 to create, 1 to update, 1 to delete" in str(comment["body"])
+    story.commit(
+        {"apps/blog/score.yaml": None, "apps/legacy/score.yaml": score("legacy", db("small"))},
+        "less",
+    )
+    assert run_job() == "exit=2\n"
+    (updated,) = forge.comments()
+    assert updated["id"] == comment["id"]
+    assert "Plan: 0 to create, 1 to update, 0 to delete" in str(updated["body"])
+
+
+def test_the_gitlab_job_posts_one_note_and_fails_only_on_problems(story: Story) -> None:
+    """The job's script lines, run as GitLab runs them (one shell, errexit)."""
+    forge = make_forge(story.root / "forge", "gitlab")
+    job = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())["innominatus-plan"]
+    (story.work / "ci").mkdir()
+    (story.work / "ci" / "innominatus-sticky-comment.sh").write_text(
+        (EXAMPLES / "sticky-comment.sh").read_text()
+    )
+
+    def run_job() -> subprocess.CompletedProcess[str]:
+        env = forge.env(
+            CI_MERGE_REQUEST_DIFF_BASE_SHA=git(story.work, "rev-parse", "main"),
+            INNOMINATUS_CONFIG=str(story.config),
+            PATH=f"{Path(sys.executable).parent}:{forge.env()['PATH']}",
+        )
+        script = "\n".join(job["script"])
+        return subprocess.run(
+            ["sh", "-e", "-c", script],
+            cwd=story.work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    done = run_job()
+    assert done.returncode == 0, done.stderr
+    (note,) = forge.comments()
+    assert "Plan: 1 to create, 1 to update, 1 to delete" in str(note["body"])
+    story.commit({"apps/broken/score.yaml": "x: ["}, "break a file")
+    done = run_job()
+    assert done.returncode == 1
+    assert "innominatus plan found problems" in done.stdout
+    (note,) = forge.comments()
+    assert "invalid-file" in str(note["body"])
+
+
+@pytest.mark.parametrize(
+    ("path", "selected"),
+    [
+        ("apps/a/score.yaml", True),
+        ("apps/a/web.score.yaml", True),
+        ("providers/db/provider.yaml", True),
+        ("providers/db/workflows/create.yaml", True),
+        ("apps/a/myscore.yaml", False),
+        ("docs/notes.yaml", False),
+    ],
+)
+def test_the_pre_commit_hook_selects_score_and_provider_files(path: str, selected: bool) -> None:
+    (hook,) = yaml.safe_load((EXAMPLES.parents[1] / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "innominatus validate"
+    assert bool(re.search(hook["files"], path)) is selected
+
+
+def test_the_pre_commit_hook_entry_fails_on_a_broken_score_file(tmp_path: Path) -> None:
+    good, bad = tmp_path / "score.yaml", tmp_path / "b.score.yaml"
+    good.write_text(score("app-a", db("s")))
+    bad.write_text("apiVersion: [\n")
+
+    def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "reconciler", "validate", *map(str, paths)]
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    assert validate(good).returncode == 0
+    failed = validate(good, bad)
+    assert failed.returncode == 1
+    assert f"{bad}:2:" in failed.stdout + failed.stderr

@@ -1,96 +1,263 @@
-"""The CI sticky-comment script against fake `gh` and `glab` on PATH: one comment per plan
-part, found by its hidden marker, updated in place; parts no longer needed are deleted."""
+"""examples/ci/sticky-comment.sh against fake `gh` and `curl` on PATH that keep a pull
+request's comments in a JSON file: one sticky comment found by its hidden marker, updated in
+place, parts added and removed as the plan grows and shrinks, other comments untouched."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[3] / "examples" / "ci" / "sticky-comment.sh"
+MARKER = "<!-- innominatus-plan -->"
 
-FAKE = """#!/usr/bin/env python3
-import json, sys, os
-log = os.environ["FAKE_LOG"]
-with open(log, "a") as handle:
-    handle.write(json.dumps(sys.argv[1:]) + "\\n")
-args = sys.argv[1:]
-if "--method" not in args:
-    listing = open(os.environ["FAKE_LIST"]).read()
-    if sys.argv[0].endswith("glab"):  # GitLab answers JSON; the script extracts the marker
-        notes = [line.split(" ", 1) for line in listing.splitlines() if line]
-        listing = json.dumps([{"id": int(i), "body": "first\\n" + b} for i, b in notes])
-    sys.stdout.write(listing)
+_STORE = """
+import json, os, sys
+STATE = os.environ["FORGE_STATE"]
+def load():
+    return json.load(open(STATE))
+def save(state):
+    json.dump(state, open(STATE, "w"))
+def log(entry):
+    with open(os.environ["FORGE_LOG"], "a") as handle:
+        handle.write(json.dumps(entry) + "\\n")
+def create(body):
+    state = load()
+    state["next"] += 1
+    state["comments"].append({"id": state["next"], "body": body})
+    save(state)
+def update(ident, body):
+    state = load()
+    for comment in state["comments"]:
+        if comment["id"] == ident:
+            comment["body"] = body
+    save(state)
+def delete(ident):
+    state = load()
+    state["comments"] = [c for c in state["comments"] if c["id"] != ident]
+    save(state)
 """
 
+FAKE_GH = (
+    "#!/usr/bin/env python3"
+    + _STORE
+    + """
+import subprocess
+args = sys.argv[1:]
+log(args)
+if os.environ.get("FORGE_FAIL"):
+    sys.exit("gh: HTTP 401: Bad credentials")
+def option(name):
+    return args[args.index(name) + 1] if name in args else None
+method = option("--method") or "GET"
+path = next(a for a in args[1:] if a.startswith("repos/"))
+body = option("-F")
+body = open(body.removeprefix("body=@")).read() if body else None
+if method == "GET":
+    listing = json.dumps(load()["comments"])
+    jq = ["jq", "-r", option("--jq")]
+    sys.stdout.write(subprocess.run(jq, input=listing, text=True, capture_output=True).stdout)
+elif method == "POST":
+    create(body)
+elif method == "PATCH":
+    update(int(path.rsplit("/", 1)[1]), body)
+elif method == "DELETE":
+    delete(int(path.rsplit("/", 1)[1]))
+"""
+)
 
-def run(tmp_path: Path, forge: str, existing: str, parts: int) -> list[list[str]]:
+FAKE_CURL = (
+    "#!/usr/bin/env python3"
+    + _STORE
+    + """
+from urllib.parse import parse_qs, urlsplit
+args = sys.argv[1:]
+config = sys.stdin.read() if "--config" in args else ""
+log({"argv": args, "config": config})
+if 'header = "PRIVATE-TOKEN: ' + os.environ["GITLAB_TOKEN"] + '"' not in config:
+    sys.exit(22)
+method = args[args.index("--request") + 1]
+url = args[args.index("--request") + 2]
+body = None
+if "--data-urlencode" in args:
+    body = open(args[args.index("--data-urlencode") + 1].removeprefix("body@")).read()
+split = urlsplit(url)
+if method == "GET":
+    query = parse_qs(split.query)
+    size, page = int(query["per_page"][0]), int(query["page"][0])
+    notes = sorted(load()["comments"], key=lambda c: c["id"])
+    sys.stdout.write(json.dumps(notes[(page - 1) * size : page * size]))
+elif method == "POST":
+    create(body)
+elif method == "PUT":
+    update(int(split.path.rsplit("/", 1)[1]), body)
+elif method == "DELETE":
+    delete(int(split.path.rsplit("/", 1)[1]))
+"""
+)
+
+
+@dataclass
+class Forge:
+    """A fake GitHub or GitLab holding one pull request's comments."""
+
+    root: Path
+    kind: str
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    def comments(self) -> list[dict[str, object]]:
+        loaded: list[dict[str, object]] = json.loads(self.state.read_text())["comments"]
+        return loaded
+
+    def calls(self) -> list[Any]:
+        log = self.root / "calls.jsonl"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}",
+            "FORGE_STATE": str(self.state),
+            "FORGE_LOG": str(self.root / "calls.jsonl"),
+            "GITHUB_REPOSITORY": "org/apps",
+            "PR_NUMBER": "7",
+            "GH_TOKEN": "gh-token",
+            "GITLAB_TOKEN": "glpat-secret-token",
+            "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+            "CI_PROJECT_ID": "42",
+            "CI_MERGE_REQUEST_IID": "7",
+            **extra,
+        }
+
+    def post(
+        self, *bodies: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the script with one part file per body."""
+        parts = []
+        for number, body in enumerate(bodies, start=1):
+            part = self.root / "plan" / f"plan-{number}.md"
+            part.parent.mkdir(exist_ok=True)
+            part.write_text(body)
+            parts.append(str(part))
+        return subprocess.run(
+            ["sh", str(SCRIPT), self.kind, *parts],
+            env=env or self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+
+def make_forge(root: Path, kind: str, comments: list[dict[str, object]] | None = None) -> Forge:
     if shutil.which("sh") is None:
         pytest.skip("needs a POSIX sh")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    for tool in ("gh", "glab"):
-        (bin_dir / tool).write_text(FAKE)
-        (bin_dir / tool).chmod(0o755)
-    listing = tmp_path / "list.txt"
-    listing.write_text(existing)
-    files = []
-    for number in range(1, parts + 1):
-        body = tmp_path / f"plan-{number}.md"
-        body.write_text(
-            f"<!-- innominatus-plan -->\n<!-- innominatus-plan part {number} of {parts} -->\nbody\n"
-        )
-        files.append(str(body))
-    log = tmp_path / "calls.jsonl"
-    log.unlink(missing_ok=True)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "FAKE_LOG": str(log),
-        "FAKE_LIST": str(listing),
-        "GITHUB_REPOSITORY": "org/repo",
-        "PR_NUMBER": "7",
-        "CI_PROJECT_ID": "42",
-        "CI_MERGE_REQUEST_IID": "7",
-    }
-    done = subprocess.run(
-        ["sh", str(SCRIPT), forge, *files], env=env, capture_output=True, text=True, check=False
-    )
+    if kind == "github" and shutil.which("jq") is None:
+        pytest.skip("the fake gh evaluates --jq with jq, which is not installed")
+    (root / "bin").mkdir(parents=True)
+    for name, text in (("gh", FAKE_GH), ("curl", FAKE_CURL)):
+        (root / "bin" / name).write_text(text)
+        (root / "bin" / name).chmod(0o755)
+    known = comments or []
+    state = {"next": max([100, *(int(str(c["id"])) for c in known)]), "comments": known}
+    (root / "state.json").write_text(json.dumps(state))
+    return Forge(root, kind)
+
+
+def plan_body(text: str, part: int = 1, of: int = 1) -> str:
+    return f"{MARKER}\n<!-- innominatus-plan part {part} of {of} -->\n{text}\n"
+
+
+OTHER = {"id": 5, "body": "LGTM, but see the plan"}
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def forge(request: pytest.FixtureRequest, tmp_path: Path) -> Forge:
+    return make_forge(tmp_path, request.param, [dict(OTHER)])
+
+
+def test_the_first_plan_creates_one_comment(forge: Forge) -> None:
+    done = forge.post(plan_body("Plan: 1 to create"))
     assert done.returncode == 0, done.stderr
-    import json
-
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    assert forge.comments() == [OTHER, {"id": 101, "body": plan_body("Plan: 1 to create")}]
 
 
-def test_the_first_plan_creates_one_comment_per_part(tmp_path: Path) -> None:
-    calls = run(tmp_path, "github", "11 some other comment\n", parts=2)
-    posts = [c for c in calls if "POST" in c]
-    assert len(posts) == 2
-    assert all(c[-2:] == ["-F", f"body=@{tmp_path}/plan-{i}.md"] for i, c in enumerate(posts, 1))
-    assert posts[0][:4] == ["api", "--method", "POST", "repos/org/repo/issues/7/comments"]
+def test_the_next_plan_updates_the_same_comment(forge: Forge) -> None:
+    forge.post(plan_body("Plan: 1 to create"))
+    done = forge.post(plan_body("No changes."))
+    assert done.returncode == 0, done.stderr
+    assert forge.comments() == [OTHER, {"id": 101, "body": plan_body("No changes.")}]
 
 
-def test_a_new_plan_updates_the_sticky_comment_and_deletes_parts_it_no_longer_has(
+def test_a_longer_plan_adds_parts_and_a_shorter_one_removes_them(forge: Forge) -> None:
+    forge.post(plan_body("one"))
+    forge.post(plan_body("one", 1, 3), plan_body("two", 2, 3), plan_body("three", 3, 3))
+    assert [c["id"] for c in forge.comments()] == [5, 101, 102, 103]
+    forge.post(plan_body("only", 1, 1))
+    assert forge.comments() == [OTHER, {"id": 101, "body": plan_body("only", 1, 1)}]
+
+
+def test_comments_merely_quoting_the_marker_are_left_alone(forge: Forge) -> None:
+    quoting = {"id": 9, "body": f"> {MARKER}\n> why does it say this?"}
+    forge.state.write_text(json.dumps({"next": 100, "comments": [quoting]}))
+    forge.post(plan_body("Plan"))
+    assert forge.comments() == [quoting, {"id": 101, "body": plan_body("Plan")}]
+
+
+def test_gitlab_notes_are_read_page_by_page_and_the_token_never_reaches_argv(
     tmp_path: Path,
 ) -> None:
-    existing = (
-        "21 <!-- innominatus-plan part 1 of 2 -->\n"
-        "22 <!-- innominatus-plan part 2 of 2 -->\n"
-        "23 unrelated\n"
+    many = [{"id": i, "body": f"note {i}"} for i in range(1, 151)]
+    forge = make_forge(tmp_path, "gitlab", [*many, {"id": 160, "body": plan_body("old")}])
+    done = forge.post(plan_body("new"))
+    assert done.returncode == 0, done.stderr
+    assert forge.comments()[-1] == {"id": 160, "body": plan_body("new")}
+    assert len(forge.comments()) == 151
+    calls = forge.calls()
+    assert all("glpat-secret-token" not in " ".join(c["argv"]) for c in calls)
+    gets = [c for c in calls if "GET" in c["argv"]]
+    assert len(gets) == 2
+
+
+def test_a_failing_listing_stops_before_posting_anything(tmp_path: Path) -> None:
+    forge = make_forge(tmp_path, "github", [dict(OTHER)])
+    done = forge.post(plan_body("Plan"), env=forge.env(FORGE_FAIL="1"))
+    assert done.returncode != 0
+    assert forge.comments() == [OTHER]
+    assert not [c for c in forge.calls() if "POST" in c]
+
+
+def test_a_missing_part_file_says_the_plan_failed(tmp_path: Path) -> None:
+    forge = make_forge(tmp_path, "github")
+    done = subprocess.run(
+        ["sh", str(SCRIPT), "github", str(tmp_path / "plan" / "plan-*.md")],
+        env=forge.env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    calls = run(tmp_path, "github", existing, parts=1)
-    methods = [(c[2], c[3]) for c in calls if "--method" in c]
-    assert methods == [
-        ("PATCH", "repos/org/repo/issues/comments/21"),
-        ("DELETE", "repos/org/repo/issues/comments/22"),
-    ]
+    assert done.returncode == 1
+    assert "did innominatus plan fail" in done.stderr
+    assert forge.calls() == []
 
 
-def test_gitlab_notes_work_the_same_way(tmp_path: Path) -> None:
-    calls = run(tmp_path, "gitlab", "5 <!-- innominatus-plan part 1 of 1 -->\n", parts=1)
-    assert [(c[2], c[3]) for c in calls if "--method" in c] == [
-        ("PUT", "projects/42/merge_requests/7/notes/5")
-    ]
+def test_an_unknown_forge_is_a_usage_error(tmp_path: Path) -> None:
+    forge = make_forge(tmp_path, "github")
+    done = subprocess.run(
+        ["sh", str(SCRIPT), "bitbucket", "x.md"],
+        env=forge.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "usage:" in done.stderr

@@ -1,0 +1,53 @@
+"""The review for a terminal: the summary line, then per app its actions in run order with
+their workflows, reasons and parameter diffs, then the problems. Pure and deterministic (apps
+sorted by name); called by ``innominatus plan --format text``.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.render.words import (
+    SYMBOL,
+    change_line,
+    problems_line,
+    sides,
+    summary_line,
+    why,
+    workflows,
+)
+from reconciler.plan.review import Problem, Review
+
+
+def _problem(problem: Problem) -> list[str]:
+    where = f" ({problem.app})" if problem.app else ""
+    first, *rest = problem.message.splitlines() or [""]
+    return [f"  ! {problem.kind}{where}: {first}", *(f"      {line}" for line in rest)]
+
+
+def render_text(review: Review) -> str:
+    lines = [summary_line(review)]
+    if review.problems:
+        lines.append(problems_line(review))
+    where = f" (repository {review.repository})" if review.repository else ""
+    lines += ["", f"Compared: {sides(review)}{where}", ""]
+    for app in review.apps:
+        path = review.paths.get(app)
+        lines.append(f"app {app}" + (f" ({path})" if path else ""))
+        for action in review.actions_of(app):
+            head = f"  {action.order}. {SYMBOL[action.operation]} {action.operation} {action.uid}"
+            lines.append(head)
+            if action.replaces:
+                lines.append(f"       replaces {action.replaces}")
+            lines.append(f"       runs {workflows(action)}")
+            lines.append(f"       why: {why(action)}")
+            if action.after:
+                lines.append(f"       after: {', '.join(action.after)}")
+            lines.extend(f"       {change_line(change)}" for change in action.changes)
+        for orphan in review.orphans_of(app):
+            lines.append(f"  = keep {orphan.uid}: gone from the spec, kept because prune is off")
+        lines.append("")
+    if review.problems:
+        lines.append("Problems:")
+        for problem in review.problems:
+            lines.extend(_problem(problem))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

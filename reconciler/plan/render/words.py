@@ -1,0 +1,82 @@
+"""The words every rendering of a review shares: the summary line, a parameter change as one
+line, the sides compared, why an action happens. Pure; used by :mod:`.text` and
+:mod:`.markdown` (the JSON document carries the same facts as fields).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan.review import ParamChange, Review, ReviewAction
+
+SYMBOL = {"create": "+", "update": "~", "delete": "-", "replace": "-/+"}
+
+
+def summary_line(review: Review) -> str:
+    """``Plan: 2 to create, 1 to update, 1 to delete`` (``, 1 to replace`` when any), or
+    ``No changes.``"""
+    if not review.actions:
+        return "No changes."
+    counts = review.counts()
+    parts = [f"{counts[op]} to {op}" for op in ("create", "update", "delete")]
+    if counts["replace"]:
+        parts.append(f"{counts['replace']} to replace")
+    return "Plan: " + ", ".join(parts)
+
+
+def problems_line(review: Review) -> str:
+    count = len(review.problems)
+    if not count:
+        return ""
+    return f"{count} problem{'s' if count != 1 else ''} must be fixed before this can be applied."
+
+
+def sides(review: Review) -> str:
+    """What was compared: ``merge-base of main and feature (e5f9c4484f50) -> feature (8f37…)``."""
+
+    base, head = review.base, review.head
+    shown = [f"{s.label} ({s.commit[:12]})" if s.commit else s.label for s in (base, head)]
+    return " -> ".join(shown)
+
+
+def value(raw: Any, *, limit: int | None = None) -> str:
+    """A parameter value as JSON; cut to ``limit`` characters when given."""
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False)
+    if limit is not None and len(text) > limit:
+        return f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return text
+
+
+def _new(change: ParamChange, limit: int | None) -> str:
+    if change.secret:
+        return str(change.new)
+    if change.known_after_apply:
+        return f"(known after apply: {value(change.new, limit=limit)})"
+    return value(change.new, limit=limit)
+
+
+def change_line(change: ParamChange, *, limit: int | None = None) -> str:
+    """``+ key: new``, ``- key: old`` or ``~ key: old -> new`` (masks shown as they are)."""
+    old = str(change.old) if change.secret else value(change.old, limit=limit)
+    if change.kind == "add":
+        return f"+ {change.key}: {_new(change, limit)}"
+    if change.kind == "remove":
+        return f"- {change.key}: {old}"
+    return f"~ {change.key}: {old} -> {_new(change, limit)}"
+
+
+def why(action: ReviewAction) -> str:
+    """``class changed (default -> internal); shared by blog, shop``."""
+    text = action.reason.text + (f" ({action.detail})" if action.detail else "")
+    if len(action.apps) > 1:
+        text += f"; shared by {', '.join(action.apps)}"
+    return text
+
+
+def workflows(action: ReviewAction) -> str:
+    """The workflow(s) an action runs, in order: a replace deletes first."""
+    runs = action.workflow or "(no workflow)"
+    if action.operation == "replace":
+        return f"{action.delete_workflow or '(no workflow)'} then {runs}"
+    return runs
