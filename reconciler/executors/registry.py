@@ -33,6 +33,7 @@ BUILTINS: Mapping[str, str] = {
     "git-commit": "reconciler.executors.gitcommit:GitCommitExecutor",
     "kubernetes": "reconciler.executors.kubernetes:KubernetesExecutor",
     "score-workload": "reconciler.executors.workload:ScoreWorkloadExecutor",
+    "postgres": "reconciler.executors.postgres:PostgresExecutor",
 }
 ENTRY_POINT_GROUP = "innominatus.executors"
 

@@ -51,6 +51,7 @@ def test_every_builtin_step_type_is_known_without_importing_it() -> None:
         "git-commit",
         "kubernetes",
         "score-workload",
+        "postgres",
     }
 
 

@@ -1,0 +1,557 @@
+"""The postgres step against the real PostgreSQL server of ``INNOMINATUS_TEST_POSTGRES``: a
+database owned by a login role with a generated password, its connection limit and extensions;
+update and delete only ever touch what innominatus marked as its own; names are refused before
+any SQL, and the admin DSN never shows in a result or log."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from reconciler.executors.postgres import PostgresExecutor
+from reconciler.executors.registry import default_registry
+from tests.conftest import PG_ADMIN
+from tests.integration.executors.conftest import MakeRequest
+from tests.integration.executors.support import run
+
+ADMIN = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://", 1)
+ENV = "PLATFORM_PG_ADMIN_DSN"
+UID = "postgres.default#shop.db"
+MARKER = f"managed by innominatus: {UID}"
+CANARY = "CANARY-pw-123"
+
+
+def _query(query: str | sql.Composed, *params: Any, dbname: str | None = None) -> list[Any]:
+    conninfo = psycopg.conninfo.make_conninfo(ADMIN, **({"dbname": dbname} if dbname else {}))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        cursor = conn.execute(query, params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+@dataclass
+class Server:
+    """Unique names for one test, the environment the executor reads, and cleanup."""
+
+    database: str
+    environ: dict[str, str]
+    roles: list[str] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)
+
+    def executor(self) -> PostgresExecutor:
+        return PostgresExecutor(environ=self.environ)
+
+    def config(self, **extra: Any) -> dict[str, Any]:
+        self.databases.append(str(extra.get("database", self.database)))
+        self.roles.append(str(extra.get("role", extra.get("database", self.database))))
+        return {"admin_dsn_env": ENV, "database": self.database, **extra}
+
+    def exists(self, database: str | None = None) -> bool:
+        found = _query("SELECT 1 FROM pg_database WHERE datname = %s", database or self.database)
+        return bool(found)
+
+    def role_exists(self, role: str | None = None) -> bool:
+        return bool(_query("SELECT 1 FROM pg_roles WHERE rolname = %s", role or self.database))
+
+    def password_hash(self, role: str | None = None) -> str:
+        [(stored,)] = _query(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", role or self.database
+        )
+        return str(stored)
+
+    def extensions(self) -> set[str]:
+        rows = _query("SELECT extname FROM pg_extension", dbname=self.database)
+        return {row[0] for row in rows} - {"plpgsql"}
+
+    def connection_limit(self) -> int:
+        [(limit,)] = _query(
+            "SELECT datconnlimit FROM pg_database WHERE datname = %s", self.database
+        )
+        return int(limit)
+
+    def comment(self) -> str | None:
+        [(comment,)] = _query(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            self.database,
+        )
+        return None if comment is None else str(comment)
+
+
+@pytest.fixture(scope="module")
+def _reachable() -> None:
+    try:
+        with psycopg.connect(ADMIN, connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        pytest.skip(
+            f"PostgreSQL not reachable at INNOMINATUS_TEST_POSTGRES ({PG_ADMIN}): {exc}; start "
+            "one (`.ci/run` does, or `pg_ctlcluster 15 main start`) or set the variable"
+        )
+
+
+@pytest.fixture
+def server(_reachable: None) -> Iterator[Server]:
+    found = Server(database=f"t_{uuid.uuid4().hex[:12]}", environ={ENV: ADMIN})
+    yield found
+    for database in {found.database, *found.databases}:
+        _query(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    for role in {found.database, *found.roles}:
+        _query(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Whether a stored ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` was made
+    from ``password`` (RFC 5802; trust authentication never checks it, so the test does)."""
+    method, _, rest = verifier.partition("$")
+    counts, _, keys = rest.partition("$")
+    iterations, _, salt = counts.partition(":")
+    stored, _, _ = keys.partition(":")
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+    )
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return method == "SCRAM-SHA-256" and hashlib.sha256(client_key).digest() == base64.b64decode(
+        stored
+    )
+
+
+def test_create_makes_a_database_owned_by_a_login_role_that_connects_with_the_password(
+    server: Server, make_request: MakeRequest
+) -> None:
+    lines: list[str] = []
+    result = run(
+        server.executor(),
+        make_request("postgres", server.config()),
+        on_log=lines.append,
+    )
+    assert result.status == "succeeded", result.error
+    outputs = result.outputs
+    password = outputs["password"]
+    assert len(password) >= 24
+    assert result.secret_outputs == {"password", "connection_string"}
+    assert outputs == {
+        "host": "127.0.0.1",
+        "port": "5432",
+        "name": server.database,
+        "database": server.database,
+        "username": server.database,
+        "password": password,
+        "connection_string": (
+            f"postgresql://{server.database}:{password}@127.0.0.1:5432/{server.database}"
+        ),
+    }
+    [(owner, login, comment)] = _query(
+        "SELECT pg_get_userbyid(d.datdba), r.rolcanlogin, shobj_description(d.oid, 'pg_database')"
+        " FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = %s",
+        server.database,
+    )
+    assert (owner, login, comment) == (server.database, True, MARKER)
+    assert _scram_matches(server.password_hash(), password)
+    with psycopg.connect(outputs["connection_string"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders (id int)")
+        row = conn.execute("SELECT current_user, current_database()").fetchone()
+    assert row == (server.database, server.database)
+    assert f"created role {server.database}" in result.log
+    assert f"created database {server.database} (no connection limit)" in result.log
+    assert password not in result.log
+    assert password not in "".join(lines)
+    assert "".join(lines) == result.log
+
+
+def test_create_applies_the_connection_limit_and_extensions(
+    server: Server, make_request: MakeRequest
+) -> None:
+    config = server.config(connection_limit="10", extensions='["pgcrypto", "citext"]')
+    result = run(server.executor(), make_request("postgres", config))
+    assert result.status == "succeeded", result.error
+    assert server.connection_limit() == 10
+    assert server.extensions() == {"pgcrypto", "citext"}
+    assert f"created database {server.database} (connection limit 10)" in result.log
+    assert "created extension pgcrypto" in result.log
+    assert "created extension citext" in result.log
+
+
+def test_a_separate_role_name_owns_the_database(server: Server, make_request: MakeRequest) -> None:
+    role = f"{server.database}_app"
+    result = run(server.executor(), make_request("postgres", server.config(role=role)))
+    assert result.status == "succeeded", result.error
+    assert result.outputs["username"] == role
+    owner = _query(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", server.database
+    )
+    assert owner == [(role,)]
+    delete = run(
+        server.executor(),
+        make_request("postgres", server.config(role=role), operation="delete"),
+    )
+    assert delete.status == "succeeded", delete.error
+    assert not server.role_exists(role)
+
+
+def test_host_and_port_for_apps_override_the_admin_address(
+    server: Server, make_request: MakeRequest
+) -> None:
+    config = server.config(host="db.internal", port="6543")
+    result = run(server.executor(), make_request("postgres", config))
+    assert result.status == "succeeded", result.error
+    assert (result.outputs["host"], result.outputs["port"]) == ("db.internal", "6543")
+    assert result.outputs["connection_string"].endswith(f"@db.internal:6543/{server.database}")
+
+
+def test_update_changes_the_limit_and_extensions_but_never_the_password(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    created = run(executor, make_request("postgres", server.config(extensions=["pgcrypto"])))
+    assert created.status == "succeeded", created.error
+    _query("CREATE EXTENSION hstore", dbname=server.database)  # the app's own, not ours
+    stored = server.password_hash()
+
+    kept = run(
+        executor,
+        make_request(
+            "postgres", server.config(connection_limit=5, extensions="citext"), operation="update"
+        ),
+    )
+    assert kept.status == "succeeded", kept.error
+    assert server.connection_limit() == 5
+    assert server.extensions() == {"pgcrypto", "citext", "hstore"}  # pgcrypto not "previous"
+
+    config = server.config(
+        connection_limit="-1", extensions=["citext"], previous_extensions='["pgcrypto", "citext"]'
+    )
+    updated = run(executor, make_request("postgres", config, operation="update"))
+    assert updated.status == "succeeded", updated.error
+    assert server.connection_limit() == -1
+    assert server.extensions() == {"citext", "hstore"}
+    assert "dropped extension pgcrypto" in updated.log
+    assert server.password_hash() == stored
+    assert "password" not in updated.outputs
+    assert updated.outputs["username"] == server.database
+    assert _scram_matches(server.password_hash(), created.outputs["password"])
+
+
+def test_update_never_drops_an_extension_it_did_not_create(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    _query("CREATE EXTENSION hstore", dbname=server.database)
+    config = server.config(extensions=[], previous_extensions="citext,pgcrypto")
+    result = run(executor, make_request("postgres", config, operation="update"))
+    assert result.status == "succeeded", result.error
+    assert server.extensions() == {"hstore"}
+    assert "dropped" not in result.log
+
+
+def test_delete_drops_the_database_and_the_role_and_is_idempotent(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    with psycopg.connect(ADMIN.rpartition("/")[0] + f"/{server.database}"):  # a live session
+        result = run(executor, make_request("postgres", server.config(), operation="delete"))
+    assert result.status == "succeeded", result.error
+    assert result.outputs == {}
+    assert not server.exists()
+    assert not server.role_exists()
+    assert f"dropped database {server.database}" in result.log
+    assert f"dropped role {server.database}" in result.log
+
+    again = run(executor, make_request("postgres", server.config(), operation="delete"))
+    assert again.status == "succeeded", again.error
+    assert "nothing to delete" in again.log
+
+
+def test_create_retried_after_success_is_idempotent_with_a_new_password(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    config = server.config(connection_limit=3, extensions="pgcrypto")
+    first = run(executor, make_request("postgres", config))
+    assert first.status == "succeeded", first.error
+    second = run(executor, make_request("postgres", config))
+    assert second.status == "succeeded", second.error
+    assert second.outputs["password"] != first.outputs["password"]
+    assert _scram_matches(server.password_hash(), second.outputs["password"])
+    assert server.connection_limit() == 3
+    assert server.extensions() == {"pgcrypto"}
+    assert "already exists" in second.log
+    assert "extension pgcrypto already present" in second.log
+
+
+def test_create_resumes_a_create_interrupted_before_the_database_was_marked(
+    server: Server, make_request: MakeRequest
+) -> None:
+    role = sql.Identifier(server.database)
+    _query(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    _query(sql.SQL("COMMENT ON ROLE {} IS {}").format(role, sql.Literal(MARKER)))
+    _query(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
+    result = run(server.executor(), make_request("postgres", server.config()))
+    assert result.status == "succeeded", result.error
+    assert server.comment() == MARKER
+
+
+def test_a_database_not_managed_by_innominatus_is_never_altered_or_dropped(
+    server: Server, make_request: MakeRequest
+) -> None:
+    name = sql.Identifier(server.database)
+    _query(sql.SQL("CREATE DATABASE {} CONNECTION LIMIT 3").format(name))
+    executor = server.executor()
+    for operation in ("create", "update", "delete"):
+        config = server.config(connection_limit=20, extensions="pgcrypto")
+        result = run(executor, make_request("postgres", config, operation=operation))
+        assert result.status == "failed", operation
+        assert (result.error or "").startswith(
+            f"database {server.database} exists but is not managed by innominatus for this "
+            f"resource ({UID}); choose another name or drop it yourself"
+        )
+        assert server.exists()
+        assert server.connection_limit() == 3
+        assert server.comment() is None
+        assert server.extensions() == set()
+        assert not server.role_exists()
+
+
+def test_a_database_marked_for_another_resource_is_refused(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    other = "postgres.default#billing.db"
+    for operation in ("create", "update", "delete"):
+        result = run(
+            executor,
+            make_request("postgres", server.config(), operation=operation, resource_uid=other),
+        )
+        assert result.status == "failed", operation
+        assert f"not managed by innominatus for this resource ({other})" in (result.error or "")
+    assert server.exists()
+    assert server.comment() == MARKER
+
+
+def test_a_role_not_managed_by_innominatus_is_never_taken_over(
+    server: Server, make_request: MakeRequest
+) -> None:
+    _query(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'theirs'").format(sql.Identifier(server.database))
+    )
+    theirs = server.password_hash()
+    executor = server.executor()
+    created = run(executor, make_request("postgres", server.config()))
+    assert created.status == "failed"
+    assert f"role {server.database} exists but is not managed by innominatus" in (
+        created.error or ""
+    )
+    assert not server.exists()
+    assert server.password_hash() == theirs
+
+    deleted = run(executor, make_request("postgres", server.config(), operation="delete"))
+    assert deleted.status == "succeeded", deleted.error
+    assert server.role_exists()
+    assert "left role" in deleted.log
+
+
+@pytest.mark.parametrize("key", ["database", "role"])
+@pytest.mark.parametrize(
+    "hostile", ["x; DROP DATABASE postgres", '"quoted"', "Robert'); --", "UPPER", "a" * 64]
+)
+def test_hostile_names_are_refused_before_any_sql(
+    key: str, hostile: str, make_request: MakeRequest
+) -> None:
+    config = {"admin_dsn_env": ENV, "database": "shop", key: hostile}
+    with pytest.raises(ValueError, match=re.escape(f"`config.{key}`")):
+        PostgresExecutor.validate(config)
+    # An unreachable server: a connection attempt would fail differently.
+    executor = PostgresExecutor(environ={ENV: "postgresql://postgres@127.0.0.1:1/postgres"})
+    result = run(executor, make_request("postgres", config))
+    assert result.status == "failed"
+    assert (result.error or "").startswith(f"invalid step config: `config.{key}`")
+    assert result.log == ""
+
+
+@pytest.mark.parametrize("environ", [{}, {ENV: ""}, {ENV: "  "}])
+def test_a_missing_admin_dsn_variable_fails_with_what_to_export(
+    environ: dict[str, str], make_request: MakeRequest
+) -> None:
+    config = {"admin_dsn_env": ENV, "database": "shop"}
+    result = run(PostgresExecutor(environ=environ), make_request("postgres", config))
+    assert result.status == "failed"
+    assert result.error == (
+        f"environment variable {ENV} holding the admin DSN is not set; "
+        "export it before starting innominatus"
+    )
+
+
+def test_the_admin_dsn_is_read_from_the_daemon_environment(
+    server: Server, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, ADMIN)
+    result = run(PostgresExecutor(), make_request("postgres", server.config()))
+    assert result.status == "succeeded", result.error
+
+
+def test_an_unparseable_admin_dsn_is_never_shown(make_request: MakeRequest) -> None:
+    dsn = f"host=127.0.0.1 password={CANARY} nonsense"
+    config = {"admin_dsn_env": ENV, "database": "shop"}
+    result = run(PostgresExecutor(environ={ENV: dsn}), make_request("postgres", config))
+    assert result.status == "failed"
+    assert f"environment variable {ENV} does not hold a valid" in (result.error or "")
+    for text in (result.error or "", result.log):
+        assert CANARY not in text
+        assert "nonsense" not in text
+
+
+def test_a_failing_connection_never_shows_the_admin_password(make_request: MakeRequest) -> None:
+    environ = {ENV: f"postgresql://postgres:{CANARY}@127.0.0.1:1/postgres"}
+    lines: list[str] = []
+    config = {"admin_dsn_env": ENV, "database": "shop"}
+    result = run(
+        PostgresExecutor(environ=environ), make_request("postgres", config), on_log=lines.append
+    )
+    assert result.status == "failed"
+    assert "PostgreSQL error while connecting to the server" in (result.error or "")
+    for text in (result.error or "", result.log, "".join(lines), repr(result)):
+        assert CANARY not in text
+        assert "127.0.0.1:1/postgres" not in text
+
+
+def test_a_blocked_statement_times_the_step_out(server: Server, make_request: MakeRequest) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    with psycopg.connect(ADMIN) as blocker:  # holds the database's catalog row until rollback
+        blocker.execute(
+            sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 7").format(sql.Identifier(server.database))
+        )
+        began = time.monotonic()
+        result = run(
+            executor,
+            make_request(
+                "postgres", server.config(connection_limit=9), operation="update", timeout=1.5
+            ),
+        )
+        took = time.monotonic() - began
+        blocker.rollback()
+    assert result.status == "timed_out"
+    assert took < 10
+    assert server.connection_limit() == -1
+
+
+def test_cancelling_the_step_cancels_its_statement_on_the_server(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    request = make_request("postgres", server.config(connection_limit=9), operation="update")
+
+    async def cancel_while_blocked() -> bool:
+        """Cancel the step once its statement waits for the lock; whether it was seen waiting."""
+        task = asyncio.create_task(executor.run(request))
+        blocked: list[Any] = []
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            blocked = _query(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                f"%ALTER DATABASE%{server.database}%CONNECTION LIMIT 9%",
+            )
+            if blocked:
+                break
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        return bool(blocked)
+
+    with psycopg.connect(ADMIN) as blocker:
+        blocker.execute(
+            sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 7").format(sql.Identifier(server.database))
+        )
+        was_blocked = asyncio.run(cancel_while_blocked())
+        waiting = _query(
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+            f"%ALTER DATABASE%{server.database}%CONNECTION LIMIT 9%",
+        )
+        blocker.rollback()
+    assert was_blocked
+    assert waiting == []
+    assert server.connection_limit() == -1
+
+
+def test_the_resource_operation_is_the_default(server: Server, make_request: MakeRequest) -> None:
+    executor = server.executor()
+    config = server.config(operation="create")
+    assert run(executor, make_request("postgres", config, operation="update")).status == (
+        "succeeded"
+    )
+    assert server.exists()
+    deleted = run(executor, make_request("postgres", server.config(), operation="delete"))
+    assert deleted.status == "succeeded", deleted.error
+    assert not server.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"database": "shop"}, "admin_dsn_env"),
+        (
+            {"admin_dsn_env": "postgresql://postgres@db/postgres", "database": "shop"},
+            "admin_dsn_env",
+        ),
+        ({"admin_dsn_env": 5, "database": "shop"}, "admin_dsn_env"),
+        ({"admin_dsn_env": ENV}, "database"),
+        ({"admin_dsn_env": ENV, "database": ""}, "database"),
+        ({"admin_dsn_env": ENV, "database": "shop", "operation": "read"}, "operation"),
+        ({"admin_dsn_env": ENV, "database": "shop", "connection_limit": "-2"}, "connection_limit"),
+        ({"admin_dsn_env": ENV, "database": "shop", "connection_limit": "ten"}, "connection_limit"),
+        ({"admin_dsn_env": ENV, "database": "shop", "connection_limit": True}, "connection_limit"),
+        ({"admin_dsn_env": ENV, "database": "shop", "extensions": 5}, "extensions"),
+        ({"admin_dsn_env": ENV, "database": "shop", "extensions": '["a", 1]'}, "extensions"),
+        ({"admin_dsn_env": ENV, "database": "shop", "extensions": "[broken"}, "extensions"),
+        ({"admin_dsn_env": ENV, "database": "shop", "extensions": "pg crypto"}, "extensions"),
+        (
+            {"admin_dsn_env": ENV, "database": "shop", "previous_extensions": ["x;y"]},
+            "previous_extensions",
+        ),
+        ({"admin_dsn_env": ENV, "database": "shop", "port": "99999"}, "port"),
+        ({"admin_dsn_env": ENV, "database": "shop", "host": "db/x@y"}, "host"),
+    ],
+)
+def test_validate_names_the_bad_key(config: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"`config.{key}`")):
+        PostgresExecutor.validate(config)
+
+
+def test_validate_accepts_unrendered_templates_and_every_list_form() -> None:
+    PostgresExecutor.validate(
+        {
+            "admin_dsn_env": "PG_ADMIN",
+            "database": "{{ .parameters.name }}",
+            "role": "{{ .parameters.name }}_app",
+            "connection_limit": "{{ .parameters.limit }}",
+            "extensions": "{{ .parameters.extensions }}",
+            "previous_extensions": ["pgcrypto", "{{ .parameters.extra }}"],
+            "port": "{{ .parameters.port }}",
+        }
+    )
+    for extensions in (["pgcrypto", "uuid-ossp"], '["pgcrypto"]', "pgcrypto, citext", "", []):
+        PostgresExecutor.validate(
+            {"admin_dsn_env": "PG_ADMIN", "database": "shop", "extensions": extensions}
+        )
+
+
+def test_the_registry_knows_the_postgres_step() -> None:
+    registry = default_registry()
+    assert isinstance(registry.get("postgres"), PostgresExecutor)
+    registry.validate("postgres", {"admin_dsn_env": "PG_ADMIN", "database": "shop"})
+    with pytest.raises(ValueError, match=re.escape("`config.database`")):
+        registry.validate("postgres", {"admin_dsn_env": "PG_ADMIN", "database": "Shop"})
