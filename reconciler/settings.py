@@ -159,6 +159,11 @@ class ProviderSourceSettings(_Group):
     interval: Duration = 300.0
     """How often the source is re-checked (default 5m); local folders are also watched."""
     enabled: bool = True
+    parameters: dict[str, Any] = {}
+    """Installation parameters: values the platform team fixes for this provider's workflow
+    parameters of the same name (the GitOps target, a DNS domain, the environment variable
+    holding an admin DSN). They replace the workflows' defaults and a resource cannot
+    override them. Never put a secret here: name an environment variable instead."""
 
     @model_validator(mode="after")
     def _complete(self) -> ProviderSourceSettings:

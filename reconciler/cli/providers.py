@@ -1,5 +1,5 @@
-"""``innominatus providers list|show|validate|hash``: the provider catalogue and tools for
-provider authors."""
+"""``innominatus providers list|show|validate|test|init|hash``: the provider catalogue and
+tools for provider authors."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ from typing import Any
 import click
 from rich.table import Table
 
-from reconciler.cli.common import OUTPUT_OPTION, config_option, emit, fail_cleanly, settings_of
+from reconciler.cli.common import (
+    OUTPUT_OPTION,
+    config_option,
+    emit,
+    fail_cleanly,
+    settings_of,
+    setup_logging,
+)
 from reconciler.errors import InnominatusError, PermanentError
 from reconciler.executors.registry import default_registry
 from reconciler.providers.integrity import tree_hash
 from reconciler.providers.provider import load_provider
+from reconciler.providers.scaffold import scaffold
 
 
 @click.group()
@@ -107,3 +115,91 @@ def validate(folders: tuple[Path, ...]) -> None:
 def hash_(folder: Path) -> None:
     """The canonical sha256 of a provider tree, for a source's `sha256:` pin."""
     click.echo(tree_hash(folder))
+
+
+@providers.command("test")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--case", "only", help="Run only the cases whose name contains this text.")
+@click.option("--keep", is_flag=True, help="Keep each case's temporary directory.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the reconciler's log while cases run.")
+@click.option(
+    "--parameter",
+    "-p",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Installation parameter for every case (overrides the case's own).",
+)
+def test(
+    folder: Path, only: str | None, keep: bool, verbose: bool, overrides: tuple[str, ...]
+) -> None:
+    """Validate a provider folder, then run the test cases its provider.yaml declares.
+
+    Each case reconciles its Score file in a throwaway repository, database and data dir,
+    checks the expected outputs, applies its update (if any), then deletes the app.
+    Exit 0 when every case passes (skipped ones included), 1 otherwise.
+    """
+    from reconciler.testbed import run_provider_tests  # runs the runtime; imported on use
+
+    # Failures are reported per case below; the daemon's log (including the expected
+    # "deletes held" of the final delete stage) is shown only on request.
+    setup_logging("info" if verbose else "error")
+    try:
+        provider = load_provider(folder, known_step_types=default_registry().known_types())
+    except InnominatusError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from exc
+    if not provider.tests:
+        click.echo(
+            f"{folder}: provider {provider.name} declares no tests; add cases under `tests:` "
+            "in provider.yaml (see `innominatus providers init`)",
+            err=True,
+        )
+        raise SystemExit(1)
+    extra: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--parameter")
+        extra[key] = value
+    cases = [
+        case.model_copy(update={"parameters": {**case.parameters, **extra}})
+        for case in provider.tests
+    ]
+    results = run_provider_tests(provider, cases, only=only, keep=keep)
+    if not results:
+        click.echo(f"no test case name contains {only!r}", err=True)
+        raise SystemExit(1)
+    for result in results:
+        click.echo(f"{result.outcome.upper():8} {result.name} ({result.seconds:.1f}s)")
+        for problem in result.problems:
+            click.echo(f"         {problem}")
+    failed = sum(result.outcome == "failed" for result in results)
+    counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped")}
+    click.echo(", ".join(f"{n} {o}" for o, n in counts.items() if n))
+    raise SystemExit(1 if failed else 0)
+
+
+@providers.command()
+@click.argument("name")
+@click.option(
+    "--directory",
+    "-d",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to create the provider (default: ./NAME).",
+)
+def init(name: str, directory: Path | None) -> None:
+    """Create a new provider NAME whose tests pass as made: `providers test NAME` next."""
+    try:
+        files = scaffold(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from exc
+    target = directory or Path(name)
+    if target.exists() and any(target.iterdir()):
+        click.echo(f"error: {target} exists and is not empty; choose another --directory", err=True)
+        raise SystemExit(1)
+    for relative, text in files.items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    click.echo(f"created provider {name} in {target}; next: innominatus providers test {target}")

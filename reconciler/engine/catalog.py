@@ -131,7 +131,9 @@ class ProviderCatalog:
                 problems.append(exc.message)
                 continue
             origins[source.name] = Origin(origin.source, origin.ref, origin.commit, tree)
-            folders.append(ProviderSourceSettings(name=source.name, path=folder))
+            folders.append(
+                ProviderSourceSettings(name=source.name, path=folder, parameters=source.parameters)
+            )
         if problems:
             raise PermanentError("provider set refused:\n  - " + "\n  - ".join(problems))
         providers = load_provider_set(folders, known_step_types=self.known_step_types)

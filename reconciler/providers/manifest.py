@@ -165,6 +165,53 @@ class WorkflowEntry(StrictModel):
     version: SemVer | None = None
 
 
+def _expected_output(value: Any) -> Any:
+    """An expected output: a scalar (equal as text), ``{matches: REGEX}`` or ``{secret: true}``."""
+    if isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, item),) = value.items()
+        if key == "matches" and isinstance(item, str):
+            try:
+                re.compile(item)
+            except re.error as exc:
+                raise ValueError(f"matches: {item!r} is not a regular expression: {exc}") from exc
+            return value
+        if key == "secret" and item is True:
+            return value
+    raise ValueError(
+        f"{describe(value)} is not an expected output; write a value, {{matches: REGEX}} or "
+        "{secret: true}"
+    )
+
+
+ExpectedOutput = Annotated[Any, BeforeValidator(_expected_output)]
+
+
+class Expectation(StrictModel):
+    """What a provider test expects after a pass: the app's phase and resource outputs."""
+
+    phase: Literal["Ready", "Failed"] = "Ready"
+    outputs: dict[str, dict[str, ExpectedOutput]] = {}
+
+
+class UpdateStage(StrictModel):
+    score: str
+    expect: Expectation = Expectation()
+
+
+class ProviderTest(StrictModel):
+    """One case of ``tests:``, run by ``innominatus providers test``: reconcile ``score``, check
+    ``expect``, optionally apply ``update`` and check again, then delete the app."""
+
+    name: Text
+    score: str
+    parameters: dict[str, Any] = {}
+    requires_env: list[str] = []
+    expect: Expectation = Expectation()
+    update: UpdateStage | None = None
+
+
 class ProviderManifest(StrictModel):
     apiVersion: ApiVersion
     kind: Literal["Provider", "Platform"]
@@ -172,6 +219,7 @@ class ProviderManifest(StrictModel):
     compatibility: Compatibility | None = None
     capabilities: Capabilities | None = None
     workflows: list[WorkflowEntry] | None = None
+    tests: list[ProviderTest] | None = None
 
 
 @dataclass(frozen=True, slots=True)

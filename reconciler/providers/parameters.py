@@ -37,6 +37,9 @@ class Parameter:
     required: bool = False
     default: Any = None
     description: str = ""
+    fixed: bool = False
+    """Set by the platform team when installing the provider: ``default`` is the value, and a
+    resource may not give another."""
 
 
 def coerce(type_: str, value: Any) -> Any:
@@ -115,6 +118,14 @@ def bind_parameters(
     problems: list[str] = []
     for parameter in parameters:
         value = values.get(parameter.name)
+        if parameter.fixed:
+            if value is not None and _differs(parameter, value):
+                problems.append(
+                    f"workflow {workflow}: parameter '{parameter.name}' is set by the platform "
+                    "when the provider is installed; remove it from the resource's params"
+                )
+            bound[parameter.name] = copy.deepcopy(parameter.default)
+            continue
         if value is None:
             bound.pop(parameter.name, None)
             if parameter.default is not None:
@@ -135,3 +146,41 @@ def bind_parameters(
     if problems:
         raise PermanentError("\n".join(problems))
     return bound
+
+
+def _differs(parameter: Parameter, value: Any) -> bool:
+    try:
+        return bool(coerce(parameter.type, value) != parameter.default)
+    except ValueError:
+        return True
+
+
+def install(parameters: Sequence[Parameter], values: Mapping[str, Any]) -> tuple[Parameter, ...]:
+    """``parameters`` with the installation values of a provider source fixed in them.
+
+    Raises ``ValueError`` naming the parameter when a value does not fit its declared type;
+    values for parameters not declared here are ignored (another workflow may declare them).
+    """
+    fixed: list[Parameter] = []
+    for parameter in parameters:
+        if parameter.name not in values:
+            fixed.append(parameter)
+            continue
+        try:
+            value = coerce(parameter.type, values[parameter.name])
+        except ValueError as exc:
+            raise ValueError(
+                f"installation parameter '{parameter.name}' must be {exc}, got "
+                f"{shown(parameter.name, values[parameter.name])}"
+            ) from exc
+        fixed.append(
+            Parameter(
+                name=parameter.name,
+                type=parameter.type,
+                required=parameter.required,
+                default=value,
+                description=parameter.description,
+                fixed=True,
+            )
+        )
+    return tuple(fixed)

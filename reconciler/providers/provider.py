@@ -12,13 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import InputError, Location
 from reconciler.providers.capabilities import OperationSpec, build_claims
 from reconciler.providers.documents import InvalidInputError
-from reconciler.providers.manifest import ManifestFile, WorkflowEntry, load_manifest
+from reconciler.providers.manifest import (
+    ManifestFile,
+    ProviderTest,
+    WorkflowEntry,
+    load_manifest,
+)
+from reconciler.providers.parameters import install
 from reconciler.providers.workflow import Workflow, load_workflow
 
 MANIFEST = "provider.yaml"
@@ -42,6 +49,8 @@ class Provider:
     entries: Mapping[str, WorkflowEntry] = field(default_factory=dict)
     locations: Mapping[str, Location] = field(default_factory=dict)
     digest: str = ""
+    tests: tuple[ProviderTest, ...] = ()
+    """The provider's own test cases (``tests:``), run by ``innominatus providers test``."""
 
     def canonical(self, type_: str) -> str | None:
         """The canonical type ``type_`` names in this provider (itself or an alias' target)."""
@@ -51,13 +60,19 @@ class Provider:
 
 
 def load_provider(
-    path: Path, *, name: str | None = None, known_step_types: Collection[str] | None = None
+    path: Path,
+    *,
+    name: str | None = None,
+    known_step_types: Collection[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Provider:
     """Load the provider in folder ``path`` (or at manifest ``path``); refuse it if anything is off.
 
     ``name`` is the name the configuration gives the provider; it must equal
     ``metadata.name`` so logs, status and the catalogue agree. With ``known_step_types``, a
     step of an unknown type is refused now rather than when a resource first needs it.
+    ``parameters`` are the source's installation parameters, fixed into every workflow that
+    declares them (each must be declared by at least one workflow).
     Raises :class:`InvalidInputError` (an :class:`InputError`) listing every problem.
     """
     manifest_path = path if path.suffix in (".yaml", ".yml") else path / MANIFEST
@@ -86,8 +101,11 @@ def load_provider(
             )
         )
     entries, workflows = _load_workflows(file, known_step_types, problems)
+    if parameters:
+        workflows = _install(file, workflows, parameters, problems)
     claims = build_claims(file, entries)
     problems.extend(claims.problems)
+    problems.extend(_missing_test_files(file))
     if problems:
         raise InvalidInputError(problems)
     return Provider(
@@ -99,8 +117,65 @@ def load_provider(
         aliases=claims.aliases,
         entries=entries,
         locations=claims.locations,
-        digest=_digest(file, workflows),
+        digest=_digest(file, workflows, parameters or {}),
+        tests=tuple(manifest.tests or ()),
     )
+
+
+def _missing_test_files(file: ManifestFile) -> list[InputError]:
+    folder = file.path.parent.resolve()
+    found: list[InputError] = []
+    for index, case in enumerate(file.manifest.tests or ()):
+        stages = [("score", case.score)]
+        if case.update is not None:
+            stages.append(("update", case.update.score))
+        for key, name in stages:
+            path = (folder / name).resolve()
+            if not path.is_relative_to(folder) or not path.is_file():
+                at = ("tests", index, "score") if key == "score" else ("tests", index, "update")
+                found.append(
+                    InputError(
+                        f"test '{case.name}': Score file {name} not found inside {folder}; "
+                        "fix the path or add the file",
+                        location=file.location(*at),
+                    )
+                )
+    return found
+
+
+def _install(
+    file: ManifestFile,
+    workflows: Mapping[str, Workflow],
+    parameters: Mapping[str, Any],
+    problems: list[InputError],
+) -> dict[str, Workflow]:
+    """Fix the installation ``parameters`` into every workflow that declares them."""
+    name = file.manifest.metadata.name
+    declared = {p.name for workflow in workflows.values() for p in workflow.parameters}
+    listed = ", ".join(sorted(declared)) or "none"
+    for key in sorted(set(parameters) - declared):
+        problems.append(
+            InputError(
+                f"the configuration installs provider {name} with parameter '{key}', which "
+                f"none of its workflows declares (declared: {listed})"
+                "; remove it from providers[].parameters or fix its name",
+                location=file.location(),
+            )
+        )
+    installed: dict[str, Workflow] = {}
+    for key, workflow in workflows.items():
+        try:
+            installed[key] = replace(workflow, parameters=install(workflow.parameters, parameters))
+        except ValueError as exc:
+            problems.append(
+                InputError(
+                    f"provider {name}, workflow {workflow.name}: {exc}; fix providers[].parameters "
+                    "in the configuration",
+                    location=file.location(),
+                )
+            )
+            installed[key] = workflow
+    return installed
 
 
 def _load_workflows(
@@ -196,10 +271,13 @@ def _unknown_steps(workflow: Workflow, known: Collection[str] | None) -> list[In
     ]
 
 
-def _digest(file: ManifestFile, workflows: Mapping[str, Workflow]) -> str:
+def _digest(
+    file: ManifestFile, workflows: Mapping[str, Workflow], parameters: Mapping[str, Any]
+) -> str:
     content = {
         "manifest": file.digest,
         "workflows": {name: workflow.digest for name, workflow in workflows.items()},
+        "installed": dict(parameters),
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

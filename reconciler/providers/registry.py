@@ -120,7 +120,10 @@ def load_provider_set(
         seen.add(source.name)
         try:
             provider = load_provider(
-                source.path, name=source.name, known_step_types=known_step_types
+                source.path,
+                name=source.name,
+                known_step_types=known_step_types,
+                parameters=source.parameters,
             )
         except InvalidInputError as exc:
             problems.extend(problem.message for problem in exc.problems)
