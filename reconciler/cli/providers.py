@@ -1,8 +1,9 @@
-"""``innominatus providers list|show|validate|test|init|hash``: the provider catalogue and
+"""``innominatus providers list|show|validate|test|init|migrate|hash``: the provider catalogue and
 tools for provider authors."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from reconciler.cli.common import (
 )
 from reconciler.errors import InnominatusError, PermanentError
 from reconciler.executors.registry import default_registry
+from reconciler.providers.documents import parse_mapping, read_file
 from reconciler.providers.integrity import tree_hash
+from reconciler.providers.legacy import GOLDENPATHS, merge_parameters, migrate, read_goldenpaths
 from reconciler.providers.provider import load_provider
 from reconciler.providers.scaffold import scaffold
+from reconciler.yamlfile import dump
 
 
 @click.group()
@@ -203,3 +207,110 @@ def init(name: str, directory: Path | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     click.echo(f"created provider {name} in {target}; next: innominatus providers test {target}")
+
+
+@providers.command("migrate")
+@click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="New folder for the migrated provider (must not exist or be empty).",
+)
+@click.option(
+    "--goldenpaths",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help=f"The legacy catalogue (default: SOURCE/{GOLDENPATHS} if present).",
+)
+def migrate_(source: Path, target: Path, goldenpaths: Path | None) -> None:
+    """Migrate a legacy provider (kind: Platform, goldenpaths.yaml) to the current format.
+
+    SOURCE is left untouched; TARGET receives a copy with a kind: Provider manifest whose
+    workflows include every golden path (category goldenpath), and golden path parameters
+    declared, with their types and constraints, in the workflow files. The result is then
+    validated; exit 0 when it loads, 1 otherwise (the notes say what is left to do).
+    """
+    if target.exists() and any(target.iterdir()):
+        click.echo(f"error: {target} exists and is not empty; choose a new --output", err=True)
+        raise SystemExit(1)
+    try:
+        legacy = _yaml_mapping(source / "provider.yaml")
+        catalogue_path = goldenpaths or source / GOLDENPATHS
+        catalogue = read_goldenpaths(catalogue_path) if catalogue_path.is_file() else None
+    except InnominatusError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from exc
+    migration = migrate(legacy, catalogue)
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    (target / GOLDENPATHS).unlink(missing_ok=True)
+    header = f"# Migrated from {source} by `innominatus providers migrate`.\n"
+    (target / "provider.yaml").write_text(header + dump(migration.manifest))
+    for file, declarations in migration.parameters.items():
+        _add_parameters(
+            source=source,
+            target=target,
+            file=file,
+            declarations=declarations,
+            catalogue=catalogue_path,
+            notes=migration.notes,
+        )
+    for note in migration.notes:
+        click.echo(f"note: {note}")
+    try:
+        provider = load_provider(target, known_step_types=default_registry().known_types())
+    except InnominatusError as exc:
+        click.echo(f"{target}: the migrated provider does not load yet:", err=True)
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from exc
+    click.echo(
+        f"{target}: provider {provider.name} {provider.version} migrated and valid "
+        f"({len(provider.workflows)} workflows)"
+    )
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    document = parse_mapping(
+        read_file(path, what="provider manifest"), file=str(path), what="provider.yaml"
+    )
+    data: dict[str, Any] = document.data
+    return data
+
+
+def _add_parameters(
+    *,
+    source: Path,
+    target: Path,
+    file: str,
+    declarations: list[dict[str, Any]],
+    catalogue: Path,
+    notes: list[str],
+) -> None:
+    """Declare a golden path's parameters in its workflow file inside ``target``."""
+    original = (catalogue.parent / file).resolve()
+    if not original.is_relative_to(source.resolve()):
+        notes.append(
+            f"workflow file {file} is outside {source}; copy it in and declare: "
+            + ", ".join(d["name"] for d in declarations)
+        )
+        return
+    path = target / original.relative_to(source.resolve())
+    if not path.is_file():
+        notes.append(
+            f"workflow file {file} does not exist; create it with these parameters: "
+            + ", ".join(d["name"] for d in declarations)
+        )
+        return
+    try:
+        data = _yaml_mapping(path)
+    except InnominatusError as exc:
+        notes.append(f"{file}: {exc.message}; declare its parameters by hand")
+        return
+    merged, added = merge_parameters(data, declarations)
+    if added:
+        path.write_text(dump(merged))
+        notes.append(
+            f"{file}: declared parameters {', '.join(added)} (the file was rewritten; "
+            "its comments were not kept)"
+        )

@@ -249,8 +249,9 @@ def load_manifest(path: Path) -> ManifestFile:
         raise InvalidInputError(
             [
                 InputError(
-                    "legacy provisioners: are not supported; declare workflows: and "
-                    "capabilities: instead (see the corpus providers)",
+                    "legacy provisioners: name programs built into the Go original, which "
+                    "innominatus does not have; run `innominatus providers migrate` on this "
+                    "folder and write workflows for them",
                     location=document.location(("provisioners",)),
                 )
             ]

@@ -11,6 +11,7 @@ secret never appear in a message.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,32 @@ class Parameter:
     fixed: bool = False
     """Set by the platform team when installing the provider: ``default`` is the value, and a
     resource may not give another."""
+    allowed: tuple[Any, ...] | None = None
+    """``allowed_values``: the value must be one of these."""
+    pattern: str | None = None
+    """A string value must match this regular expression (``re.fullmatch``)."""
+    minimum: float | None = None
+    maximum: float | None = None
+    """Bounds of a number value, inclusive."""
+
+
+def constraint_problem(parameter: Parameter, value: Any) -> str | None:
+    """Why the (coerced) ``value`` breaks ``parameter``'s constraints, or None."""
+    if parameter.allowed is not None and value not in parameter.allowed:
+        listed = ", ".join(str(item) for item in parameter.allowed)
+        return f"must be one of {listed}, got {shown(parameter.name, value)}"
+    if (
+        parameter.pattern is not None
+        and isinstance(value, str)
+        and re.fullmatch(parameter.pattern, value) is None
+    ):
+        return f"must match {parameter.pattern!r}, got {shown(parameter.name, value)}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if parameter.minimum is not None and value < parameter.minimum:
+            return f"must be at least {parameter.minimum:g}, got {shown(parameter.name, value)}"
+        if parameter.maximum is not None and value > parameter.maximum:
+            return f"must be at most {parameter.maximum:g}, got {shown(parameter.name, value)}"
+    return None
 
 
 def coerce(type_: str, value: Any) -> Any:
@@ -143,6 +170,13 @@ def bind_parameters(
                 f"workflow {workflow}: parameter '{parameter.name}' must be {exc}, got "
                 f"{shown(parameter.name, value)}; fix it in the resource's params"
             )
+            continue
+        broken = constraint_problem(parameter, bound[parameter.name])
+        if broken is not None:
+            problems.append(
+                f"workflow {workflow}: parameter '{parameter.name}' {broken}; "
+                "fix it in the resource's params"
+            )
     if problems:
         raise PermanentError("\n".join(problems))
     return bound
@@ -173,14 +207,8 @@ def install(parameters: Sequence[Parameter], values: Mapping[str, Any]) -> tuple
                 f"installation parameter '{parameter.name}' must be {exc}, got "
                 f"{shown(parameter.name, values[parameter.name])}"
             ) from exc
-        fixed.append(
-            Parameter(
-                name=parameter.name,
-                type=parameter.type,
-                required=parameter.required,
-                default=value,
-                description=parameter.description,
-                fixed=True,
-            )
-        )
+        broken = constraint_problem(parameter, value)
+        if broken is not None:
+            raise ValueError(f"installation parameter '{parameter.name}' {broken}")
+        fixed.append(dataclasses.replace(parameter, default=value, fixed=True))
     return tuple(fixed)

@@ -92,6 +92,15 @@ def load_provider(
             ]
         )
     problems: list[InputError] = []
+    if (manifest_path.parent / "goldenpaths.yaml").is_file():
+        problems.append(
+            InputError(
+                "goldenpaths.yaml is the original's legacy golden path catalogue; fold it into "
+                f"provider.yaml with `innominatus providers migrate {manifest_path.parent} "
+                "--output NEW_FOLDER`",
+                location=Location(str(manifest_path.parent / "goldenpaths.yaml")),
+            )
+        )
     if name is not None and name != manifest.metadata.name:
         problems.append(
             InputError(

@@ -9,6 +9,7 @@ and the planner call :func:`apply_parameters` before a workflow runs or is shown
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from reconciler.providers.parameters import (
     ParameterType,
     bind_parameters,
     coerce,
+    constraint_problem,
     shown,
 )
 from reconciler.providers.template import TemplateError, parse
@@ -73,6 +75,20 @@ class _ParameterModel(StrictModel):
     required: bool = False
     default: Any = None
     description: Text = ""
+    allowed_values: list[Any] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a regular expression: {exc}") from exc
+        return value
 
 
 class _StepModel(StrictModel):
@@ -232,10 +248,12 @@ def _parameters(
             continue
         seen[item.name] = index
         default = item.default
+        checked = default is not None
         if default is not None:
             try:
                 default = coerce(item.type, default)
             except ValueError as exc:
+                checked = False
                 problems.append(
                     InputError(
                         f"parameters[{index}].default: parameter '{item.name}' is a {item.type}, "
@@ -243,8 +261,49 @@ def _parameters(
                         location=document.location((*at, "default")),
                     )
                 )
-        parameters.append(Parameter(item.name, item.type, item.required, default, item.description))
+        parameter = Parameter(
+            item.name,
+            item.type,
+            item.required,
+            default,
+            item.description,
+            allowed=_allowed(item, index, document, problems),
+            pattern=item.pattern,
+            minimum=item.min,
+            maximum=item.max,
+        )
+        if checked:
+            broken = constraint_problem(parameter, default)
+            if broken is not None:
+                problems.append(
+                    InputError(
+                        f"parameters[{index}].default: parameter '{item.name}' {broken}",
+                        location=document.location((*at, "default")),
+                    )
+                )
+        parameters.append(parameter)
     return tuple(parameters)
+
+
+def _allowed(
+    item: _ParameterModel, index: int, document: Document, problems: list[InputError]
+) -> tuple[Any, ...] | None:
+    """``allowed_values`` coerced to the parameter's type (``"1"`` for a number is 1)."""
+    if item.allowed_values is None:
+        return None
+    allowed: list[Any] = []
+    for position, value in enumerate(item.allowed_values):
+        try:
+            allowed.append(coerce(item.type, value))
+        except ValueError as exc:
+            problems.append(
+                InputError(
+                    f"parameters[{index}].allowed_values[{position}]: parameter '{item.name}' "
+                    f"is a {item.type}, so each allowed value must be {exc}",
+                    location=document.location(("parameters", index, "allowed_values", position)),
+                )
+            )
+    return tuple(allowed)
 
 
 def _steps(

@@ -372,8 +372,9 @@ def test_legacy_platform_provisioners_are_refused_with_the_replacement(
     )
 
     assert problems_of(root) == [
-        f"{root}/provider.yaml:4:1: legacy provisioners: are not supported; declare workflows: "
-        "and capabilities: instead (see the corpus providers)"
+        f"{root}/provider.yaml:4:1: legacy provisioners: name programs built into the Go "
+        "original, which innominatus does not have; run `innominatus providers migrate` on this "
+        "folder and write workflows for them"
     ]
 
 
