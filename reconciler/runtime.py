@@ -71,6 +71,7 @@ def provider_catalog(settings: Settings, *, executors: ExecutorRegistry) -> Prov
         tokens={
             s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
         },
+        step_defaults=settings.step_defaults,
     )
 
 

@@ -199,6 +199,10 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     repositories: tuple[RepositorySettings, ...] = ()
     providers: tuple[ProviderSourceSettings, ...] = ()
+    step_defaults: dict[str, dict[str, Any]] = {}
+    """Config keys every step of a type gets unless the step sets them, by step type — e.g.
+    ``{kubernetes: {url: <GitOps repository>, path: clusters/prod}}`` so providers written for
+    an ambient cluster (the original innominatus' kubernetes steps) deliver to your target."""
 
     @field_validator("repositories")
     @classmethod

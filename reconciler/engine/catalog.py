@@ -56,6 +56,8 @@ class ProviderCatalog:
     validate_step: Callable[[str, Mapping[str, Any]], None] | None = None
     """Checks a step's config for its type (the executor registry's ``validate``)."""
     tokens: Mapping[str, str | None] = field(default_factory=dict)
+    step_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The configuration's ``step_defaults``: config keys by step type, filled in at load."""
     current: Catalogue | None = None
     refusal: str | None = None
     refused_at: datetime | None = None
@@ -136,7 +138,9 @@ class ProviderCatalog:
             )
         if problems:
             raise PermanentError("provider set refused:\n  - " + "\n  - ".join(problems))
-        providers = load_provider_set(folders, known_step_types=self.known_step_types)
+        providers = load_provider_set(
+            folders, known_step_types=self.known_step_types, step_defaults=self.step_defaults
+        )
         if self.validate_step is not None:
             refused = []
             for provider in providers.providers.values():

@@ -132,6 +132,12 @@ class KubernetesExecutor:
         if checks.text(config, "context", step=STEP) is not None:
             checks.text(config, "kubeconfig", step=STEP)
             return documents
+        if config.get("url") is None:
+            raise ValueError(
+                f"a {STEP} step needs a target: `config.url` (a GitOps repository) or "
+                "`config.context` (kubectl); set it in the step, or once for every step of "
+                f"the type with `step_defaults: {{{STEP}: {{url: ...}}}}` in the configuration"
+            )
         GitTarget.from_config(config, step=STEP)
         if config.get("allow_secrets") is not True and any(map(_is_secret, documents)):
             raise ValueError(

@@ -65,6 +65,7 @@ def load_provider(
     name: str | None = None,
     known_step_types: Collection[str] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    step_defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Provider:
     """Load the provider in folder ``path`` (or at manifest ``path``); refuse it if anything is off.
 
@@ -72,7 +73,9 @@ def load_provider(
     ``metadata.name`` so logs, status and the catalogue agree. With ``known_step_types``, a
     step of an unknown type is refused now rather than when a resource first needs it.
     ``parameters`` are the source's installation parameters, fixed into every workflow that
-    declares them (each must be declared by at least one workflow).
+    declares them (each must be declared by at least one workflow). ``step_defaults`` (step
+    type -> config) fill config keys a step of that type does not set, before steps are
+    checked.
     Raises :class:`InvalidInputError` (an :class:`InputError`) listing every problem.
     """
     manifest_path = path if path.suffix in (".yaml", ".yml") else path / MANIFEST
@@ -109,7 +112,7 @@ def load_provider(
                 location=file.location("metadata", "name"),
             )
         )
-    entries, workflows = _load_workflows(file, known_step_types, problems)
+    entries, workflows = _load_workflows(file, known_step_types, problems, step_defaults or {})
     if parameters:
         workflows = _install(file, workflows, parameters, problems)
     claims = build_claims(file, entries)
@@ -126,7 +129,7 @@ def load_provider(
         aliases=claims.aliases,
         entries=entries,
         locations=claims.locations,
-        digest=_digest(file, workflows, parameters or {}),
+        digest=_digest(file, workflows, {"parameters": parameters, "steps": step_defaults}),
         tests=tuple(manifest.tests or ()),
     )
 
@@ -188,7 +191,10 @@ def _install(
 
 
 def _load_workflows(
-    file: ManifestFile, known_step_types: Collection[str] | None, problems: list[InputError]
+    file: ManifestFile,
+    known_step_types: Collection[str] | None,
+    problems: list[InputError],
+    step_defaults: Mapping[str, Mapping[str, Any]],
 ) -> tuple[dict[str, WorkflowEntry], dict[str, Workflow]]:
     folder = file.path.parent.resolve()
     entries: dict[str, WorkflowEntry] = {}
@@ -225,7 +231,7 @@ def _load_workflows(
                 )
             )
         problems.extend(_unknown_steps(workflow, known_step_types))
-        workflows[entry.name] = workflow
+        workflows[entry.name] = _with_defaults(workflow, step_defaults)
     return entries, workflows
 
 
@@ -265,6 +271,18 @@ def _workflow_path(
     return path
 
 
+def _with_defaults(workflow: Workflow, defaults: Mapping[str, Mapping[str, Any]]) -> Workflow:
+    if not any(step.type in defaults for step in workflow.steps):
+        return workflow
+    steps = tuple(
+        replace(step, config={**defaults[step.type], **step.config})
+        if step.type in defaults
+        else step
+        for step in workflow.steps
+    )
+    return replace(workflow, steps=steps)
+
+
 def _unknown_steps(workflow: Workflow, known: Collection[str] | None) -> list[InputError]:
     if known is None:
         return []
@@ -286,7 +304,7 @@ def _digest(
     content = {
         "manifest": file.digest,
         "workflows": {name: workflow.digest for name, workflow in workflows.items()},
-        "installed": dict(parameters),
+        "installed": dict(parameters),  # installation parameters and step defaults
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

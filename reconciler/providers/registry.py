@@ -105,9 +105,14 @@ class ProviderSet:
 
 
 def load_provider_set(
-    sources: Sequence[ProviderSourceSettings], *, known_step_types: Collection[str] | None = None
+    sources: Sequence[ProviderSourceSettings],
+    *,
+    known_step_types: Collection[str] | None = None,
+    step_defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProviderSet:
-    """Load every enabled filesystem source; refuse the set on any problem, listing them all."""
+    """Load every enabled filesystem source; refuse the set on any problem, listing them all.
+
+    ``step_defaults`` (the configuration's, by step type) fill what steps leave unset."""
     problems: list[str] = []
     providers: dict[str, Provider] = {}
     seen: set[str] = set()
@@ -124,6 +129,7 @@ def load_provider_set(
                 name=source.name,
                 known_step_types=known_step_types,
                 parameters=source.parameters,
+                step_defaults=step_defaults,
             )
         except InvalidInputError as exc:
             problems.extend(problem.message for problem in exc.problems)

@@ -1,61 +1,49 @@
 """Compatibility with the original innominatus providers: a Score resource of type
-`postgres-mock`, reconciled with the corpus `database-team` provider's postgres-mock workflows,
+`postgres-mock`, reconciled with the corpus `database-team` provider (every file verbatim),
 runs their real `policy` steps (templates rendered) and ends active with host, port, username,
 connection_string and a secret password. Hostile parameter values stay data in those scripts."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import make_story
+from tests.gitutil import commit_files, make_repo, push
 
 APP = "apps/orders/score.yaml"
 
 
-MOCK_ONLY = """\
-apiVersion: v1
-kind: Provider
-metadata: {name: database-team, version: 1.0.0}
-capabilities:
-  resourceTypeCapabilities:
-    - type: postgres-mock
-      operations:
-        create: {workflow: provision-postgres-mock}
-        delete: {workflow: delete-postgres-mock}
-workflows:
-  - name: provision-postgres-mock
-    file: ./workflows/provision-postgres-mock.yaml
-    operation: create
-  - {name: delete-postgres-mock, file: ./workflows/delete-postgres-mock.yaml, operation: delete}
-"""
-
-
-def _mock_provider(tmp_path: Path, shared: Path) -> Path:
-    """The corpus provider's postgres-mock workflows, verbatim. Its other workflows run
-    `kubernetes` steps without a GitOps `url` or kube `context` (the original applied to an
-    ambient cluster), which the step-config check refuses when the set loads, so the manifest
-    here claims only postgres-mock."""
+def _corpus_provider(tmp_path: Path, shared: Path) -> Path:
+    """The corpus `database-team` provider, every file verbatim."""
     corpus = shared / "corpus" / "innominatus" / "providers" / "database-team"
     provider = tmp_path / "database-team"
-    (provider / "workflows").mkdir(parents=True)
-    for name in ("provision-postgres-mock.yaml", "delete-postgres-mock.yaml"):
-        (provider / "workflows" / name).write_bytes((corpus / "workflows" / name).read_bytes())
-    (provider / "provider.yaml").write_text(MOCK_ONLY)
+    shutil.copytree(corpus, provider)
     return provider
 
 
-def _story(tmp_path: Path, shared: Path, db_name: str):  # type: ignore[no-untyped-def]
+def _gitops_target(tmp_path: Path) -> Path:
+    """The GitOps repository the corpus' `kubernetes` steps deliver to: the original applied
+    them to an ambient cluster, so innominatus is told where once, with `step_defaults`."""
+    work, bare = make_repo(tmp_path, "gitops")
+    commit_files(work, {"README.md": "cluster state\n"}, "init")
+    push(work)
+    return bare
+
+
+def _story(tmp_path: Path, shared: Path, db_name: str, *, step_defaults: bool = True):  # type: ignore[no-untyped-def]
     story = make_story(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
-    provider = _mock_provider(tmp_path, shared)
-    text = story.config.read_text()
-    story.config.write_text(
-        text.split("providers:")[0]
-        + f"providers:\n  - {{name: database-team, type: filesystem, path: {provider}}}\n"
-    )
+    provider = _corpus_provider(tmp_path, shared)
+    text = story.config.read_text().split("providers:")[0]
+    text += f"providers:\n  - {{name: database-team, type: filesystem, path: {provider}}}\n"
+    if step_defaults:
+        gitops = _gitops_target(tmp_path)
+        text += f"step_defaults:\n  kubernetes: {{url: {gitops}, path: clusters/dev}}\n"
+    story.config.write_text(text)
     story.commit(
         {
             APP: "apiVersion: score.dev/v1b1\nmetadata: {name: orders}\n"
@@ -66,6 +54,19 @@ def _story(tmp_path: Path, shared: Path, db_name: str):  # type: ignore[no-untyp
         "orders",
     )
     return story
+
+
+def test_the_verbatim_corpus_provider_is_refused_until_kubernetes_steps_have_a_target(
+    tmp_path: Path, shared: Path
+) -> None:
+    story = _story(tmp_path, shared, "orders", step_defaults=False)
+
+    result = story.innominatus("providers", "list")
+
+    assert result.returncode == 1
+    assert "provision-postgres.yaml:" in result.stderr
+    assert "needs a target: `config.url`" in result.stderr
+    assert "step_defaults: {kubernetes: {url: ...}}" in result.stderr
 
 
 def test_the_corpus_postgres_mock_provider_runs_for_real(tmp_path: Path, shared: Path) -> None:
