@@ -61,9 +61,11 @@ def run_provider_tests(
     *,
     only: str | None = None,
     keep: bool = False,
+    step_defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[CaseResult]:
     """Run ``cases`` of the (already validated) ``provider``; ``only`` filters by name
-    substring, ``keep`` leaves each case's temporary directory behind for inspection."""
+    substring, ``keep`` leaves each case's temporary directory behind for inspection,
+    ``step_defaults`` are the daemon configuration's (a GitOps target, say)."""
     results = []
     for case in cases:
         if only is not None and only not in case.name:
@@ -76,7 +78,7 @@ def run_provider_tests(
         started = time.monotonic()
         scratch = tempfile.mkdtemp(prefix="innominatus-provider-test-")
         try:
-            _run_case(provider, case, Path(scratch))
+            _run_case(provider, case, Path(scratch), step_defaults or {})
         except _CaseFailed as exc:
             outcome = CaseResult(case.name, "failed", exc.problems, time.monotonic() - started)
         except InnominatusError as exc:
@@ -97,7 +99,12 @@ def run_provider_tests(
     return results
 
 
-def _run_case(provider: Provider, case: ProviderTest, scratch: Path) -> None:
+def _run_case(
+    provider: Provider,
+    case: ProviderTest,
+    scratch: Path,
+    step_defaults: Mapping[str, Mapping[str, Any]],
+) -> None:
     repository = ScratchRepository(scratch / "repo")
     settings = Settings(
         database=f"sqlite:///{scratch / 'state.db'}",
@@ -113,31 +120,51 @@ def _run_case(provider: Provider, case: ProviderTest, scratch: Path) -> None:
         ),
         providers=(
             ProviderSourceSettings(
-                name=provider.name, path=provider.path, parameters=case.parameters
+                name=provider.name, path=provider.path.resolve(), parameters=case.parameters
             ),
         ),
+        step_defaults={key: dict(value) for key, value in step_defaults.items()},
     )
     try:
         repository.commit({_SCORE_PATH: _read(provider, case.score)}, f"test: {case.name}")
         components = build(settings, lock=False)
         try:
-            _pass(components)
-            _check(components, case.expect, stage="create")
-            if case.update is not None:
-                repository.commit({_SCORE_PATH: _read(provider, case.update.score)}, "update")
+            problems: list[str] = []
+            try:
                 _pass(components)
-                _check(components, case.update.expect, stage="update")
-            repository.commit({_SCORE_PATH: None}, "delete")
-            _pass(components)
-            held = components.store.repositories.get("tests")
-            if held is not None and held.hold_reason:
-                components.store.repositories.confirm("tests")
-                _pass(components)
-            _check_deleted(components)
+                _check(components, case.expect, stage="create")
+                if case.update is not None:
+                    repository.commit({_SCORE_PATH: _read(provider, case.update.score)}, "update")
+                    _pass(components)
+                    _check(components, case.update.expect, stage="update")
+            except _CaseFailed as exc:
+                problems.extend(exc.problems)
+            # Always delete what the case created, also after a failed check: the provider's
+            # resources are real (a database on a server, a line in a hosts file).
+            try:
+                _delete(components, repository)
+            except (_CaseFailed, InnominatusError) as exc:
+                problems.extend(
+                    exc.problems if isinstance(exc, _CaseFailed) else (f"delete: {exc.message}",)
+                )
+            if problems:
+                raise _CaseFailed(problems)
         finally:
             components.close()
     finally:
         repository.close()
+
+
+def _delete(components: Components, repository: ScratchRepository) -> None:
+    """Remove the app from Git and reconcile until its resources are deleted (confirming the
+    delete guard, which holds a commit deleting every resource of the repository)."""
+    repository.commit({_SCORE_PATH: None}, "delete")
+    _pass(components)
+    held = components.store.repositories.get("tests")
+    if held is not None and held.hold_reason:
+        components.store.repositories.confirm("tests")
+        _pass(components)
+    _check_deleted(components)
 
 
 def _read(provider: Provider, name: str) -> bytes:
@@ -154,7 +181,9 @@ def _pass(components: Components) -> None:
 def _app(components: Components) -> str:
     apps = components.store.apps.all(repository="tests")
     if len(apps) != 1:
-        raise _CaseFailed([f"expected the test's one app, found {len(apps)}"])
+        seen = components.store.repositories.get("tests")
+        why = [text for text in (seen.problems, seen.last_error) if text] if seen else []
+        raise _CaseFailed([f"expected the test's one app, found {len(apps)}", *why])
     app = apps[0]
     if app.error:
         raise _CaseFailed([f"the Score file is invalid: {app.error}"])

@@ -25,6 +25,7 @@ from reconciler.providers.integrity import tree_hash
 from reconciler.providers.legacy import GOLDENPATHS, merge_parameters, migrate, read_goldenpaths
 from reconciler.providers.provider import load_provider
 from reconciler.providers.scaffold import scaffold
+from reconciler.settings import load_settings
 from reconciler.yamlfile import dump
 
 
@@ -126,6 +127,14 @@ def hash_(folder: Path) -> None:
 @click.option("--case", "only", help="Run only the cases whose name contains this text.")
 @click.option("--keep", is_flag=True, help="Keep each case's temporary directory.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the reconciler's log while cases run.")
+@click.option("--fail-on-skip", is_flag=True, help="Count skipped cases as failures (for CI jobs).")
+@click.option(
+    "--config",
+    "-c",
+    "config",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="A daemon configuration whose step_defaults the cases use (e.g. a GitOps target).",
+)
 @click.option(
     "--parameter",
     "-p",
@@ -135,7 +144,14 @@ def hash_(folder: Path) -> None:
     help="Installation parameter for every case (overrides the case's own).",
 )
 def test(
-    folder: Path, only: str | None, keep: bool, verbose: bool, overrides: tuple[str, ...]
+    *,
+    folder: Path,
+    only: str | None,
+    keep: bool,
+    verbose: bool,
+    fail_on_skip: bool,
+    config: Path | None,
+    overrides: tuple[str, ...],
 ) -> None:
     """Validate a provider folder, then run the test cases its provider.yaml declares.
 
@@ -170,7 +186,8 @@ def test(
         case.model_copy(update={"parameters": {**case.parameters, **extra}})
         for case in provider.tests
     ]
-    results = run_provider_tests(provider, cases, only=only, keep=keep)
+    step_defaults = load_settings(config).step_defaults if config is not None else {}
+    results = run_provider_tests(provider, cases, only=only, keep=keep, step_defaults=step_defaults)
     if not results:
         click.echo(f"no test case name contains {only!r}", err=True)
         raise SystemExit(1)
@@ -178,7 +195,10 @@ def test(
         click.echo(f"{result.outcome.upper():8} {result.name} ({result.seconds:.1f}s)")
         for problem in result.problems:
             click.echo(f"         {problem}")
-    failed = sum(result.outcome == "failed" for result in results)
+    failed = sum(
+        result.outcome == "failed" or (fail_on_skip and result.outcome == "skipped")
+        for result in results
+    )
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped")}
     click.echo(", ".join(f"{n} {o}" for o, n in counts.items() if n))
     raise SystemExit(1 if failed else 0)
@@ -234,6 +254,9 @@ def migrate_(source: Path, target: Path, goldenpaths: Path | None) -> None:
     """
     if target.exists() and any(target.iterdir()):
         click.echo(f"error: {target} exists and is not empty; choose a new --output", err=True)
+        raise SystemExit(1)
+    if target.resolve().is_relative_to(source.resolve()):
+        click.echo(f"error: {target} is inside {source}; choose an --output outside it", err=True)
         raise SystemExit(1)
     try:
         legacy = _yaml_mapping(source / "provider.yaml")

@@ -159,6 +159,7 @@ class Engine:
             start=self._start,
             retry_backoff=not self.one_shot,
             workload=self.providers.claims("workload") is not None,
+            installed=self.providers.installed(),
         )
         if result.repository is not None:
             self._mark_status(result.repository, name)

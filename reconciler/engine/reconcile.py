@@ -8,7 +8,7 @@ running it twice in a row does nothing the second time. An ``Invalid`` app runs 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,6 +44,7 @@ async def reconcile_app(
     start: StartAction,
     retry_backoff: bool = True,
     workload: bool = False,
+    installed: Mapping[str, str] | None = None,
 ) -> AppPass:
     snapshot = await asyncio.to_thread(store.apps.snapshot, name)
     app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
@@ -66,6 +67,7 @@ async def reconcile_app(
             deletes_held=repository is not None and repository.hold_reason is not None,
             claims=snapshot.claims,
             workload=workload,
+            installed=installed,
         )
         by_uid = {r.uid: r for r in recorded}
         for action in plan.ready:

@@ -13,19 +13,24 @@ arrive as text):
   ``[a-z_][a-z0-9_]{0,62}``. Empty values count as absent.
 - ``connection_limit``: an integer, ``-1`` (the default) for no limit.
 - ``extensions`` and ``previous_extensions``: a list of names, a JSON list or a
-  comma-separated string. Update drops only extensions named in ``previous_extensions`` and no
-  longer requested, never one the step did not create (an app's migrations may add their own).
+  comma-separated string. Extensions are created as the database's owner, so the server allows
+  only trusted ones (pgcrypto, citext, hstore, pg_trgm, ...). ``previous_extensions`` is the
+  ``extensions`` output of the last create or update — the ones this step created; update
+  drops those no longer requested, never one it did not create (an app's migrations may add
+  their own).
 - ``host`` and ``port``: the address apps should use; default: those of the admin DSN.
 
 Ownership: create marks the role and the database with the comment ``managed by innominatus:
-<resource uid>``; update and delete refuse a database (and leave a role) without that exact
+<resource uid>`` and revokes PUBLIC's default CONNECT and TEMP on the database (other tenants'
+roles cannot get in); update and delete refuse a database (and leave a role) without that exact
 marker, so innominatus never alters or drops anything it did not create for this resource.
 Create is idempotent: re-run after a crash or a success it adopts its own marked objects and
 sets a fresh password. The password is generated here and hashed (SCRAM-SHA-256) before it is
 sent, so it never reaches the server's statement log; names are always quoted identifiers.
 
-Outputs: ``host``, ``port``, ``name`` and ``database`` (the database), ``username``; create adds
-``password`` and ``connection_string``, both declared secret. Delete has none. SQL to a
+Outputs: ``host``, ``port``, ``name`` and ``database`` (the database), ``username``,
+``extensions`` (the ones it manages, comma-separated); create adds ``password`` and
+``connection_string``, both declared secret. Delete has none. SQL to a
 platform server happens only here (the store owns innominatus' own). Called by the engine's
 runner.
 """
@@ -423,15 +428,20 @@ class PostgresExecutor:
         settings = server.settings
         names = {"name": settings.database, "database": settings.database}
         if settings.operation == "create":
-            await self._create(server, uid, password)
-            return {**names, "username": settings.role, "password": password}
+            managed = await self._create(server, uid, password)
+            return {
+                **names,
+                "username": settings.role,
+                "password": password,
+                "extensions": ",".join(managed),
+            }
         if settings.operation == "update":
-            await self._update(server, uid)
-            return {**names, "username": settings.role}
+            managed = await self._update(server, uid)
+            return {**names, "username": settings.role, "extensions": ",".join(managed)}
         await self._delete(server, uid)
         return {}
 
-    async def _create(self, server: _Server, uid: str, password: str) -> None:
+    async def _create(self, server: _Server, uid: str, password: str) -> list[str]:
         settings, log, marker = server.settings, server.log, MARKER.format(uid=uid)
         database = await server.database()
         role_exists, role_comment = await server.role()
@@ -443,8 +453,7 @@ class PostgresExecutor:
         )
         if database is not None and database.comment != marker and not adopt:
             raise _not_ours("database", settings.database, uid)
-        owns_ours = database is not None and database.owner == settings.role
-        if role_exists and role_comment != marker and not owns_ours:
+        if role_exists and role_comment != marker:
             raise _not_ours("role", settings.role, uid)
         role = sql.Identifier(settings.role)
         verifier = server.conn.pgconn.encrypt_password(
@@ -482,6 +491,7 @@ class PostgresExecutor:
                 ),
             )
             await self._mark(server, marker)
+            await self._private(server)
             log.write(f"created database {settings.database} ({shown})\n")
         else:
             if adopt:
@@ -497,10 +507,11 @@ class PostgresExecutor:
                 )
                 log.write(f"database {settings.database} now owned by {settings.role}\n")
             await self._set_limit(server)
+            await self._private(server)
             log.write(f"database {settings.database} already exists (ours); {shown}\n")
-        await self._extensions(server, drop=())
+        return await self._extensions(server, managed=())
 
-    async def _update(self, server: _Server, uid: str) -> None:
+    async def _update(self, server: _Server, uid: str) -> list[str]:
         settings, log = server.settings, server.log
         database = await server.database()
         if database is None:
@@ -520,8 +531,7 @@ class PostgresExecutor:
         limit = settings.connection_limit
         shown = f"connection limit {limit}" if limit >= 0 else "no connection limit"
         log.write(f"database {settings.database}: {shown}\n")
-        dropped = [ext for ext in settings.previous_extensions if ext not in settings.extensions]
-        await self._extensions(server, drop=dropped)
+        return await self._extensions(server, managed=settings.previous_extensions)
 
     async def _delete(self, server: _Server, uid: str) -> None:
         settings, log, marker = server.settings, server.log, MARKER.format(uid=uid)
@@ -565,6 +575,17 @@ class PostgresExecutor:
         )
 
     @staticmethod
+    async def _private(server: _Server) -> None:
+        """Only the owner may connect: PostgreSQL grants CONNECT and TEMP to PUBLIC by default,
+        which would let every other tenant's role into this database."""
+        await server.execute(
+            f"revoking public access to database {server.settings.database}",
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(server.settings.database)
+            ),
+        )
+
+    @staticmethod
     async def _set_limit(server: _Server) -> None:
         await server.execute(
             f"setting the connection limit of database {server.settings.database}",
@@ -574,11 +595,16 @@ class PostgresExecutor:
             ),
         )
 
-    async def _extensions(self, server: _Server, *, drop: Sequence[str]) -> None:
-        """Create the requested extensions in the database; drop those in ``drop``."""
+    async def _extensions(self, server: _Server, *, managed: Sequence[str]) -> list[str]:
+        """Create the requested extensions as the database's owner (so PostgreSQL's own rule
+        applies: only extensions the server marks trusted, such as pgcrypto or citext), drop
+        those this step created earlier (``managed``) that are no longer requested, and return
+        the extensions the step now manages. One that was already there is never managed."""
         settings, log = server.settings, server.log
-        if not settings.extensions and not drop:
-            return
+        kept = [name for name in managed if name in settings.extensions]
+        dropped = [name for name in managed if name not in settings.extensions]
+        if not settings.extensions and not dropped:
+            return []
         server.doing = f"connecting to database {settings.database}"
         async with await self._connect(
             server.dsn, server.deadline, dbname=settings.database
@@ -586,18 +612,22 @@ class PostgresExecutor:
             server.doing = f"listing the extensions of database {settings.database}"
             cursor = await conn.execute("SELECT extname FROM pg_catalog.pg_extension")
             installed = {row[0] for row in await cursor.fetchall()}
+            await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(settings.role)))
+            created: list[str] = []
             for name in settings.extensions:
                 if name in installed:
                     log.write(f"extension {name} already present\n")
                     continue
-                server.doing = f"creating extension {name}"
+                server.doing = f"creating extension {name} as {settings.role}"
                 await conn.execute(
                     sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
                 )
+                created.append(name)
                 log.write(f"created extension {name}\n")
-            for name in drop:
+            for name in dropped:
                 if name not in installed:
                     continue
                 server.doing = f"dropping extension {name}"
                 await conn.execute(sql.SQL("DROP EXTENSION {}").format(sql.Identifier(name)))
                 log.write(f"dropped extension {name} (no longer requested)\n")
+        return sorted({*kept, *created})

@@ -26,7 +26,10 @@ def inputs_hash(
     id_: str | None,
     params: Mapping[str, Any],
     annotations: Mapping[str, Any],
+    installed: str | None = None,
 ) -> str:
+    """What a resource's last apply must match for it to be up to date: its identity, params,
+    workflow selection and (``installed``) its provider's installation parameters."""
     document = {
         "type": type_,
         "class": class_,
@@ -35,4 +38,6 @@ def inputs_hash(
         "workflow": annotations.get(WORKFLOW_ANNOTATION),
         "workflow_tags": annotations.get(WORKFLOW_TAGS_ANNOTATION),
     }
+    if installed:
+        document["installed"] = installed
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()

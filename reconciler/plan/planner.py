@@ -145,6 +145,7 @@ def _desired_action(
     pending: set[ResourceUid],
     now: datetime,
     max_attempts: int,
+    installed: str | None = None,
 ) -> Action | None:
     record = recorded.get(resource.uid)
     base: dict[str, Any] = {
@@ -206,6 +207,7 @@ def _desired_action(
         id_=resource.id,
         params=params,
         annotations=resource.annotations,
+        installed=installed,
     )
     if record is not None and record.state == "active" and record.applied_hash == digest:
         return None
@@ -265,12 +267,14 @@ def plan_app(
     deletes_held: bool = False,
     claims: Mapping[str, frozenset[str]] | None = None,
     workload: bool = False,
+    installed: Mapping[str, str] | None = None,
 ) -> AppPlan:
     """Plan one app. ``desired=None`` means the app is gone from Git (delete everything).
 
     ``claims`` names, per shared resource (one declared with ``id``), the apps declaring it: a
     shared resource this app dropped is only released while other apps still declare it, and
-    deleted with the last one."""
+    deleted with the last one. ``installed`` maps a resource type to its provider's
+    installation digest (:meth:`ProviderSet.installed`): a change updates the resources."""
     claims = claims or {}
     if workload and desired is not None:
         desired = with_workload(desired)
@@ -291,6 +295,7 @@ def plan_app(
                 pending=pending,
                 now=now,
                 max_attempts=max_attempts,
+                installed=(installed or {}).get(resource.type),
             )
             if action is None:
                 unchanged.append(resource.uid)

@@ -35,6 +35,19 @@ from reconciler.providers.parameters import coerce
 from reconciler.providers.workflow import ParameterName, WorkflowName
 
 GOLDENPATHS = "goldenpaths.yaml"
+ENGINE_PARAMETERS = frozenset(
+    {
+        "app_name",
+        "resource_name",
+        "resource_type",
+        "resource_class",
+        "resource_id",
+        "resource_uid",
+        "operation",
+    }
+)
+"""Parameters the engine gives every workflow run; a declaration of the same name is
+overwritten by the engine's value."""
 
 _TYPES: Mapping[str, str] = {
     "string": "string",
@@ -176,6 +189,12 @@ def _parameter(
             "declared it as a string"
         )
         type_ = "string"
+    if name in ENGINE_PARAMETERS:
+        notes.append(
+            f"golden path {path}: parameter {name} is set by innominatus for every run "
+            f"({', '.join(sorted(ENGINE_PARAMETERS))}), so a value given for it is replaced; "
+            "rename it in the workflow and its templates"
+        )
     declaration: dict[str, Any] = {"name": name, "type": type_}
     if legacy.required:
         declaration["required"] = True

@@ -41,6 +41,9 @@ class Parameter:
     fixed: bool = False
     """Set by the platform team when installing the provider: ``default`` is the value, and a
     resource may not give another."""
+    platform: bool = False
+    """Only the platform sets it (its default or an installation parameter); a resource
+    giving a value is refused — for values that reach files, servers or credentials."""
     allowed: tuple[Any, ...] | None = None
     """``allowed_values``: the value must be one of these."""
     pattern: str | None = None
@@ -142,16 +145,24 @@ def bind_parameters(
     untouched because the engine adds its own (``app_name``, ``resource_uid``, ...).
     """
     bound = dict(values)
-    problems: list[str] = []
+    problems = _shadowing(workflow, parameters, values)
     for parameter in parameters:
         value = values.get(parameter.name)
-        if parameter.fixed:
-            if value is not None and _differs(parameter, value):
+        if parameter.fixed or parameter.platform:
+            if value is not None and (parameter.platform or _differs(parameter, value)):
                 problems.append(
                     f"workflow {workflow}: parameter '{parameter.name}' is set by the platform "
-                    "when the provider is installed; remove it from the resource's params"
+                    "(an installation parameter of the provider); remove it from the resource's "
+                    "params"
                 )
-            bound[parameter.name] = copy.deepcopy(parameter.default)
+            bound.pop(parameter.name, None)
+            if parameter.default is not None:
+                bound[parameter.name] = copy.deepcopy(parameter.default)
+            elif parameter.required:
+                problems.append(
+                    f"workflow {workflow}: parameter '{parameter.name}' has no value; the "
+                    "platform sets it as an installation parameter (providers[].parameters)"
+                )
             continue
         if value is None:
             bound.pop(parameter.name, None)
@@ -180,6 +191,30 @@ def bind_parameters(
     if problems:
         raise PermanentError("\n".join(problems))
     return bound
+
+
+def _shadowing(
+    workflow: str, parameters: Sequence[Parameter], values: Mapping[str, Any]
+) -> list[str]:
+    """Values whose names differ from a declared parameter, or from each other, only in case:
+    steps see every parameter as ``PARAM_<NAME>``, so one would silently replace the other."""
+    declared = {parameter.name.upper(): parameter.name for parameter in parameters}
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for key in values:
+        upper = key.upper()
+        if upper in declared and key != declared[upper]:
+            problems.append(
+                f"workflow {workflow}: param '{key}' differs from the declared parameter "
+                f"'{declared[upper]}' only in case; use '{declared[upper]}'"
+            )
+        elif upper in seen:
+            problems.append(
+                f"workflow {workflow}: params '{seen[upper]}' and '{key}' differ only in case; "
+                "steps see both as PARAM_" + upper + ": rename one"
+            )
+        seen.setdefault(upper, key)
+    return problems
 
 
 def _differs(parameter: Parameter, value: Any) -> bool:

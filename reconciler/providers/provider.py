@@ -51,6 +51,9 @@ class Provider:
     digest: str = ""
     tests: tuple[ProviderTest, ...] = ()
     """The provider's own test cases (``tests:``), run by ``innominatus providers test``."""
+    installed: str = ""
+    """sha256 over this installation's parameters and the step defaults its steps use ("" for
+    none): part of each resource's inputs, so changing them updates the resources."""
 
     def canonical(self, type_: str) -> str | None:
         """The canonical type ``type_`` names in this provider (itself or an alias' target)."""
@@ -131,7 +134,26 @@ def load_provider(
         locations=claims.locations,
         digest=_digest(file, workflows, {"parameters": parameters, "steps": step_defaults}),
         tests=tuple(manifest.tests or ()),
+        installed=_installed(workflows, parameters or {}, step_defaults or {}),
     )
+
+
+def _installed(
+    workflows: Mapping[str, Workflow],
+    parameters: Mapping[str, Any],
+    step_defaults: Mapping[str, Mapping[str, Any]],
+) -> str:
+    used = {step.type for workflow in workflows.values() for step in workflow.steps}
+    defaults = {kind: dict(config) for kind, config in step_defaults.items() if kind in used}
+    if not parameters and not defaults:
+        return ""
+    canonical = json.dumps(
+        {"parameters": dict(parameters), "step_defaults": defaults},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _missing_test_files(file: ManifestFile) -> list[InputError]:
@@ -144,7 +166,11 @@ def _missing_test_files(file: ManifestFile) -> list[InputError]:
         for key, name in stages:
             path = (folder / name).resolve()
             if not path.is_relative_to(folder) or not path.is_file():
-                at = ("tests", index, "score") if key == "score" else ("tests", index, "update")
+                at = (
+                    ("tests", index, "score")
+                    if key == "score"
+                    else ("tests", index, "update", "score")
+                )
                 found.append(
                     InputError(
                         f"test '{case.name}': Score file {name} not found inside {folder}; "

@@ -59,16 +59,23 @@ class ProviderSet:
 
     providers: Mapping[str, Provider]
     _claims: Mapping[str, Provider] = field(init=False, repr=False, compare=False)
+    _installed: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         claims, problems = _index(self.providers)
         if problems:
             raise ProviderSetError(problems)
         object.__setattr__(self, "_claims", claims)
+        installed = {name: p.installed for name, p in claims.items() if p.installed}
+        object.__setattr__(self, "_installed", MappingProxyType(installed))
 
     def claims(self, type_: str) -> Provider | None:
         """The provider claiming ``type_`` (a type or an alias), or None."""
         return self._claims.get(type_)
+
+    def installed(self) -> Mapping[str, str]:
+        """Claimed type or alias -> its provider's installation digest, where it has one."""
+        return self._installed
 
     def claimed(self) -> list[str]:
         """Every claimed type and alias, sorted."""

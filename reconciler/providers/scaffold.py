@@ -12,15 +12,17 @@ import re
 
 from reconciler.providers.manifest import CORE_VERSION, semver_core
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,56}[a-z0-9]")
+"""2 to 58 characters: a resource type needs two, and the test app ``<name>-test`` must stay
+within Score's 63."""
 
 
 def scaffold(name: str) -> dict[str, str]:
     """The files of provider ``name``; ``ValueError`` if ``name`` is not a usable name."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(
-            f"{name!r} is not a provider name; use lower-case letters, digits and '-' "
-            "(at most 63), such as my-queue"
+            f"{name!r} is not a provider name; use 2 to 58 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, such as my-queue"
         )
     major = semver_core(CORE_VERSION)[0]
     return {

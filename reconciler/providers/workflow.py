@@ -75,6 +75,7 @@ class _ParameterModel(StrictModel):
     required: bool = False
     default: Any = None
     description: Text = ""
+    platform: bool = False
     allowed_values: list[Any] | None = None
     pattern: str | None = None
     min: float | None = None
@@ -267,6 +268,7 @@ def _parameters(
             item.required,
             default,
             item.description,
+            platform=item.platform,
             allowed=_allowed(item, index, document, problems),
             pattern=item.pattern,
             minimum=item.min,

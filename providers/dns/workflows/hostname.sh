@@ -26,6 +26,8 @@ edit_hosts_file() {
   (
     flock 9
     tmp="$file.innominatus.$$"
+    trap 'rm -f "$tmp"' EXIT
+    cp -p "$file" "$tmp"  # the new file keeps the old one's mode and owner
     awk -v uid="$INNOMINATUS_RESOURCE_UID" '!(NF >= 2 && $(NF-1) == "innominatus" && $NF == uid)' \
       "$file" > "$tmp"
     if [ -n "${1:-}" ]; then printf '%s\n' "$1" >> "$tmp"; fi

@@ -190,6 +190,7 @@ class _StateReview:
             max_attempts=max_attempts,
             claims=self.claims,
             workload=self.context.workload,
+            installed=self.context.providers.installed() if self.context.providers else None,
         )
         shown = with_workload(desired) if desired and self.context.workload else desired
         by_uid = {r.uid: r for r in records}

@@ -150,6 +150,7 @@ def test_create_makes_a_database_owned_by_a_login_role_that_connects_with_the_pa
         "connection_string": (
             f"postgresql://{server.database}:{password}@127.0.0.1:5432/{server.database}"
         ),
+        "extensions": "",
     }
     [(owner, login, comment)] = _query(
         "SELECT pg_get_userbyid(d.datdba), r.rolcanlogin, shobj_description(d.oid, 'pg_database')"
@@ -177,6 +178,12 @@ def test_create_applies_the_connection_limit_and_extensions(
     assert result.status == "succeeded", result.error
     assert server.connection_limit() == 10
     assert server.extensions() == {"pgcrypto", "citext"}
+    assert result.outputs["extensions"] == "citext,pgcrypto"
+    owners = _query(
+        "SELECT pg_get_userbyid(extowner) FROM pg_extension WHERE extname <> 'plpgsql'",
+        dbname=server.database,
+    )
+    assert owners == [(server.database,), (server.database,)], "created as the owner role"
     assert f"created database {server.database} (connection limit 10)" in result.log
     assert "created extension pgcrypto" in result.log
     assert "created extension citext" in result.log
@@ -239,7 +246,62 @@ def test_update_changes_the_limit_and_extensions_but_never_the_password(
     assert server.password_hash() == stored
     assert "password" not in updated.outputs
     assert updated.outputs["username"] == server.database
+    assert updated.outputs["extensions"] == "citext"
     assert _scram_matches(server.password_hash(), created.outputs["password"])
+
+
+def test_an_extension_the_server_does_not_trust_is_refused_for_the_owner(
+    server: Server, make_request: MakeRequest
+) -> None:
+    config = server.config(extensions=["file_fdw"])  # reads server files: superuser only
+
+    result = run(server.executor(), make_request("postgres", config))
+
+    assert result.status == "failed"
+    assert "file_fdw" in (result.error or "")
+    assert "file_fdw" not in server.extensions()
+
+
+def test_other_roles_cannot_connect_to_the_new_database(
+    server: Server, make_request: MakeRequest
+) -> None:
+    created = run(server.executor(), make_request("postgres", server.config()))
+    assert created.status == "succeeded", created.error
+    [(public, owner_may)] = _query(
+        "SELECT has_database_privilege('public', %s, 'CONNECT'),"
+        " has_database_privilege(%s, %s, 'CONNECT')",
+        server.database,
+        server.database,
+        server.database,
+    )
+    assert (public, owner_may) == (False, True)
+
+
+def test_a_foreign_role_made_owner_of_our_database_is_not_taken_over(
+    server: Server, make_request: MakeRequest
+) -> None:
+    executor = server.executor()
+    assert run(executor, make_request("postgres", server.config())).status == "succeeded"
+    victim = f"{server.database}_dba"
+    server.roles.append(victim)
+    _query(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'theirs'").format(sql.Identifier(victim)))
+    _query(
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(server.database), sql.Identifier(victim)
+        )
+    )
+    theirs = server.password_hash(victim)
+
+    again = run(executor, make_request("postgres", server.config(role=victim)))
+    deleted = run(
+        executor, make_request("postgres", server.config(role=victim), operation="delete")
+    )
+
+    assert again.status == "failed"
+    assert f"role {victim} exists but is not managed by innominatus" in (again.error or "")
+    assert server.password_hash(victim) == theirs
+    assert deleted.status == "succeeded", deleted.error
+    assert server.role_exists(victim), "a role innominatus did not create is never dropped"
 
 
 def test_update_never_drops_an_extension_it_did_not_create(
