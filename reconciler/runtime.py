@@ -60,21 +60,6 @@ class Components:
         self.store.close()
 
 
-def provider_catalog(settings: Settings, *, executors: ExecutorRegistry) -> ProviderCatalog:
-    """The catalogue of the configured provider sources (tokens read from their env vars);
-    every step type and step config is checked by the executors when a set loads."""
-    return ProviderCatalog(
-        sources=settings.providers,
-        data_dir=Path(settings.data_dir),
-        known_step_types=executors.known_types(),
-        validate_step=executors.validate,
-        tokens={
-            s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
-        },
-        step_defaults=settings.step_defaults,
-    )
-
-
 class MirrorWriters:
     """The ``git-commit``/``kubernetes`` steps' Git access: one long-lived mirror per target
     repository, branch and token variable (``reconciler.sources.GitMirror`` pushes
@@ -128,7 +113,7 @@ def build(settings: Settings, *, lock: bool) -> Components:
         executors = default_registry(
             collaborators={"git_writer_factory": MirrorWriters(data_dir=Path(settings.data_dir))}
         )
-        catalog = provider_catalog(settings, executors=executors)
+        catalog = ProviderCatalog.configured(settings, executors=executors)
         catalog.reload()
         if catalog.current is None:
             raise ConfigError(catalog.refusal or "no provider set could be loaded")

@@ -66,22 +66,10 @@ def _providers(settings: Settings) -> tuple[ProviderSet | None, str | None]:
             "no provider is configured, so no workflow can be resolved; pass --config with the "
             "daemon's configuration"
         )
-    from reconciler.engine.catalog import ProviderCatalog
+    from reconciler.engine.catalog import ProviderCatalog  # imported on use: not in `validate`
     from reconciler.executors.registry import default_registry
 
-    # As runtime.provider_catalog builds it; importing the runtime (uvicorn, Starlette,
-    # APScheduler) would add about 0.15 s to every plan.
-    registry = default_registry()
-    catalog = ProviderCatalog(
-        sources=settings.providers,
-        data_dir=Path(settings.data_dir),
-        known_step_types=registry.known_types(),
-        validate_step=registry.validate,
-        tokens={
-            s.name: os.environ.get(s.token_env) if s.token_env else None for s in settings.providers
-        },
-        step_defaults=settings.step_defaults,
-    )
+    catalog = ProviderCatalog.configured(settings, executors=default_registry())
     try:
         return catalog.load().providers, None
     except InnominatusError as exc:

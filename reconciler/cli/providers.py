@@ -35,9 +35,9 @@ def providers() -> None:
 
 
 def _catalogue(ctx: click.Context) -> dict[str, Any]:
-    from reconciler.runtime import provider_catalog  # the daemon's wiring; imported on use
+    from reconciler.engine.catalog import ProviderCatalog  # imported on use
 
-    catalog = provider_catalog(settings_of(ctx), executors=default_registry())
+    catalog = ProviderCatalog.configured(settings_of(ctx), executors=default_registry())
     try:
         catalog.reload()
         return catalog.describe()

@@ -13,6 +13,7 @@ logs, the API and ``innominatus providers list``. Called by the runtime and the 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import InnominatusError, PermanentError
+from reconciler.executors.registry import ExecutorRegistry
 from reconciler.providers.integrity import select_version, tree_hash
 from reconciler.providers.registry import ProviderSet, load_provider_set
-from reconciler.settings import ProviderSourceSettings
+from reconciler.settings import ProviderSourceSettings, Settings
 from reconciler.sources.checkout import ProviderCheckout
 from reconciler.sources.redact import redact_url
 
@@ -63,6 +65,23 @@ class ProviderCatalog:
     refused_at: datetime | None = None
     _checkouts: dict[str, ProviderCheckout] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def configured(cls, settings: Settings, *, executors: ExecutorRegistry) -> ProviderCatalog:
+        """The catalogue of the configured provider sources as the daemon loads it (tokens
+        read from their env vars, step defaults applied, every step type and config checked
+        by the executors). Used by the runtime, ``innominatus plan`` and ``providers``."""
+        return cls(
+            sources=settings.providers,
+            data_dir=Path(settings.data_dir),
+            known_step_types=executors.known_types(),
+            validate_step=executors.validate,
+            tokens={
+                s.name: os.environ.get(s.token_env) if s.token_env else None
+                for s in settings.providers
+            },
+            step_defaults=settings.step_defaults,
+        )
 
     @property
     def watch_paths(self) -> dict[str, Path]:

@@ -103,6 +103,18 @@ def parse_mapping(raw: bytes, *, file: str, what: str) -> Document:
     return document
 
 
+def read_mapping(path: Path, *, what: str, name: str) -> tuple[bytes, Document]:
+    """The bytes of ``path`` and its single YAML mapping; :class:`InvalidInputError` on any
+    problem. ``what`` names the file in a not-found message, ``name`` in the others."""
+    try:
+        raw = read_file(path, what=what)
+        return raw, parse_mapping(raw, file=str(path), what=name)
+    except InvalidInputError:
+        raise
+    except InputError as exc:
+        raise InvalidInputError([exc]) from exc
+
+
 def validate(model: type[M], document: Document) -> tuple[M | None, list[InputError]]:
     """``document`` as ``model``, or every problem pydantic found, each at its key's line."""
     try:

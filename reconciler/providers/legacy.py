@@ -22,13 +22,11 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from reconciler.errors import InputError
 from reconciler.providers.documents import (
     InvalidInputError,
     StrictModel,
     Text,
-    parse_mapping,
-    read_file,
+    read_mapping,
     validate,
 )
 from reconciler.providers.parameters import coerce
@@ -95,13 +93,7 @@ class GoldenPaths(StrictModel):
 
 def read_goldenpaths(path: Path) -> GoldenPaths:
     """The golden path catalogue at ``path``; :class:`InvalidInputError` lists every problem."""
-    try:
-        raw = read_file(path, what="golden path catalogue")
-        document = parse_mapping(raw, file=str(path), what=GOLDENPATHS)
-    except InvalidInputError:
-        raise
-    except InputError as exc:
-        raise InvalidInputError([exc]) from exc
+    _, document = read_mapping(path, what="golden path catalogue", name=GOLDENPATHS)
     model, problems = validate(GoldenPaths, document)
     if model is None:
         raise InvalidInputError(problems)

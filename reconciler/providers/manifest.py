@@ -25,8 +25,7 @@ from reconciler.providers.documents import (
     describe,
     digest,
     matching,
-    parse_mapping,
-    read_file,
+    read_mapping,
     validate,
 )
 from reconciler.providers.workflow import WorkflowName
@@ -238,13 +237,7 @@ class ManifestFile:
 
 def load_manifest(path: Path) -> ManifestFile:
     """Read provider.yaml at ``path``; :class:`InvalidInputError` lists every structural problem."""
-    try:
-        raw = read_file(path, what="provider manifest")
-        document = parse_mapping(raw, file=str(path), what="provider.yaml")
-    except InvalidInputError:
-        raise
-    except InputError as exc:
-        raise InvalidInputError([exc]) from exc
+    raw, document = read_mapping(path, what="provider manifest", name="provider.yaml")
     if "provisioners" in document.data:
         raise InvalidInputError(
             [

@@ -155,24 +155,10 @@ def bind_parameters(
                     "(an installation parameter of the provider); remove it from the resource's "
                     "params"
                 )
-            bound.pop(parameter.name, None)
-            if parameter.default is not None:
-                bound[parameter.name] = copy.deepcopy(parameter.default)
-            elif parameter.required:
-                problems.append(
-                    f"workflow {workflow}: parameter '{parameter.name}' has no value; the "
-                    "platform sets it as an installation parameter (providers[].parameters)"
-                )
+            _default(workflow, parameter, bound, problems)
             continue
         if value is None:
-            bound.pop(parameter.name, None)
-            if parameter.default is not None:
-                bound[parameter.name] = copy.deepcopy(parameter.default)
-            elif parameter.required:
-                problems.append(
-                    f"workflow {workflow}: required parameter '{parameter.name}' is missing; "
-                    "add it to the resource's params"
-                )
+            _default(workflow, parameter, bound, problems)
             continue
         try:
             bound[parameter.name] = coerce(parameter.type, value)
@@ -191,6 +177,26 @@ def bind_parameters(
     if problems:
         raise PermanentError("\n".join(problems))
     return bound
+
+
+def _default(
+    workflow: str, parameter: Parameter, bound: dict[str, Any], problems: list[str]
+) -> None:
+    """Bind ``parameter``'s default (a copy, so one execution cannot change another's), or
+    say that a required one has no value and who must give it."""
+    bound.pop(parameter.name, None)
+    if parameter.default is not None:
+        bound[parameter.name] = copy.deepcopy(parameter.default)
+    elif parameter.required and (parameter.fixed or parameter.platform):
+        problems.append(
+            f"workflow {workflow}: parameter '{parameter.name}' has no value; the "
+            "platform sets it as an installation parameter (providers[].parameters)"
+        )
+    elif parameter.required:
+        problems.append(
+            f"workflow {workflow}: required parameter '{parameter.name}' is missing; "
+            "add it to the resource's params"
+        )
 
 
 def _shadowing(

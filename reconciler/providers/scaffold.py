@@ -27,8 +27,20 @@ def scaffold(name: str) -> dict[str, str]:
     major = semver_core(CORE_VERSION)[0]
     return {
         "provider.yaml": _MANIFEST.format(name=name, core=CORE_VERSION, major=major),
-        "workflows/create.yaml": _CREATE.format(name=name),
-        "workflows/update.yaml": _UPDATE.format(name=name),
+        "workflows/create.yaml": _WRITE.format(
+            name=name,
+            operation="create",
+            step="create",
+            done="created",
+            description=f"Create the {name} (here a JSON record in the state directory)",
+        ),
+        "workflows/update.yaml": _WRITE.format(
+            name=name,
+            operation="update",
+            step="resize",
+            done="resized",
+            description=f"Apply changed parameters to the {name}",
+        ),
         "workflows/delete.yaml": _DELETE.format(name=name),
         "tests/app.score.yaml": _SCORE.format(name=name),
         "tests/app-bigger.score.yaml": _SCORE.format(name=name).replace(
@@ -81,57 +93,29 @@ _STEP_HEAD = """\
         record="$INNOMINATUS_STATE_DIR/{name}.json"
 """
 
-_CREATE = (
+_WRITE = (
     """\
 apiVersion: innominatus.io/v1alpha1
 kind: Workflow
 metadata:
-  name: create-{name}
-  description: Create the {name} (here a JSON record in the resource's state directory)
+  name: {operation}-{name}
+  description: {description}
 parameters:
-  - {{name: size, type: string, default: small, description: "small, medium or large"}}
+  - {{name: size, type: string, default: small, allowed_values: [small, medium, large]}}
 steps:
-  - name: create
+  - name: {step}
     type: shell
     config:
 """
     + _STEP_HEAD
     + """\
-        case "$PARAM_SIZE" in small|medium|large) ;; *)
-          echo "size must be small, medium or large, got '$PARAM_SIZE'" >&2; exit 1 ;;
-        esac
         id=$(printf '%s' "$INNOMINATUS_RESOURCE_UID" | sha256sum | cut -c1-16)
         printf '{{"id": "%s", "size": "%s"}}\\n' "$id" "$PARAM_SIZE" > "$record"
-        echo "created {name} $id ($PARAM_SIZE)"
+        echo "{done} {name} $id ($PARAM_SIZE)"
         cat "$record"
 """
 )
-
-_UPDATE = (
-    """\
-apiVersion: innominatus.io/v1alpha1
-kind: Workflow
-metadata:
-  name: update-{name}
-  description: Apply changed parameters to the {name}
-parameters:
-  - {{name: size, type: string, default: small}}
-steps:
-  - name: resize
-    type: shell
-    config:
-"""
-    + _STEP_HEAD
-    + """\
-        case "$PARAM_SIZE" in small|medium|large) ;; *)
-          echo "size must be small, medium or large, got '$PARAM_SIZE'" >&2; exit 1 ;;
-        esac
-        id=$(printf '%s' "$INNOMINATUS_RESOURCE_UID" | sha256sum | cut -c1-16)
-        printf '{{"id": "%s", "size": "%s"}}\\n' "$id" "$PARAM_SIZE" > "$record"
-        echo "resized {name} $id to $PARAM_SIZE"
-        cat "$record"
-"""
-)
+"""Create and update: write the record; its JSON, printed last, is the step's outputs."""
 
 _DELETE = (
     """\

@@ -25,8 +25,7 @@ from reconciler.providers.documents import (
     describe,
     digest,
     matching,
-    parse_mapping,
-    read_file,
+    read_mapping,
     validate,
 )
 from reconciler.providers.parameters import (
@@ -155,13 +154,7 @@ class Workflow:
 
 def load_workflow(path: Path) -> Workflow:
     """Read and check one workflow file; :class:`InvalidInputError` lists every problem."""
-    try:
-        raw = read_file(path, what="workflow file")
-        document = parse_mapping(raw, file=str(path), what="workflow file")
-    except InvalidInputError:
-        raise
-    except InputError as exc:
-        raise InvalidInputError([exc]) from exc
+    raw, document = read_mapping(path, what="workflow file", name="workflow file")
     model, problems = validate(_WorkflowModel, document)
     if model is None:
         raise InvalidInputError(problems)

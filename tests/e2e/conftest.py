@@ -198,3 +198,37 @@ def make_story(
 @pytest.fixture
 def story(tmp_path: Path, database_url: str) -> Story:
     return make_story(tmp_path, database_url)
+
+
+class Cli:
+    """Runs ``python -m reconciler`` in ``tmp_path`` with a private ``TMPDIR``."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.cwd = tmp_path
+        self.tmpdir = tmp_path / "tmp"
+        self.tmpdir.mkdir()
+
+    def __call__(
+        self, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reconciler", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=self.cwd,
+            env={**os.environ, "TMPDIR": str(self.tmpdir), **(env or {})},
+        )
+
+    def leftovers(self) -> set[str]:
+        return {
+            path.name
+            for path in self.tmpdir.iterdir()
+            if path.name.startswith("innominatus-provider-test-")
+        }
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)

@@ -9,51 +9,18 @@ temporary directory at the same time.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from reconciler.providers.scaffold import scaffold
+from tests.e2e.conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "innominatus-provider-test-"
-
-
-class Cli:
-    """Runs ``python -m reconciler`` in ``tmp_path`` with a private ``TMPDIR``."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.cwd = tmp_path
-        self.tmpdir = tmp_path / "tmp"
-        self.tmpdir.mkdir()
-
-    def __call__(
-        self, *args: str, env: Mapping[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "reconciler", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=self.cwd,
-            env={**os.environ, "TMPDIR": str(self.tmpdir), **(env or {})},
-        )
-
-    def leftovers(self) -> set[str]:
-        return {path.name for path in self.tmpdir.iterdir() if path.name.startswith(PREFIX)}
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
 
 
 def write_provider(folder: Path, name: str = "my-queue") -> Path:

@@ -5,8 +5,6 @@ constrained in their workflow files."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from reconciler.errors import PermanentError
 from reconciler.executors.registry import default_registry
 from reconciler.providers.provider import load_provider
 from reconciler.providers.workflow import apply_parameters
+from tests.e2e.conftest import Cli
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "innominatus"
 EXAMPLES = CORPUS / "examples"
@@ -28,16 +27,6 @@ GOLDEN_PATHS = (
     "observability-setup",
     "onboard-dev-team",
 )
-
-
-def innominatus(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -62,11 +51,11 @@ def legacy(tmp_path: Path) -> Path:
 
 
 def test_a_legacy_platform_with_golden_paths_migrates_to_a_valid_provider(
-    legacy: Path, tmp_path: Path
+    legacy: Path, tmp_path: Path, cli: Cli
 ) -> None:
     target = tmp_path / "migrated"
 
-    result = innominatus("providers", "migrate", str(legacy), "--output", str(target))
+    result = cli("providers", "migrate", str(legacy), "--output", str(target))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "migrated and valid (7 workflows)" in result.stdout
@@ -84,10 +73,10 @@ def test_a_legacy_platform_with_golden_paths_migrates_to_a_valid_provider(
 
 
 def test_migrated_golden_path_parameters_keep_their_types_defaults_and_constraints(
-    legacy: Path, tmp_path: Path
+    legacy: Path, tmp_path: Path, cli: Cli
 ) -> None:
     target = tmp_path / "migrated"
-    assert innominatus("providers", "migrate", str(legacy), "-o", str(target)).returncode == 0
+    assert cli("providers", "migrate", str(legacy), "-o", str(target)).returncode == 0
     provider = load_provider(target, known_step_types=default_registry().known_types())
 
     ephemeral = provider.workflows["ephemeral-env"]
@@ -108,11 +97,11 @@ def test_migrated_golden_path_parameters_keep_their_types_defaults_and_constrain
 
 
 def test_a_golden_path_whose_workflow_file_is_missing_is_named_and_the_result_refused(
-    legacy: Path, tmp_path: Path
+    legacy: Path, tmp_path: Path, cli: Cli
 ) -> None:
     (legacy / "workflows" / "deploy-app.yaml").unlink()
 
-    result = innominatus("providers", "migrate", str(legacy), "-o", str(tmp_path / "out"))
+    result = cli("providers", "migrate", str(legacy), "-o", str(tmp_path / "out"))
 
     assert result.returncode == 1
     assert (
@@ -124,20 +113,20 @@ def test_a_golden_path_whose_workflow_file_is_missing_is_named_and_the_result_re
 
 
 def test_an_unmigrated_folder_with_goldenpaths_yaml_is_refused_with_the_migrate_command(
-    legacy: Path,
+    legacy: Path, cli: Cli
 ) -> None:
-    result = innominatus("providers", "validate", str(legacy))
+    result = cli("providers", "validate", str(legacy))
 
     assert result.returncode == 1
     assert "legacy provisioners: name programs built into the Go original" in result.stderr
 
 
-def test_migrate_refuses_a_non_empty_output_folder(legacy: Path, tmp_path: Path) -> None:
+def test_migrate_refuses_a_non_empty_output_folder(legacy: Path, tmp_path: Path, cli: Cli) -> None:
     target = tmp_path / "busy"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
 
-    result = innominatus("providers", "migrate", str(legacy), "-o", str(target))
+    result = cli("providers", "migrate", str(legacy), "-o", str(target))
 
     assert result.returncode == 1
     assert "is not empty" in result.stderr
