@@ -201,10 +201,15 @@ def _install(
             )
         )
     installed: dict[str, Workflow] = {}
+    refused: set[str] = set()  # one message per value, however many workflows declare it
     for key, workflow in workflows.items():
         try:
             installed[key] = replace(workflow, parameters=install(workflow.parameters, parameters))
         except ValueError as exc:
+            installed[key] = workflow
+            if str(exc) in refused:
+                continue
+            refused.add(str(exc))
             problems.append(
                 InputError(
                     f"provider {name}, workflow {workflow.name}: {exc}; fix providers[].parameters "
@@ -212,7 +217,6 @@ def _install(
                     location=file.location(),
                 )
             )
-            installed[key] = workflow
     return installed
 
 
