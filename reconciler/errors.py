@@ -72,5 +72,9 @@ class StoreError(TemporaryError):
     """The database could not be reached or refused a statement."""
 
 
+class StaleError(TemporaryError):
+    """A resource changed between the plan and the start of its action: plan again."""
+
+
 class LockedError(PermanentError):
     """Another daemon holds the database this one was asked to use."""

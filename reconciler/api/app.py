@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reconciler.api.cache import VersionedDocument
 from reconciler.api.dashboard import render_dashboard
 from reconciler.api.views import StatusViews
 
@@ -100,12 +101,20 @@ def create_app(
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
 
+    every_app = VersionedDocument(version=views.store.resources.version, build=views.apps)
+
+    async def apps(request: Request) -> Response:
+        etag, body = await threaded(every_app.get)
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(body, media_type="application/json", headers={"ETag": etag})
+
     routes = [
         Route("/", dashboard, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", prometheus, methods=["GET", "HEAD"]),
-        Route("/api/v1/apps", json_route(lambda r: views.apps()), methods=["GET", "HEAD"]),
+        Route("/api/v1/apps", apps, methods=["GET", "HEAD"]),
         Route(
             "/api/v1/apps/{app}",
             json_route(lambda r: views.app(r.path_params["app"])),

@@ -84,9 +84,18 @@ class Engine:
         self._synced_once: set[str] = set()
         self._attempted: set[str] = set()
         self._status_dirty: dict[str, set[str]] = {}
-        self._running: dict[str, asyncio.Task[bool]] = {}
+        self._running: dict[str, asyncio.Task[bool | None]] = {}
         self._slots = asyncio.Semaphore(settings.engine.workers)
         self._detected_at: dict[str, float] = {}
+        """Repository -> when a trigger was first seen, until its sync hands it to apps."""
+        self._status_due: set[str] = set()
+        """Apps whose status file may be stale: their spec changed (sync) or an execution of
+        theirs finished; their next reconcile marks them for the status writer."""
+        self._status_seen: set[str] = set()
+        """Apps reconciled since start: the first reconcile always checks the status file."""
+        self._awaiting_start: dict[str, float] = {}
+        """App -> when the commit its sync brought was detected, until the app's next
+        reconcile (which either starts a step — measured as commit → start — or not)."""
         self.queue = WorkQueue(handler=self._handle, concurrency=max(4, settings.engine.workers))
         self.ready = asyncio.Event()
 
@@ -141,8 +150,11 @@ class Engine:
         if name not in self._synced_once:
             self._synced_once.add(name)
             apps |= {a.name for a in await asyncio.to_thread(self.store.apps.all, repository=name)}
-        if not apps:
-            self._detected_at.pop(name, None)
+        self._status_due.update(result.changed_apps)
+        detected = self._detected_at.pop(name, None)
+        if detected is not None and result.changed_apps:
+            for app in result.changed_apps:
+                self._awaiting_start.setdefault(app, detected)
         for app in sorted(apps):
             self.trigger_app(app)
         if result.hold:
@@ -161,13 +173,15 @@ class Engine:
             workload=self.providers.claims("workload") is not None,
             installed=self.providers.installed(),
         )
-        if result.repository is not None:
+        due = name in self._status_due or name not in self._status_seen or result.changed
+        if result.repository is not None and due:
+            self._status_due.discard(name)
+            self._status_seen.add(name)
             self._mark_status(result.repository, name)
-            detected = self._detected_at.get(result.repository)
-            if result.started and detected is not None:
-                self.stats.last_commit_to_start = time.monotonic() - detected
-                self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
-                del self._detected_at[result.repository]
+        detected = self._awaiting_start.pop(name, None)
+        if result.started and detected is not None:
+            self.stats.last_commit_to_start = time.monotonic() - detected
+            self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
         return result.outcome
 
     def _mark_status(self, repository: str, app: str) -> None:
@@ -219,8 +233,8 @@ class Engine:
 
     async def _execute(
         self, action: Action, record: RecordedResource | None, commit: str | None
-    ) -> bool:
-        ok = False
+    ) -> bool | None:
+        ok: bool | None = False
         try:
             async with self._slots:
                 self.stats.executions_started += 1
@@ -247,13 +261,17 @@ class Engine:
             self.stats.last_execution_done_at = time.monotonic()
             if ok:
                 self.stats.executions_succeeded += 1
+            elif ok is None:  # not started: the resource changed since the plan
+                self.stats.executions_started -= 1
             else:
                 self.stats.executions_failed += 1
             self._running.pop(action.uid, None)
+            self._status_due.add(action.app)
             self.trigger_app(action.app)
             if action.shared:
                 # Other apps declaring it may be waiting for it.
                 for app in await asyncio.to_thread(self.store.resources.claimers, action.uid):
+                    self._status_due.add(app)
                     self.trigger_app(app)
         return ok
 

@@ -32,6 +32,9 @@ class AppPass:
     repository: str | None
     started: int
     plan: AppPlan | None
+    changed: bool = False
+    """The app's phase or condition changed, resources were orphaned, or it is gone: what its
+    status file shows may differ now."""
 
 
 async def reconcile_app(
@@ -55,6 +58,7 @@ async def reconcile_app(
     plan: AppPlan | None = None
     started = 0
     requeue: float | None = None
+    orphaned_now = False
     if app.error is None:
         desired = DesiredApp.from_json(name, app.desired) if app.desired is not None else None
         plan = plan_app(
@@ -76,6 +80,7 @@ async def reconcile_app(
             start(action, by_uid.get(action.uid), app.commit)
             started += 1
         newly_orphaned = [u for u in plan.orphans if not by_uid[u].orphaned]
+        orphaned_now = bool(newly_orphaned)
         if newly_orphaned:
             await asyncio.to_thread(store.resources.set_orphaned, newly_orphaned, orphaned=True)
             recorded = await asyncio.to_thread(store.resources.of_app, name)
@@ -93,7 +98,7 @@ async def reconcile_app(
         plan=plan,
         recorded=recorded,
     )
-    await asyncio.to_thread(
+    changed = await asyncio.to_thread(
         store.apps.set_phase,
         name,
         phase=phase,
@@ -109,4 +114,5 @@ async def reconcile_app(
     )
     if gone:
         await asyncio.to_thread(store.apps.forget, name)
-    return AppPass(Outcome(requeue_after=requeue), app.repository, started, plan)
+    changed = changed or gone or orphaned_now
+    return AppPass(Outcome(requeue_after=requeue), app.repository, started, plan, changed)

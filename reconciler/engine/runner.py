@@ -23,7 +23,7 @@ from typing import Any
 from reconciler.engine.backoff import next_attempt
 from reconciler.engine.logstream import LogStream
 from reconciler.engine.metrics import Metrics
-from reconciler.errors import PermanentError
+from reconciler.errors import PermanentError, StaleError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
@@ -86,8 +86,9 @@ async def run_action(
     record: RecordedResource | None,
     commit: str | None,
     ctx: RunContext,
-) -> bool:
-    """Run ``action`` to completion; True when it succeeded."""
+) -> bool | None:
+    """Run ``action`` to completion; True when it succeeded, None when it did not start
+    because the resource changed since the plan (the app is planned again)."""
     store = ctx.store
     now = datetime.now(UTC)
     if action.release_only:
@@ -123,19 +124,24 @@ async def run_action(
         logger.warning("%s: %s %s: %s", action.app, action.operation, action.uid, exc.message)
         return False
     provider = resolution.provider
-    execution_id, attempt = await asyncio.to_thread(
-        store.resources.begin,
-        **_identity(action),
-        operation=action.operation,
-        reason=action.reason,
-        provider=provider.name,
-        provider_version=provider.version,
-        workflow=workflow.name,
-        inputs_hash=digest,
-        commit=commit,
-        depends_on=list(action.depends_on),
-        shared=action.shared,
-    )
+    try:
+        execution_id, attempt = await asyncio.to_thread(
+            store.resources.begin,
+            **_identity(action),
+            operation=action.operation,
+            reason=action.reason,
+            provider=provider.name,
+            provider_version=provider.version,
+            workflow=workflow.name,
+            inputs_hash=digest,
+            commit=commit,
+            depends_on=list(action.depends_on),
+            shared=action.shared,
+            expected=(record.state, record.execution_id) if record is not None else (None, None),
+        )
+    except StaleError as exc:
+        logger.debug("%s: %s", action.app, exc.message)
+        return None
     logger.info(
         "%s: %s %s with %s/%s (execution %d, attempt %d)",
         action.app,

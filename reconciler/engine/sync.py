@@ -10,8 +10,10 @@ source). The delete guard (invariant 2) is evaluated over the whole repository.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.desired import DesiredApp, DesiredResource, ParsedFile, assemble, parse_file
 from reconciler.errors import SourceError
@@ -109,7 +111,11 @@ class RepositorySync:
                 snapshots[app_name] = None
                 updates.append(AppDesired(name=app_name, path=old.path, desired=None))
         updates = self._shared_conflicts(updates, snapshots)
-        hold = self._guard(snapshots, recorded_names=set(recorded), commit=commit)
+        changed = {u.name for u in updates}
+        hold = self._guard(
+            {n: app for n, app in snapshots.items() if n in changed and n in recorded},
+            commit=commit,
+        )
         self.store.apps.save_desired(repository=name, commit=commit, apps=updates)
         self.store.repositories.record_seen(
             name, commit=commit, next_poll_at=now + timedelta(seconds=self.settings.interval)
@@ -135,7 +141,7 @@ class RepositorySync:
             spec = by_name[name].desired if name in by_name else record.desired
             if name in snapshots and snapshots[name] is None:
                 continue
-            if spec is None:
+            if spec is None or not _declares_shared(spec):
                 continue
             app = DesiredApp.from_json(name, spec)
             for resource in app.resources.values():
@@ -180,31 +186,34 @@ class RepositorySync:
                 by_name[name] = AppDesired(name=name, path=record.path, desired=record.desired)
         return list(by_name.values())
 
-    def _guard(
-        self,
-        snapshots: dict[str, DesiredApp | None],
-        *,
-        recorded_names: set[str],
-        commit: CommitSha,
-    ) -> str | None:
-        if not self.settings.prune:
+    def _guard(self, changed: dict[str, DesiredApp | None], *, commit: CommitSha) -> str | None:
+        """Whether the deletes this commit causes must wait for a confirm. ``changed``: the
+        recorded apps whose spec this commit changes (None: removed) — only their resources
+        can be deleted by it, so only theirs are read."""
+        if not self.settings.prune or not changed:
             return None
-        live = [
-            r
-            for r in self.store.resources.all()
-            if r.app in recorded_names and r.state != "terminated"
-        ]
         deletes = 0
-        for resource in live:
-            if resource.app not in snapshots:
-                continue  # unchanged or invalid: nothing of it is deleted by this commit
-            app = snapshots[resource.app]
-            if app is None or resource.uid not in {r.uid for r in app.resources.values()}:
-                deletes += 1
-        reason = delete_guard(deletes=deletes, live=len(live), max_deletes=self.max_deletes)
+        for name, app in changed.items():
+            kept = {r.uid for r in app.resources.values()} if app is not None else set()
+            deletes += sum(
+                1
+                for r in self.store.resources.of_app(name)
+                if r.app == name and r.state != "terminated" and r.uid not in kept
+            )
+        if deletes == 0:
+            return None
+        live = self.store.resources.count_live(repository=self.settings.name)
+        reason = delete_guard(deletes=deletes, live=live, max_deletes=self.max_deletes)
         if reason is None:
             return None
         record = self.store.repositories.get(self.settings.name)
         if record is not None and record.confirmed_commit == commit:
             return None
         return reason.replace("<repository>", self.settings.name)
+
+
+def _declares_shared(spec: Mapping[str, Any]) -> bool:
+    """Whether a stored desired snapshot has a shared resource (one with an ``id``), read off
+    the JSON without building the app (most apps have none)."""
+    resources = spec.get("resources") or {}
+    return any(raw.get("id") is not None for raw in resources.values())

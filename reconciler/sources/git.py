@@ -172,11 +172,20 @@ class GitMirror:
 
     def read_branch_file(self, branch: str, path: str) -> bytes | None:
         """``path`` at the tip of ``branch`` as last fetched; None if either is missing."""
+        return self.read_branch_files(branch, [path])[path]
+
+    def read_branch_files(self, branch: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+        """Each of ``paths`` at the tip of ``branch`` (None where missing), read by one
+        ``git cat-file --batch`` however many there are."""
         check_branch(branch)
-        check_path(path)
+        for path in paths:
+            check_path(path)
         with self._lock:
-            [found] = cat_batch(self._open(), [f"refs/heads/{branch}:{path}"])
-        return found[1] if found is not None and found[0] == "blob" else None
+            found = cat_batch(self._open(), [f"refs/heads/{branch}:{path}" for path in paths])
+        return {
+            path: item[1] if item is not None and item[0] == "blob" else None
+            for path, item in zip(paths, found, strict=True)
+        }
 
     def write_files(
         self, *, branch: str, files: Mapping[str, bytes | None], message: str

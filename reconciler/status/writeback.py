@@ -28,12 +28,16 @@ def status_path(app: str) -> str:
     return f"apps/{app}.yaml"
 
 
-def _current(mirror: GitMirror, branch: str, path: str) -> dict[str, Any] | None:
-    raw = mirror.read_branch_file(branch, path)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster on many files
+_BULK = 50
+"""From this many apps on, records and resources are read in two queries, not two per app."""
+
+
+def _parsed(raw: bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        loaded = yaml.safe_load(raw)
+        loaded = yaml.load(raw, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         return None
     return loaded if isinstance(loaded, dict) else None
@@ -44,15 +48,21 @@ def write_status(
 ) -> str | None:
     """Commit the status of ``apps`` that changed; returns the new commit or None."""
     files: dict[str, bytes | None] = {}
-    for name in sorted(set(apps)):
+    names = sorted(set(apps))
+    current = mirror.read_branch_files(branch, [status_path(name) for name in names])
+    bulk = len(names) >= _BULK
+    records = {a.name: a for a in store.apps.all()} if bulk else {}
+    resources = store.resources.by_app() if bulk else {}
+    for name in names:
         path = status_path(name)
-        record = store.apps.get(name)
-        existing = _current(mirror, branch, path)
+        record = records.get(name) if bulk else store.apps.get(name)
+        existing = _parsed(current[path])
         if record is None:
             if existing is not None:
                 files[path] = None
             continue
-        document = app_status(record, store.resources.of_app(name))
+        owned = resources.get(name, []) if bulk else store.resources.of_app(name)
+        document = app_status(record, owned)
         if existing is not None and without_timestamp(existing) == without_timestamp(document):
             continue
         files[path] = dump(document).encode()

@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from reconciler.errors import PermanentError
+from reconciler.errors import PermanentError, StaleError
 from reconciler.plan.model import IN_FLIGHT, RecordedResource, ResourceState
 from reconciler.secrets import is_secret_key
 from reconciler.store.crypto import SecretBox
-from reconciler.store.models import ClaimRow, ExecutionRow, ResourceRow, TransitionRow
+from reconciler.store.models import AppRow, ClaimRow, ExecutionRow, ResourceRow, TransitionRow
 from reconciler.store.records import TransitionRecord
 from reconciler.store.session import Database, now, utc
 from reconciler.types import AppName, ResourceUid
@@ -165,6 +165,34 @@ class Resources:
                     grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
             return grouped
 
+    def count_live(self, *, repository: str) -> int:
+        """How many resources of the repository's apps are not terminated (one COUNT)."""
+        with self._db.transaction() as session:
+            query = (
+                select(func.count())
+                .select_from(ResourceRow)
+                .join(AppRow, AppRow.name == ResourceRow.app)
+                .where(AppRow.repository == repository, ResourceRow.state != "terminated")
+            )
+            return int(session.scalar(query) or 0)
+
+    def version(self) -> str:
+        """A fingerprint of everything a status document shows, from one cheap query: it
+        changes with every transition, app update, resource update or removal and claim
+        change, so a document built at one version can be served until it moves."""
+        with self._db.transaction() as session:
+            row = session.execute(
+                select(
+                    select(func.max(TransitionRow.id)).scalar_subquery(),
+                    select(func.count()).select_from(ResourceRow).scalar_subquery(),
+                    select(func.max(ResourceRow.updated_at)).scalar_subquery(),
+                    select(func.count()).select_from(AppRow).scalar_subquery(),
+                    select(func.max(AppRow.updated_at)).scalar_subquery(),
+                    select(func.count()).select_from(ClaimRow).scalar_subquery(),
+                )
+            ).one()
+            return "/".join(str(value) for value in row)
+
     def claims(self) -> dict[str, frozenset[str]]:
         """Every shared resource UID -> the apps declaring it."""
         with self._db.transaction() as session:
@@ -233,15 +261,29 @@ class Resources:
         commit: str | None,
         depends_on: Sequence[str],
         shared: bool = False,
+        expected: tuple[str | None, int | None] | None = None,
     ) -> tuple[int, int]:
         """Start an execution: resource -> provisioning|updating|terminating, execution row
         ``running``, audit row; one transaction. Returns (execution id, attempt number).
-        Refuses when the resource already has an execution in flight (invariant 3)."""
+        Refuses when the resource already has an execution in flight (invariant 3).
+
+        ``expected`` is the (state, execution id) the plan saw — (None, None) for a resource
+        it saw no record of. If the row has moved on since (an execution finished between
+        the snapshot and now), :class:`StaleError` is raised and nothing changes: acting on
+        the old plan would, say, create an already active resource again."""
         with self._db.transaction() as session:
             row = session.scalar(
                 select(ResourceRow).where(ResourceRow.uid == uid).with_for_update()
             )
             at = now()
+            if expected is not None:
+                current = (row.state, row.execution_id) if row is not None else (None, None)
+                if current != expected:
+                    raise StaleError(
+                        f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the "
+                        f"plan saw {expected[0] or 'no record'} (execution {expected[1]}); "
+                        "planning again"
+                    )
             if row is None:
                 row = _requested(
                     session, uid=uid, app=app, name=name, type_=type_, class_=class_, reason=reason
@@ -380,14 +422,14 @@ class Resources:
                 row.attempts = 0
             row.attempts += 1
             row.last_error, row.operation, row.desired_hash = error, operation, inputs_hash
-            row.next_attempt_at = next_attempt_at
+            row.next_attempt_at, row.updated_at = next_attempt_at, now()
             if row.state != "failed":
                 transition(session, row, "failed", reason=error)
 
     def set_orphaned(self, uids: Sequence[str], *, orphaned: bool) -> None:
         with self._db.transaction() as session:
             for row in session.scalars(select(ResourceRow).where(ResourceRow.uid.in_(uids))):
-                row.orphaned = orphaned
+                row.orphaned, row.updated_at = orphaned, now()
 
     def retry(self, app: str, resource: str | None = None) -> int:
         """Clear attempts and backoff of failed resources; returns how many were reset."""

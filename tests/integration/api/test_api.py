@@ -94,6 +94,27 @@ def test_the_api_never_writes(client: TestClient, method: str) -> None:
         assert response.headers["allow"] == "GET, HEAD"
 
 
+def test_the_apps_list_is_served_from_memory_until_the_state_moves(
+    client: TestClient, store: Store
+) -> None:
+    first = client.get("/api/v1/apps")
+    etag = first.headers["etag"]
+    assert first.json()["apps"][0]["phase"] == "Ready"
+    assert client.get("/api/v1/apps").headers["etag"] == etag
+    unchanged = client.get("/api/v1/apps", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+
+    store.apps.set_phase("shop", phase="Progressing", reason="Working", message="busy")
+    moved = client.get("/api/v1/apps", headers={"If-None-Match": etag})
+
+    assert moved.status_code == 200
+    assert moved.headers["etag"] != etag
+    assert moved.json()["apps"][0]["phase"] == "Progressing"
+    store.resources.set_orphaned(["postgres.default#shop.db"], orphaned=True)
+    assert client.get("/api/v1/apps").headers["etag"] != moved.headers["etag"]
+
+
 def test_secrets_are_masked_in_every_response(client: TestClient) -> None:
     for route in ROUTES:
         assert "canary-secret-1" not in client.get(route).text, route

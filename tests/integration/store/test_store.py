@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import LockedError, PermanentError
+from reconciler.errors import LockedError, PermanentError, StaleError
 from reconciler.store import AppDesired, Store, open_store
 
 
@@ -17,7 +17,12 @@ def store(database_url: str) -> Store:
     s.close()
 
 
-def _begin(store: Store, operation: str = "create", hash_: str = "h1") -> int:
+def _begin(
+    store: Store,
+    operation: str = "create",
+    hash_: str = "h1",
+    expected: tuple[str | None, int | None] | None = None,
+) -> int:
     execution_id, _ = store.resources.begin(
         uid="db.default#shop.db",
         app="shop",
@@ -32,6 +37,7 @@ def _begin(store: Store, operation: str = "create", hash_: str = "h1") -> int:
         inputs_hash=hash_,
         commit="c1",
         depends_on=[],
+        expected=expected,
     )
     return execution_id
 
@@ -62,6 +68,25 @@ def test_a_second_execution_for_a_resource_in_flight_is_refused(store: Store) ->
     _begin(store)
     with pytest.raises(PermanentError, match="already has execution"):
         _begin(store)
+
+
+def test_an_action_planned_on_a_state_that_moved_on_is_refused_and_changes_nothing(
+    store: Store,
+) -> None:
+    execution_id = _begin(store, expected=(None, None))
+    store.resources.succeed(execution_id, outputs={}, secret_keys=[], applied_params={})
+    before = store.resources.transitions("db.default#shop.db")
+
+    # A plan made before that execution finished still saw no record: it would create again.
+    with pytest.raises(StaleError, match=r"is active .*the plan saw no record"):
+        _begin(store, expected=(None, None))
+    with pytest.raises(StaleError):
+        _begin(store, operation="update", expected=("provisioning", execution_id))
+
+    assert store.resources.transitions("db.default#shop.db") == before
+    assert len(store.executions.all()) == 1
+    updated = _begin(store, operation="update", hash_="h2", expected=("active", execution_id))
+    assert store.executions.get(updated).operation == "update"  # type: ignore[union-attr]
 
 
 def test_failures_count_attempts_until_inputs_change(store: Store) -> None:
