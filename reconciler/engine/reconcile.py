@@ -98,13 +98,16 @@ async def reconcile_app(
         plan=plan,
         recorded=recorded,
     )
-    changed = await asyncio.to_thread(
-        store.apps.set_phase,
-        name,
-        phase=phase,
-        reason=condition.reason,
-        message=condition.message,
-    )
+    changed = False
+    if (app.phase, app.reason, app.message) != (phase, condition.reason, condition.message):
+        # The snapshot was read just now: an unchanged phase needs no write transaction.
+        changed = await asyncio.to_thread(
+            store.apps.set_phase,
+            name,
+            phase=phase,
+            reason=condition.reason,
+            message=condition.message,
+        )
     gone = (
         app.desired is None
         and app.error is None

@@ -10,6 +10,7 @@ reconcile is level-based.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +18,7 @@ import yaml
 
 from reconciler.errors import SourceError
 from reconciler.sources.git import GitMirror
-from reconciler.status.document import app_status, without_timestamp
+from reconciler.status.document import app_status
 from reconciler.store import Store
 from reconciler.yamlfile import dump
 
@@ -28,19 +29,23 @@ def status_path(app: str) -> str:
     return f"apps/{app}.yaml"
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster on many files
 _BULK = 50
 """From this many apps on, records and resources are read in two queries, not two per app."""
+_UPDATED_AT = re.compile(rb"^updated_at: (.*)$", re.MULTILINE)
 
 
-def _parsed(raw: bytes | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
+def _unchanged(existing: bytes, document: dict[str, Any]) -> bool:
+    """Whether ``existing`` (a status file) shows ``document`` but for its ``updated_at``:
+    ``document`` is serialised with the file's own timestamp and the bytes compared, so
+    thousands of files are checked without parsing YAML (the files are innominatus' own)."""
+    found = _UPDATED_AT.search(existing)
+    if found is None:
+        return False
     try:
-        loaded = yaml.load(raw, Loader=_LOADER)  # noqa: S506 - a safe loader
+        stamp = yaml.safe_load(found.group(1))
     except yaml.YAMLError:
-        return None
-    return loaded if isinstance(loaded, dict) else None
+        return False
+    return dump({**document, "updated_at": stamp}).encode() == existing
 
 
 def write_status(
@@ -56,14 +61,14 @@ def write_status(
     for name in names:
         path = status_path(name)
         record = records.get(name) if bulk else store.apps.get(name)
-        existing = _parsed(current[path])
+        existing = current[path]
         if record is None:
             if existing is not None:
                 files[path] = None
             continue
         owned = resources.get(name, []) if bulk else store.resources.of_app(name)
         document = app_status(record, owned)
-        if existing is not None and without_timestamp(existing) == without_timestamp(document):
+        if existing is not None and _unchanged(existing, document):
             continue
         files[path] = dump(document).encode()
     if not files:

@@ -66,6 +66,7 @@ import psycopg  # noqa: E402
 
 import reconciler.engine.engine as engine_module  # noqa: E402
 from reconciler.engine.runner import RunContext  # noqa: E402
+from reconciler.errors import StaleError  # noqa: E402
 from reconciler.plan.hashing import inputs_hash  # noqa: E402
 from reconciler.plan.model import Action, RecordedResource  # noqa: E402
 from reconciler.runtime import Components, build, run_once  # noqa: E402
@@ -187,7 +188,7 @@ def _database(kind: str, root: Path, admin: str, name: str = "state") -> Iterato
 
 async def _seed_action(
     action: Action, *, record: RecordedResource | None, commit: str | None, ctx: RunContext
-) -> bool:
+) -> bool | None:
     """Stands in for `reconciler.engine.runner.run_action` while seeding: the store calls the
     runner makes for a successful execution, without running the workflow's step."""
     resolution = ctx.providers.resolve(
@@ -202,7 +203,7 @@ async def _seed_action(
         annotations=action.annotations,
     )
 
-    def write() -> None:
+    def write() -> bool:
         execution_id, _ = ctx.store.resources.begin(
             uid=action.uid,
             app=action.app,
@@ -218,6 +219,7 @@ async def _seed_action(
             commit=commit,
             depends_on=list(action.depends_on),
             shared=action.shared,
+            expected=(record.state, record.execution_id) if record is not None else (None, None),
         )
         ctx.store.resources.succeed(
             execution_id,
@@ -225,9 +227,12 @@ async def _seed_action(
             secret_keys=[],
             applied_params=raw_params if action.operation != "delete" else None,
         )
+        return True
 
-    await asyncio.to_thread(write)
-    return True
+    try:
+        return await asyncio.to_thread(write)
+    except StaleError:  # as the runner: the resource moved on since the plan; plan again
+        return None
 
 
 @dataclass
