@@ -14,11 +14,12 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler.api.cache import VersionedDocument
 from reconciler.api.dashboard import render_dashboard
@@ -27,36 +28,49 @@ from reconciler.api.views import StatusViews
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
 
 
-class _ReadOnly(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method not in ("GET", "HEAD"):
-            return JSONResponse(
+class _ReadOnly:
+    """405 for any method but GET and HEAD, on any path, before routing (plain ASGI: no
+    per-request task or body streaming through a middleware queue)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            response = JSONResponse(
                 {"error": "the status endpoint is read-only; use GET"},
                 status_code=405,
                 headers={"Allow": "GET, HEAD"},
             )
-        return await call_next(request)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
-class _BearerAuth(BaseHTTPMiddleware):
-    def __init__(self, app: Any, *, tokens: Collection[str]) -> None:
-        super().__init__(app)
+class _BearerAuth:
+    """Bearer tokens on everything but the probes and metrics (plain ASGI)."""
+
+    def __init__(self, app: ASGIApp, *, tokens: Collection[str]) -> None:
+        self.app = app
         self._tokens = [t.encode() for t in tokens if t]
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path in ("/healthz", "/readyz", "/metrics"):
-            return await call_next(request)
-        header = request.headers.get("authorization", "")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and any(
             hmac.compare_digest(token.encode(), t) for t in self._tokens
         ):
-            return await call_next(request)
-        return JSONResponse(
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
             {"error": "missing or wrong bearer token"},
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+        await response(scope, receive, send)
 
 
 def create_app(
