@@ -9,20 +9,20 @@ import pytest
 
 from reconciler.errors import PermanentError
 from reconciler.providers.provider import load_provider
-from reconciler.providers.workflow import apply_parameters, load_workflow
+from reconciler.providers.workflow import Workflow, apply_parameters, load_workflow
 
 HEAD = "apiVersion: innominatus.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nparameters:\n"
 STEPS = "steps:\n  - {name: run, type: shell, config: {command: [true]}}\n"
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def workflow(tmp_path: Path, parameters: str):  # type: ignore[no-untyped-def]
+def workflow(tmp_path: Path, parameters: str) -> Workflow:
     path = tmp_path / "w.yaml"
     path.write_text(HEAD + parameters + STEPS)
     return load_workflow(path)
 
 
-def refusal(workflow, values: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
+def refusal(workflow: Workflow, values: dict[str, object]) -> str:
     with pytest.raises(PermanentError) as caught:
         apply_parameters(workflow, values)
     return str(caught.value)
