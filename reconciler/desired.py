@@ -20,6 +20,7 @@ from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import resource_references
 from reconciler.score.uid import resource_uid
 from reconciler.types import AppName, ResourceUid
+from reconciler.yamlfile import TooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +102,9 @@ class DesiredState:
 ParsedFile = list[Workload] | InputError
 
 
-def parse_file(path: str, content: bytes) -> ParsedFile:
-    """Parse one Score file; a broken file is returned as its error, never raised."""
+def parse_file(path: str, content: bytes | TooLarge) -> ParsedFile:
+    """Parse one Score file; a broken file is returned as its error, never raised (one known
+    to be too large, as such, without having been read)."""
     try:
         return load_workloads(content, file=path)
     except InputError as exc:
@@ -171,6 +173,6 @@ def assemble(parsed: Mapping[str, ParsedFile]) -> DesiredState:
     return DesiredState(apps=apps, invalid_files=invalid_files, invalid_apps=invalid_apps)
 
 
-def build_desired(files: Iterable[tuple[str, bytes]]) -> DesiredState:
+def build_desired(files: Iterable[tuple[str, bytes | TooLarge]]) -> DesiredState:
     """Parse and assemble in one call (for ``innominatus plan`` and tests)."""
     return assemble({path: parse_file(path, content) for path, content in files})

@@ -76,5 +76,15 @@ class StaleError(TemporaryError):
     """A resource changed between the plan and the start of its action: plan again."""
 
 
+class HeldError(StaleError):
+    """The action may not start now: its delete is held by the delete guard, or its app or
+    repository is suspended. Checked where an execution begins, whatever the plan said."""
+
+
 class LockedError(PermanentError):
     """Another daemon holds the database this one was asked to use."""
+
+
+class FencedError(PermanentError):
+    """A write by a daemon whose lease epoch is no longer the database's: another daemon took
+    the lease, so this one must stop writing and end its steps (ARCHITECTURE §6 invariant 9)."""

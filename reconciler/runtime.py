@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +26,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from reconciler.api.app import create_app
 from reconciler.api.views import StatusViews
 from reconciler.engine.catalog import ProviderCatalog
+from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
+from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.metrics import Metrics
+from reconciler.engine.processes import end_leftover_steps
 from reconciler.errors import ConfigError, SourceError
+from reconciler.executors.host import holder_gone, holder_id
 from reconciler.executors.registry import ExecutorRegistry, default_registry
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
@@ -65,12 +69,19 @@ class MirrorWriters:
     repository, branch and token variable (``reconciler.sources.GitMirror`` pushes
     fast-forward only, re-fetching and retrying when rejected)."""
 
-    def __init__(self, *, data_dir: Path) -> None:
+    def __init__(self, *, data_dir: Path, token_envs: Collection[str] = ()) -> None:
         self._data_dir = data_dir
+        self._token_envs = frozenset(token_envs)
         self._mirrors: dict[tuple[str, str, str | None], GitMirror] = {}
         self._lock = threading.Lock()
 
     def __call__(self, *, url: str, branch: str, token_env: str | None) -> GitMirror:
+        if token_env and token_env not in self._token_envs:
+            raise ConfigError(
+                f"the step's token_env names {token_env}, which the platform does not let "
+                "steps read; add it to step_token_envs in the daemon's config if it is meant "
+                "for this"
+            )
         key = (url, branch, token_env)
         with self._lock:
             mirror = self._mirrors.get(key)
@@ -91,6 +102,17 @@ class MirrorWriters:
             return mirror
 
 
+def _step_token_envs(settings: Settings) -> frozenset[str]:
+    """The variables steps may name as ``token_env``: the allow-list, plus those the platform
+    itself set in ``step_defaults``."""
+    defaults = {
+        value
+        for config in settings.step_defaults.values()
+        if isinstance(value := config.get("token_env"), str)
+    }
+    return frozenset(settings.step_token_envs) | defaults
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon drains on SIGTERM itself."""
 
@@ -109,9 +131,13 @@ def build(settings: Settings, *, lock: bool) -> Components:
     try:
         store.upgrade()
         if lock:
-            store.lock()
+            store.lock(holder=holder_id(), ttl=settings.engine.lease_ttl, holder_gone=holder_gone)
         executors = default_registry(
-            collaborators={"git_writer_factory": MirrorWriters(data_dir=Path(settings.data_dir))}
+            collaborators={
+                "git_writer_factory": MirrorWriters(
+                    data_dir=Path(settings.data_dir), token_envs=_step_token_envs(settings)
+                )
+            }
         )
         catalog = ProviderCatalog.configured(settings, executors=executors)
         catalog.reload()
@@ -152,7 +178,10 @@ def _engine(components: Components, *, one_shot: bool) -> Engine:
         executors=components.executors,
         mirrors=components.mirrors,
         one_shot=one_shot,
-        metrics=Metrics(resources=components.store.resources.all),
+        metrics=Metrics(
+            resources=components.store.resources.all,
+            repositories=components.store.repositories.all,
+        ),
     )
 
 
@@ -168,11 +197,17 @@ def _threads(settings: Settings) -> None:
 async def run_once(components: Components) -> Engine:
     """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
     _threads(components.settings)
-    recovered = await asyncio.to_thread(components.store.resources.recover_interrupted)
+    still_running = await end_leftover_steps(components.store)
+    recovered = await asyncio.to_thread(
+        components.store.resources.recover_interrupted, keep=still_running
+    )
     if recovered:
         logger.warning("recovered interrupted executions of: %s", ", ".join(recovered))
     engine = _engine(components, one_shot=True)
-    await engine.run_once()
+    keeper = LeaseKeeper(
+        store=components.store, engine=engine, ttl=components.settings.engine.lease_ttl
+    )
+    await keeper.guard(engine.run_once())
     return engine
 
 
@@ -200,6 +235,8 @@ async def run_daemon(
 ) -> None:
     """``innominatus run``: watch, poll, reconcile, execute, write back, serve, until stopped."""
     settings = components.settings
+    # Before anything starts: an API meant to be authenticated never serves without tokens.
+    api_tokens = settings.api.bearer_tokens(os.environ) if settings.api.enabled else ()
     _threads(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -207,7 +244,10 @@ async def run_daemon(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    recovered = await asyncio.to_thread(components.store.resources.recover_interrupted)
+    still_running = await end_leftover_steps(components.store)
+    recovered = await asyncio.to_thread(
+        components.store.resources.recover_interrupted, keep=still_running
+    )
     engine = _engine(components, one_shot=False)
     engine.start()
     for app in recovered:
@@ -229,6 +269,11 @@ async def run_daemon(
             max_instances=1,
         )
     scheduler.start()
+    keeper = LeaseKeeper(store=components.store, engine=engine, ttl=settings.engine.lease_ttl)
+    lease = asyncio.create_task(keeper.run(on_lost=stop.set), name="lease")
+    control = asyncio.create_task(
+        follow_control(store=components.store, engine=engine, stop=stop), name="control"
+    )
 
     watching = {r.name for r in settings.repositories if r.watch}
     watched = {
@@ -263,14 +308,12 @@ async def run_daemon(
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
     if settings.api.enabled:
-        tokens: list[str] = []
-        if settings.api.tokens_env:
-            tokens = [t.strip() for t in os.environ.get(settings.api.tokens_env, "").split(",")]
         asgi = create_app(
             views=StatusViews(components.store, providers=catalog.describe),
             readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
-            tokens=[t for t in tokens if t],
+            tokens=api_tokens,
             metrics=engine.metrics.exposition,
+            allowed_hosts=settings.api.host_names(),
         )
         config = uvicorn.Config(
             asgi,
@@ -298,7 +341,7 @@ async def run_daemon(
     logger.info("shutting down: draining work")
     scheduler.shutdown(wait=False)
     await engine.drain(grace=settings.engine.shutdown_grace)
-    for task in (watcher, provider_watcher, reloader):
+    for task in (watcher, provider_watcher, reloader, control, lease):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -306,3 +349,4 @@ async def run_daemon(
         server.should_exit = True
         await server_task
     logger.info("stopped")
+    keeper.raise_if_lost()

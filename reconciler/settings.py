@@ -8,8 +8,10 @@ its unit and default; the defaults run the daemon with no file at all (SQLite an
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -65,7 +67,51 @@ class ApiSettings(_Group):
     port: int = Field(default=8081, ge=0, le=65535)
     """TCP port (default 8081; 0 picks a free port)."""
     tokens_env: str | None = None
-    """Name of an env var holding comma-separated bearer tokens; unset = no authentication."""
+    """Name of an env var holding comma-separated bearer tokens; unset = no authentication.
+    Set but missing or empty in the environment: the daemon refuses to start."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host names the API answers to (its ``Host`` header; stops DNS rebinding): exact names,
+    ``*.example.com`` for any subdomain, ``*`` for any host. Default: ``localhost`` and
+    ``host`` when it is a name. An IP address is always accepted (a rebinding page sends its
+    own name, never an address); ``/healthz`` and ``/readyz`` answer any host."""
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        for host in value:
+            if not re.fullmatch(r"\*|(\*\.)?[A-Za-z0-9_.-]+", host):
+                raise ValueError(
+                    f"{host!r} is not a host name; write e.g. status.example.com, "
+                    "*.example.com or *"
+                )
+        return tuple(host.lower() for host in value)
+
+    def bearer_tokens(self, environ: Mapping[str, str]) -> tuple[str, ...]:
+        """The tokens ``tokens_env`` names; none when it is unset. A ConfigError when it is
+        set but the variable is missing or holds no token: failing open would serve everyone."""
+        if not self.tokens_env:
+            return ()
+        tokens = tuple(t.strip() for t in environ.get(self.tokens_env, "").split(",") if t.strip())
+        if not tokens:
+            raise ConfigError(
+                f"api.tokens_env: environment variable {self.tokens_env} is not set or holds no "
+                "token; export it (comma-separated bearer tokens) or remove api.tokens_env to "
+                "serve the API without authentication"
+            )
+        return tokens
+
+    def host_names(self) -> tuple[str, ...]:
+        """``allowed_hosts``, or its default for this bind address."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        bound = self.host.strip("[]").lower()
+        try:
+            ipaddress.ip_address(bound)
+        except ValueError:
+            return ("localhost", bound) if bound and bound != "localhost" else ("localhost",)
+        return ("localhost",)
 
 
 class BackoffSettings(_Group):
@@ -89,6 +135,11 @@ class EngineSettings(_Group):
     """On SIGTERM, how long running steps may finish before they are killed (default 30s)."""
     log_limit: int = Field(default=65536, ge=1024)
     """Bytes of output kept per step (the tail; default 64 KiB)."""
+    lease_ttl: Duration = Field(default=60.0, ge=3.0)
+    """How long the daemon's right to write lasts without renewal (default 60s, at least 3s):
+    renewed every third of it; a daemon that cannot renew for two thirds of it (a database
+    outage longer than 40s by default) ends its steps and exits, and another daemon may take
+    the database over once it has expired. Shorter outages are waited out in place."""
 
 
 class StatusSettings(_Group):
@@ -96,6 +147,19 @@ class StatusSettings(_Group):
     """Write status files back to Git (default true)."""
     branch: str = "innominatus-status"
     """Branch holding ``apps/<app>.yaml``; created as an orphan branch if missing."""
+
+
+class PolicySettings(_Group):
+    """What a repository's Score files may use (Argo CD's projects, for innominatus). Globs
+    (``*``, ``?``); the default allows everything. A Score file outside its policy is
+    ``Invalid`` with the policy named."""
+
+    resource_types: tuple[str, ...] = ("*",)
+    """Resource types its apps may declare (``workload`` is always allowed)."""
+    providers: tuple[str, ...] = ("*",)
+    """Providers whose workflows may run for its resources."""
+    shared_ids: tuple[str, ...] = ("*",)
+    """Shared-resource ``id``s its apps may declare."""
 
 
 class RepositorySettings(_Group):
@@ -112,7 +176,15 @@ class RepositorySettings(_Group):
     """For local repositories: react to new commits at once by watching the folder."""
     prune: bool = True
     """Delete resources removed from Git (default true); false leaves them orphaned."""
+    on_rewrite: Literal["hold", "follow"] = "hold"
+    """When the branch's history is rewritten (a force-push to a tip that does not descend
+    from the last synced commit): ``hold`` the deletes it causes until `innominatus confirm`
+    (default), or ``follow`` the new history like any commit."""
     status: StatusSettings = StatusSettings()
+    policy: PolicySettings = PolicySettings()
+    share_with: tuple[str, ...] = ()
+    """Repositories whose apps may also declare the shared resources (``id``) this
+    repository's apps declared first. By default a shared id belongs to one repository."""
     token_env: str | None = None
     """Env var holding an HTTPS token (sent as a header, never in the URL)."""
     ssh_key: Path | None = None
@@ -203,6 +275,10 @@ class Settings(BaseSettings):
     """Config keys every step of a type gets unless the step sets them, by step type — e.g.
     ``{kubernetes: {url: <GitOps repository>, path: clusters/prod}}`` so providers written for
     an ambient cluster (the original innominatus' kubernetes steps) deliver to your target."""
+    step_token_envs: tuple[str, ...] = ()
+    """Environment variables a step may name as its ``token_env`` (a provider could otherwise
+    send any of the daemon's variables to a server of its choosing). Names given in
+    ``step_defaults`` are allowed too."""
 
     @field_validator("repositories")
     @classmethod
@@ -248,13 +324,40 @@ def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
         for item in items:
             entry = dict(item) if isinstance(item, dict) else item
             if isinstance(entry, dict):
-                for key in ("url", "path", "repository", "keyring"):
+                for key in ("url", "path", "repository", "keyring", "ssh_key"):
                     value = entry.get(key)
-                    if isinstance(value, str) and (value.startswith(("./", "../")) or value == "."):
+                    if key == "path" and entry.get("type") == "git":
+                        continue  # a folder inside the provider repository, not on this disk
+                    if isinstance(value, str) and _local_relative(value):
                         entry[key] = str((base / value).resolve())
+                parameters = entry.get("parameters")
+                if isinstance(parameters, dict):
+                    entry["parameters"] = {
+                        name: (
+                            str((base / value).resolve())
+                            if isinstance(value, str)
+                            and name.endswith(_PATH_SUFFIXES)
+                            and _local_relative(value)
+                            else value
+                        )
+                        for name, value in parameters.items()
+                    }
             fixed.append(entry)
         out[group] = fixed
     return out
+
+
+_PATH_SUFFIXES = ("_file", "_path", "_dir")
+"""Installation parameters named like this hold paths, resolved against the config's folder."""
+
+
+def _local_relative(value: str) -> bool:
+    """A relative local path (``apps``, ``./apps``, ``../x``), not a URL (``https://``,
+    ``file://``), an scp-style address (``git@host:repo``) or an absolute path."""
+    if not value or Path(value).is_absolute() or re.match(r"^[a-z][a-z0-9+.-]*://", value):
+        return False
+    head = value.split("/", 1)[0]
+    return ":" not in head
 
 
 def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:

@@ -5,6 +5,12 @@ Owns the one YAML dialect innominatus accepts: YAML 1.2 core scalars (``yes`` st
 files over 1 MiB refused. Each loaded document remembers the line and column of every key and
 item, so validators can point at the offending key (``file:line:column``). Built on libyaml's
 ``CSafeLoader`` when available (ARCHITECTURE §7: ~9x faster than the pure-Python parser).
+
+Limits are per file, whatever it holds: :data:`MAX_FILE_BYTES` of text, :data:`MAX_NODES`
+nodes once aliases are expanded, shared by all its documents (so thirty small "billion laughs"
+documents cost what one does), nesting to :data:`MAX_DEPTH`. A reader that learns a file's
+size before reading it (a Git blob) hands in :class:`TooLarge` instead, and gets the same error
+without the file ever being read.
 """
 
 from __future__ import annotations
@@ -20,8 +26,24 @@ import yaml
 from reconciler.errors import InputError, Location
 
 MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 200_000  # bounds alias expansion ("billion laughs") and pathological nesting
+MAX_NODES = 200_000  # per file: bounds alias expansion ("billion laughs") and nesting
 MAX_DEPTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TooLarge:
+    """A file known to be over :data:`MAX_FILE_BYTES` from its size alone; never read."""
+
+    size: int
+
+
+def too_large(file: str, size: int) -> InputError:
+    """The error of a file over the size limit: ``file:1: larger than 1 MiB (N bytes) ...``."""
+    return InputError(
+        f"larger than 1 MiB ({size} bytes); split it into smaller files",
+        location=Location(file, 1),
+    )
+
 
 Path_ = tuple[str | int, ...]
 
@@ -130,7 +152,9 @@ def _construct(
         raise _error(
             file,
             node.start_mark,
-            "document too large or too deep once aliases are expanded; simplify the file",
+            "file too large or too deep once aliases are expanded (over "
+            f"{MAX_NODES} nodes in all its documents, or nested over {MAX_DEPTH}); "
+            "simplify the file",
         )
     if id(node) in stack:
         raise _error(file, node.start_mark, "an alias refers to itself; remove the cycle")
@@ -169,13 +193,12 @@ def _construct(
     raise _error(file, node.start_mark, "unsupported YAML node")
 
 
-def load_documents(text: str | bytes, *, file: str) -> list[Document]:
+def load_documents(text: str | bytes | TooLarge, *, file: str) -> list[Document]:
     """Parse every document of ``text``; raise :class:`InputError` with a position on error."""
+    if isinstance(text, TooLarge):
+        raise too_large(file, text.size)
     if len(text) > MAX_FILE_BYTES:
-        raise InputError(
-            f"file is {len(text)} bytes, over the 1 MiB limit; split it into smaller files",
-            location=Location(file, 1),
-        )
+        raise too_large(file, len(text))
     if isinstance(text, bytes):
         raw = text
         try:
@@ -196,12 +219,13 @@ def load_documents(text: str | bytes, *, file: str) -> list[Document]:
                 location=Location(file, line, column),
             ) from exc
     documents: list[Document] = []
+    budget = _Budget()  # one for the whole file, not one per document
     try:
         for index, node in enumerate(_compose_all(text)):
             positions: dict[Path_, tuple[int, int]] = {
                 (): (node.start_mark.line + 1, node.start_mark.column + 1)
             }
-            data = _construct(node, file, (), positions)
+            data = _construct(node, file, (), positions, budget)
             documents.append(Document(file=file, data=data, index=index, positions=positions))
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or str(exc)

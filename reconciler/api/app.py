@@ -4,11 +4,17 @@ Only this package imports Starlette. Every route is GET/HEAD; any other method o
 answered 405 before routing (invariant 7: the API never writes). Store reads run in a thread.
 Optional bearer tokens protect everything but the probes. Responses carry the same status
 documents as the Git write-back and ``innominatus status``; secrets are masked there.
+
+Outermost, before any route: a ``Host`` check (names in ``api.allowed_hosts``; IP addresses
+always; the probes for any host), so a web page that rebinds its own name to this address
+reads nothing; then security headers on every response (``nosniff``, no framing, no referrer,
+the dashboard's Content-Security-Policy). All middleware is plain ASGI.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -19,13 +25,84 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.api.cache import VersionedDocument
-from reconciler.api.dashboard import render_dashboard
+from reconciler.api.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
 from reconciler.api.views import StatusViews
 
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
+_PROBES = ("/healthz", "/readyz")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+)
+
+
+class _SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _AllowedHosts:
+    """400 for a ``Host`` the API does not answer to (DNS rebinding), before routing."""
+
+    def __init__(self, app: ASGIApp, *, hosts: Collection[str]) -> None:
+        self.app = app
+        self._any = "*" in hosts
+        self._exact = frozenset(h for h in hosts if not h.startswith("*"))
+        self._suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))
+
+    def allows(self, host: str) -> bool:
+        name = _host_name(host)
+        if self._any or name in self._exact or (name and name.endswith(self._suffixes)):
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _PROBES:
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
+            {"error": f"host {host!r} is not served here; add it to api.allowed_hosts"},
+            status_code=400,
+        )
+        await response(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """``Host`` without its port, lower-case, brackets of an IPv6 address removed."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class _ReadOnly:
@@ -79,7 +156,11 @@ def create_app(
     readiness: Readiness,
     tokens: Collection[str] = (),
     metrics: Callable[[], bytes] | None = None,
+    allowed_hosts: Collection[str] = ("*",),
 ) -> Starlette:
+    """The API app. ``allowed_hosts``: the names it answers to (``api.host_names()``; the
+    default ``*`` is for tests and embedding, the daemon always passes its setting)."""
+
     async def threaded(func: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(func)
 
@@ -115,7 +196,7 @@ def create_app(
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
 
-    every_app = VersionedDocument(version=views.store.resources.version, build=views.apps)
+    every_app = VersionedDocument(version=views.version, build=views.apps)
 
     async def apps(request: Request) -> Response:
         etag, body = await threaded(every_app.get)
@@ -169,7 +250,11 @@ def create_app(
             methods=["GET", "HEAD"],
         ),
     ]
-    middleware = [Middleware(_ReadOnly)]
+    middleware = [
+        Middleware(_SecurityHeaders),
+        Middleware(_AllowedHosts, hosts=list(allowed_hosts)),
+        Middleware(_ReadOnly),
+    ]
     if tokens:
         middleware.append(Middleware(_BearerAuth, tokens=list(tokens)))
     return Starlette(routes=routes, middleware=middleware)

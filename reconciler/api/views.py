@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.status.document import app_status, resource_status
-from reconciler.store import ExecutionRecord, Store
+from reconciler.status.document import app_status, known_secrets, resource_status
+from reconciler.store import ExecutionRecord, RepositoryRecord, Store
 
 
 def _iso(value: Any) -> str | None:
@@ -56,23 +56,41 @@ class StatusViews:
     providers: Callable[[], dict[str, Any]] | None = None
     """The provider catalogue's description (only the daemon has one)."""
 
+    def version(self) -> str:
+        """What :meth:`apps` shows has changed when this has: the store's version and the
+        outages of the repositories (they become conditions of their apps)."""
+        outages = [
+            f"{r.name}@{_iso(r.error_since)}:{r.last_error}"
+            for r in self.store.repositories.all()
+            if r.error_since is not None
+        ]
+        return self.store.resources.version() + "|" + "|".join(outages)
+
     def apps(self) -> dict[str, Any]:
         resources = self.store.resources.by_app()
+        sources = {r.name: r for r in self.store.repositories.all()}
         return {
-            "apps": [app_status(app, resources.get(app.name, [])) for app in self.store.apps.all()]
+            "apps": [
+                app_status(app, resources.get(app.name, []), source=sources.get(app.repository))
+                for app in self.store.apps.all()
+            ]
         }
 
     def app(self, name: str) -> dict[str, Any] | None:
         record = self.store.apps.get(name)
         if record is None:
             return None
-        return app_status(record, self.store.resources.of_app(name))
+        source = self.store.repositories.get(record.repository)
+        return app_status(record, self.store.resources.of_app(name), source=source)
 
     def resources(self, *, app: str | None, type_: str | None, state: str | None) -> dict[str, Any]:
+        found = self.store.resources.all(app=app, type_=type_, state=state)
+        # A secret copied into another resource's ordinary output is masked by value: every
+        # secret known to the store (any app's, so one copied across a shared resource too).
+        secrets = known_secrets(self.store.resources.all())
         return {
             "resources": [
-                {"app": r.app, "name": r.name, **resource_status(r)}
-                for r in self.store.resources.all(app=app, type_=type_, state=state)
+                {"app": r.app, "name": r.name, **resource_status(r, secrets)} for r in found
             ]
         }
 
@@ -115,9 +133,31 @@ class StatusViews:
                     "last_seen_at": _iso(r.last_seen_at),
                     "next_poll_at": _iso(r.next_poll_at),
                     "last_error": r.last_error,
+                    "error_since": _iso(r.error_since),
+                    "good_commit": r.good_commit,
                     "deletes_held": r.hold_reason,
+                    "hold": _hold(r),
+                    "suspended": r.suspended,
+                    "history_rewritten": (
+                        {"from": r.rewritten_from, "at": _iso(r.rewritten_at)}
+                        if r.rewritten_from
+                        else None
+                    ),
                     "invalid_files": r.problems.splitlines() if r.problems else [],
                 }
                 for r in self.store.repositories.all()
             ]
         }
+
+
+def _hold(record: RepositoryRecord) -> dict[str, Any] | None:
+    """The delete guard's hold: its exact deletes and the command that releases them."""
+    if record.hold_reason is None:
+        return None
+    return {
+        "kind": record.hold_kind,
+        "commit": record.hold_commit,
+        "reason": record.hold_reason,
+        "deletes": list(record.held_uids),
+        "command": f"innominatus confirm {record.name}",
+    }

@@ -1,5 +1,5 @@
 """The ``innominatus`` console script's core commands: run, reconcile, status, confirm, retry,
-db upgrade. Argument handling and output, nothing more.
+suspend, resume, db upgrade. Argument handling and output, nothing more.
 
 Loads settings once, hands them to ``runtime`` or the store, prints results as a table, JSON or
 YAML. Errors derived from ``InnominatusError`` are printed as one clear message (exit 1, or 2
@@ -27,6 +27,7 @@ from reconciler.cli.common import (
     setup_logging,
     store_of,
 )
+from reconciler.status.document import summary
 
 
 @click.group()
@@ -119,9 +120,7 @@ def status(ctx: click.Context, app: str | None, output: str) -> None:
     def table() -> Table:
         grid = Table("APP", "PHASE", "RESOURCE", "TYPE", "STATE", "MESSAGE")
         for document in data["apps"]:
-            grid.add_row(
-                document["app"], document["phase"], "", "", "", document["conditions"][0]["message"]
-            )
+            grid.add_row(document["app"], document["phase"], "", "", "", summary(document))
             for name, resource in document["resources"].items():
                 grid.add_row(
                     "", "", name, resource["type"], resource["state"], resource.get("error", "")
@@ -137,13 +136,17 @@ def status(ctx: click.Context, app: str | None, output: str) -> None:
 @click.pass_context
 @fail_cleanly
 def confirm(ctx: click.Context, target: str) -> None:
-    """Release deletes the delete guard holds for a repository (or an app's repository)."""
+    """Release the deletes the delete guard holds for a repository, or for one app."""
     store = store_of(ctx)
     try:
-        repository = store.repositories.confirm(target)
+        repository, released = store.repositories.confirm(target)
     finally:
         store.close()
-    click.echo(f"deletes of repository {repository} confirmed at its current commit")
+    scope = f"app {target}" if target != repository else f"repository {repository}"
+    click.echo(
+        f"{released} held delete(s) of {scope} confirmed; a running daemon starts them within "
+        "a second"
+    )
 
 
 @main.command()
@@ -160,7 +163,40 @@ def retry(ctx: click.Context, target: str) -> None:
         count = store.resources.retry(app, resource or None)
     finally:
         store.close()
-    click.echo(f"{count} failed resource(s) of {app} will be retried at the next pass")
+    click.echo(
+        f"{count} failed resource(s) of {app} reset; a running daemon retries them within a second"
+    )
+
+
+@main.command()
+@config_option
+@click.argument("target")
+@click.pass_context
+@fail_cleanly
+def suspend(ctx: click.Context, target: str) -> None:
+    """Stop reconciling a repository or an app (running executions finish; nothing new
+    starts, nothing is deleted) until `innominatus resume`."""
+    store = store_of(ctx)
+    try:
+        what = store.control.suspend(target, suspended=True)
+    finally:
+        store.close()
+    click.echo(f"{what} suspended; `innominatus resume {target}` resumes it")
+
+
+@main.command()
+@config_option
+@click.argument("target")
+@click.pass_context
+@fail_cleanly
+def resume(ctx: click.Context, target: str) -> None:
+    """Reconcile a suspended repository or app again."""
+    store = store_of(ctx)
+    try:
+        what = store.control.suspend(target, suspended=False)
+    finally:
+        store.close()
+    click.echo(f"{what} resumed")
 
 
 @main.group()

@@ -13,6 +13,7 @@ pushes; git provider sources are fetched into ``data_dir`` as the daemon does. E
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -131,7 +132,9 @@ def _review(
         prune=repository.prune if repository is not None else True,
         max_deletes=settings.engine.max_deletes,
         repository=repository.name if repository is not None else None,
-        masker=Masker(os.environ.get(SALT_ENV, "").encode() or Masker().salt),
+        # A random salt unless one is given: with a known salt, anyone could check a guessed
+        # secret against its mask. Set one (a CI secret) for masks that compare across runs.
+        masker=Masker(os.environ.get(SALT_ENV, "").encode() or secrets.token_bytes(16)),
     )
     included = compile_globs(repository.include if repository is not None else DEFAULT_INCLUDE)
     head_commit = repo.resolve(head)

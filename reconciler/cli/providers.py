@@ -117,8 +117,11 @@ def validate(folders: tuple[Path, ...]) -> None:
 
 @providers.command("hash")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@fail_cleanly
 def hash_(folder: Path) -> None:
-    """The canonical sha256 of a provider tree, for a source's `sha256:` pin."""
+    """The canonical sha256 of a provider tree, for a source's `sha256:` pin: every file's
+    path, mode (executable or not) and content; equal to the hash of the same files committed
+    to Git (.git entries and symlinks are not part of a tree). Run it on a clean checkout."""
     click.echo(tree_hash(folder))
 
 

@@ -1,11 +1,14 @@
 """The provider catalogue: provider sources -> verified folders -> one provider set, swapped
 atomically on reload (ARCHITECTURE §5.5; issue "Providers as versioned products").
 
-A ``filesystem`` source is its folder; a ``git`` source is fetched (with tags) into
-``data_dir``, its ``ref`` or highest tag inside its ``version`` range resolved to a commit,
-optionally checked against a GnuPG keyring (signed tag or commit), and exported to
-``data_dir/providers/<name>/<commit>``. An optional ``sha256`` pins the tree hash. The whole
-set is then loaded and checked (manifests, workflows, step types, conflicts). Any problem
+A ``filesystem`` source is its folder; a ``git`` source is fetched (with tags, every object
+checked) into ``data_dir``, its ``ref`` or highest tag inside its ``version`` range resolved to
+a commit, optionally checked against a GnuPG keyring (signed tag or commit), its files read and
+hashed, and only then written to the snapshot ``data_dir/providers/<name>-<tree hash>``. An
+optional ``sha256`` pins the tree hash (``reconciler.providers.integrity``); a pinned folder is
+copied to such a snapshot too, so the files a step runs are the files verified
+(``reconciler.providers.snapshot``). The whole set is then loaded from those folders and
+checked (manifests, workflows, step types, conflicts). Any problem
 refuses the new set as a whole: the last good set keeps serving and the refusal is kept for
 logs, the API and ``innominatus providers list``. Called by the runtime and the CLI.
 """
@@ -23,8 +26,9 @@ from typing import Any
 
 from reconciler.errors import InnominatusError, PermanentError
 from reconciler.executors.registry import ExecutorRegistry
-from reconciler.providers.integrity import select_version, tree_hash
+from reconciler.providers.integrity import TreeDigest, folder_digest, select_version, tree_hash
 from reconciler.providers.registry import ProviderSet, load_provider_set
+from reconciler.providers.snapshot import snapshot_folder, snapshot_folder_name, write_snapshot
 from reconciler.settings import ProviderSourceSettings, Settings
 from reconciler.sources.checkout import ProviderCheckout
 from reconciler.sources.redact import redact_url
@@ -111,9 +115,21 @@ class ProviderCatalog:
         return checkout
 
     def _folder(self, source: ProviderSourceSettings) -> tuple[Path, Origin]:
+        """The folder to load and run ``source`` from, its hash verified against the pin: an
+        unpinned folder as it is (edited live); a pinned folder as a snapshot copied from it;
+        a Git source as a snapshot of its tree at the resolved commit, hashed and verified
+        before anything is written."""
+        snapshots = self.data_dir / "providers"
         if source.type == "filesystem":
             assert source.path is not None
-            return source.path, Origin(source=str(source.path))
+            origin = Origin(source=str(source.path))
+            if source.sha256 is None:
+                return source.path, Origin(origin.source, tree=tree_hash(source.path))
+            digest = folder_digest(source.path)
+            tree = self._verified(source, digest)
+            destination = snapshots / snapshot_folder_name(source.name, tree)
+            folder = snapshot_folder(source.path, destination, expected=tree)
+            return folder, Origin(origin.source, tree=tree)
         checkout = self._checkout(source)
         checkout.refresh()
         ref = source.ref or select_version(
@@ -122,17 +138,44 @@ class ProviderCatalog:
         commit, kind = checkout.resolve(ref)
         if source.keyring is not None:
             checkout.verify(ref=ref, kind=kind, commit=commit, keyring=source.keyring)
-        export = self.data_dir / "providers" / source.name / commit
-        complete = export.with_name(f"{commit}.complete")
-        if not complete.exists():
-            checkout.export(commit, export)
-            complete.write_text(commit + "\n")
-        folder = export / source.path if source.path is not None else export
-        origin = Origin(source=redact_url(source.repository or ""), ref=ref, commit=commit)
+        under = source.path.as_posix() if source.path is not None else ""
+        if source.path is not None and (source.path.is_absolute() or ".." in source.path.parts):
+            raise PermanentError(
+                f"provider {source.name}: path {under!r} must be a folder inside the "
+                "repository, e.g. providers/db (not absolute, no '..')"
+            )
+        files = checkout.read_tree(commit, under=under)
+        digest = TreeDigest()
+        for file in files:
+            digest.add(file.path, executable=file.executable, content=file.content)
+        tree = self._verified(source, digest)
+        folder = write_snapshot(files, snapshots / snapshot_folder_name(source.name, tree))
+        origin = Origin(
+            source=redact_url(source.repository or ""), ref=ref, commit=commit, tree=tree
+        )
         return folder, origin
+
+    @staticmethod
+    def _verified(source: ProviderSourceSettings, digest: TreeDigest) -> str:
+        """The tree hash, refused (PermanentError) unless it is the pinned one."""
+        tree = digest.hexdigest()
+        pinned = source.sha256.lower() if source.sha256 is not None else None
+        if pinned is None or tree == pinned:
+            return tree
+        hint = (
+            "run `innominatus providers hash` on the reviewed tree to pin it"
+            if digest.legacy_hexdigest() != pinned
+            else "the pin was computed before file modes counted: run `innominatus providers "
+            "hash` on the reviewed tree again to update it"
+        )
+        raise PermanentError(
+            f"provider {source.name}: tree hash {tree} does not match the pinned sha256 "
+            f"{source.sha256}; refusing it ({hint})"
+        )
 
     def load(self) -> Catalogue:
         """Resolve, verify and load every enabled source; raise with every problem found."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # mirrors, snapshots
         problems: list[str] = []
         folders: list[ProviderSourceSettings] = []
         origins: dict[str, Origin] = {}
@@ -141,17 +184,10 @@ class ProviderCatalog:
                 continue
             try:
                 folder, origin = self._folder(source)
-                tree = tree_hash(folder)
-                if source.sha256 is not None and tree != source.sha256.lower():
-                    raise PermanentError(
-                        f"provider {source.name}: tree hash {tree} does not match the pinned "
-                        f"sha256 {source.sha256}; refusing it (run `innominatus providers hash` "
-                        "on the reviewed tree to pin it)"
-                    )
             except InnominatusError as exc:
                 problems.append(exc.message)
                 continue
-            origins[source.name] = Origin(origin.source, origin.ref, origin.commit, tree)
+            origins[source.name] = origin
             folders.append(
                 ProviderSourceSettings(name=source.name, path=folder, parameters=source.parameters)
             )

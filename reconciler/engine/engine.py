@@ -2,7 +2,8 @@
 limit for executions, graceful drain (CONVENTIONS #7).
 
 Keys: ``repo:<name>`` (fetch + sync), ``app:<name>`` (reconcile one app), ``status:<name>``
-(write back one repository's changed statuses). Executions run as tasks bounded by
+(write back one repository's changed statuses; queued after every sync too, so a deleted or
+rewritten status branch heals at the next poll). Executions run as tasks bounded by
 ``engine.workers``; at most one per resource (invariant 3). When an execution ends its app is
 requeued, so work flows level-triggered: sync -> reconcile -> execute -> reconcile -> ...
 Used by ``innominatus run`` (continuously) and ``innominatus reconcile`` (until idle).
@@ -24,13 +25,13 @@ from reconciler.engine.queue import Outcome, WorkQueue
 from reconciler.engine.reconcile import reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.sync import RepositorySync
-from reconciler.errors import SourceError
+from reconciler.errors import FencedError, SourceError
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
-from reconciler.status.writeback import write_status
+from reconciler.status.branch import StatusBranch
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
@@ -78,13 +79,24 @@ class Engine:
                 mirror=self.mirrors[r.name],
                 store=store,
                 max_deletes=settings.engine.max_deletes,
+                sharing={other.name: other.share_with for other in settings.repositories},
+                provider_of=self._provider_of,
             )
             for r in settings.repositories
+        }
+        self._status_branches = {
+            r.name: StatusBranch(
+                repository=r.name, branch=r.status.branch, store=store, mirror=self.mirrors[r.name]
+            )
+            for r in settings.repositories
+            if r.status.enabled
         }
         self._synced_once: set[str] = set()
         self._attempted: set[str] = set()
         self._status_dirty: dict[str, set[str]] = {}
         self._running: dict[str, asyncio.Task[bool | None]] = {}
+        self._refused: dict[str, int] = {}
+        """Resource UID -> consecutive starts refused (stale plan, held, suspended)."""
         self._slots = asyncio.Semaphore(settings.engine.workers)
         self._detected_at: dict[str, float] = {}
         """Repository -> when a trigger was first seen, until its sync hands it to apps."""
@@ -98,6 +110,9 @@ class Engine:
         reconcile (which either starts a step — measured as commit → start — or not)."""
         self.queue = WorkQueue(handler=self._handle, concurrency=max(4, settings.engine.workers))
         self.ready = asyncio.Event()
+        self.fenced = asyncio.Event()
+        """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease
+        is lost and nothing more may start (the lease keeper ends the run)."""
 
     # triggers ---------------------------------------------------------------------------
     def trigger_repository(self, name: str) -> None:
@@ -107,6 +122,10 @@ class Engine:
 
     def trigger_app(self, name: str) -> None:
         self.queue.add(f"app:{name}")
+
+    def _provider_of(self, type_: str) -> str | None:
+        provider = self.providers.claims(type_)
+        return provider.name if provider is not None else None
 
     def replace_providers(self, providers: ProviderSet) -> None:
         """Swap the provider set; running executions keep the workflow they started with."""
@@ -132,6 +151,7 @@ class Engine:
         self.metrics.reconciles.labels(repository=name, result=outcome).inc()
         self.metrics.git_requests.labels(op="fetch", result=outcome).inc()
         self.stats.syncs += 1
+        self._mark_status(name)  # the fetch may show the status branch deleted or rewritten
         self._attempted.add(name)
         if self._attempted >= set(self._repositories):
             self.ready.set()  # every repository was looked at once (errors are in the status)
@@ -184,46 +204,38 @@ class Engine:
             self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
         return result.outcome
 
-    def _mark_status(self, repository: str, app: str) -> None:
-        settings = self._repositories.get(repository)
-        if settings is None or not settings.status.enabled:
+    def _mark_status(self, repository: str, app: str | None = None) -> None:
+        """Queue ``status:<repository>`` for ``app``'s file, or (None) only for the check that
+        the branch is as the writer left it (after every repository pass)."""
+        if repository not in self._status_branches:
             return
-        self._status_dirty.setdefault(repository, set()).add(app)
+        dirty = self._status_dirty.setdefault(repository, set())
+        if app is not None:
+            dirty.add(app)
         if not self.one_shot:
             self.queue.add_after(f"status:{repository}", 0.2)
 
     async def _write_status(self, repository: str) -> Outcome:
-        apps = self._status_dirty.pop(repository, set())
-        if not apps:
+        if repository not in self._status_dirty:
             return Outcome()
-        settings = self._repositories[repository]
-        record = await asyncio.to_thread(self.store.repositories.get, repository)
+        apps = self._status_dirty.pop(repository)
+        writer = self._status_branches[repository]
         try:
-            commit = await asyncio.to_thread(
-                write_status,
-                store=self.store,
-                mirror=self.mirrors[repository],
-                branch=settings.status.branch,
-                apps=apps,
-                commit=record.seen_commit if record is not None else None,
-            )
+            commit = await asyncio.to_thread(writer.write, apps)
         except SourceError as exc:
             self.metrics.writebacks.labels(result="error").inc()
             self.metrics.git_requests.labels(op="push", result="error").inc()
             self._status_dirty.setdefault(repository, set()).update(apps)
-            if self.one_shot:
+            if self.one_shot or writer.in_outage:  # retried after the next repository pass
                 return Outcome(error=exc.message)
             return Outcome(requeue_after=exc.delay, error=exc.message)
-        self.metrics.writebacks.labels(result="unchanged" if commit is None else "committed").inc()
+        if commit is not None or apps:  # a check that found the branch as left is no write-back
+            result = "unchanged" if commit is None else "committed"
+            self.metrics.writebacks.labels(result=result).inc()
         if commit is not None:
             self.metrics.git_requests.labels(op="push", result="success").inc()
             self.stats.status_commits += 1
-            logger.info(
-                "status of %s written to %s at %s",
-                ", ".join(sorted(apps)),
-                settings.status.branch,
-                commit[:12],
-            )
+            logger.info("status of %s written to %s at %s", repository, writer.branch, commit[:12])
         return Outcome()
 
     # executions -------------------------------------------------------------------------
@@ -255,6 +267,9 @@ class Engine:
                 )
         except asyncio.CancelledError:
             raise
+        except FencedError as exc:
+            self.fenced.set()  # not retried: the lease keeper fences the whole engine
+            logger.warning("execution of %s %s stopped: %s", action.operation, action.uid, exc)
         except Exception:
             logger.exception("execution of %s %s crashed", action.operation, action.uid)
         finally:
@@ -267,13 +282,42 @@ class Engine:
                 self.stats.executions_failed += 1
             self._running.pop(action.uid, None)
             self._status_due.add(action.app)
-            self.trigger_app(action.app)
+            self._requeue_after_execution(action, started=ok is not None)
             if action.shared:
                 # Other apps declaring it may be waiting for it.
                 for app in await asyncio.to_thread(self.store.resources.claimers, action.uid):
                     self._status_due.add(app)
                     self.trigger_app(app)
         return ok
+
+    def _requeue_after_execution(self, action: Action, *, started: bool) -> None:
+        """Plan the app again. An action refused at its start (the resource moved on since the
+        plan, or the store refused it) is planned again at once the first time, then with a
+        growing delay, so a refusal that persists never spins the engine."""
+        if started:
+            self._refused.pop(action.uid, None)
+            self.trigger_app(action.app)
+            return
+        refusals = self._refused[action.uid] = self._refused.get(action.uid, 0) + 1
+        if refusals == 1:
+            self.trigger_app(action.app)
+        else:
+            self.queue.add_after(f"app:{action.app}", min(10.0, 0.1 * 2 ** (refusals - 2)))
+
+    async def fence(self, *, wait: float = 15.0) -> None:
+        """The lease is lost: another daemon may own the database. Start nothing more, and
+        end every running execution now, without the shutdown grace: cancelling its task
+        kills its step's process group (within ``executors.process.KILL_GRACE`` twice).
+        Waits up to ``wait`` seconds for them; their records are the new holder's to recover."""
+        self.fenced.set()
+        await self.queue.stop()
+        self._status_dirty.clear()
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            logger.warning("fenced: ending %d running execution(s)", len(tasks))
+            await asyncio.wait(tasks, timeout=wait)
 
     @property
     def running(self) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Collection
 
+from reconciler.errors import InnominatusError
 from reconciler.secrets import mask_text
 from reconciler.store import Store
 
@@ -49,9 +50,11 @@ class LogStream:
             return
         chunk = mask_text("".join(self._pending), self._secrets)
         self._pending, self._size = [], 0
-        await asyncio.to_thread(
-            self._store.executions.append_log, self._step_id, chunk, limit=self._limit
-        )
+        # Live output is best effort: the step's final log is stored when it ends.
+        with contextlib.suppress(InnominatusError):
+            await asyncio.to_thread(
+                self._store.executions.append_log, self._step_id, chunk, limit=self._limit
+            )
 
     async def _run(self) -> None:
         while True:

@@ -2,7 +2,10 @@
 globals), served by the API at ``/metrics``.
 
 The engine observes reconciles, executions, git requests, write-backs and the commit-to-start
-latency; ``innominatus_resources{type,state}`` is computed from the store at scrape time.
+latency; ``innominatus_resources{type,state}`` and
+``innominatus_repository_last_success_timestamp_seconds{repository}`` (the stored time of each
+repository's last successful pass, so it survives restarts and shows an outage that began
+before this process did) are computed from the store at scrape time.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from reconciler.plan.model import RecordedResource
+from reconciler.store.records import RepositoryRecord
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800)
@@ -37,9 +41,28 @@ class _ResourceCollector(Collector):
         yield family
 
 
+class _RepositoryCollector(Collector):
+    def __init__(self, repositories: Callable[[], Sequence[RepositoryRecord]]) -> None:
+        self._repositories = repositories
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "innominatus_repository_last_success_timestamp_seconds",
+            "When each repository was last fetched and read in full (Unix time)",
+            labels=["repository"],
+        )
+        for record in self._repositories():
+            if record.last_seen_at is not None:
+                family.add_metric([record.name], record.last_seen_at.timestamp())
+        yield family
+
+
 class Metrics:
     def __init__(
-        self, *, resources: Callable[[], Sequence[RecordedResource]] | None = None
+        self,
+        *,
+        resources: Callable[[], Sequence[RecordedResource]] | None = None,
+        repositories: Callable[[], Sequence[RepositoryRecord]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.reconciles = Counter(
@@ -87,6 +110,8 @@ class Metrics:
         )
         if resources is not None:
             self.registry.register(_ResourceCollector(resources))
+        if repositories is not None:
+            self.registry.register(_RepositoryCollector(repositories))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,14 +5,23 @@ adding a key that is being handled marks it dirty, so it runs once more afterwar
 commit supersedes queued work instead of piling up). Level-triggered: the handler re-reads
 everything, so coalescing triggers loses nothing. Called by the engine; handlers return an
 :class:`Outcome`.
+
+A handler that raises is retried: after the error's ``delay`` for a
+:class:`~reconciler.errors.StoreError` (the database is down or refused a statement), logged as
+one warning when such an outage begins and one info line when it ends (:class:`_Outage`: the
+next handler to finish normally ends it), not a traceback per retry; after 10 s with its
+traceback for anything else (a bug).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from reconciler.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +37,34 @@ class Outcome:
 Handler = Callable[[str], Awaitable[Outcome]]
 
 
+class _Outage:
+    """Whether the database is down, as the handlers' errors say: one line when that begins,
+    one when it ends, whatever the number of handlers retrying meanwhile."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._since: float | None = None
+
+    def failed(self, key: str, error: StoreError) -> None:
+        if self._since is not None:
+            logger.debug("handling %s: %s", key, error.message)
+            return
+        self._since = self._clock()
+        detail = error.message.removeprefix("database unavailable: ").removesuffix("; will retry")
+        logger.warning("database unavailable: %s; retrying", detail)
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            logger.info("database reachable again after %.0f s", self._clock() - self._since)
+            self._since = None
+
+
 class WorkQueue:
-    def __init__(self, *, handler: Handler, concurrency: int) -> None:
+    def __init__(
+        self, *, handler: Handler, concurrency: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._handler = handler
+        self._outage = _Outage(clock)
         self._concurrency = concurrency
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
@@ -85,9 +119,14 @@ class WorkQueue:
                 outcome = await self._handler(key)
             except asyncio.CancelledError:
                 raise
+            except StoreError as exc:
+                self._outage.failed(key, exc)
+                outcome = Outcome(requeue_after=exc.delay, error=exc.message)
             except Exception:
                 logger.exception("handling %s failed; retrying in 10s", key)
                 outcome = Outcome(requeue_after=10.0, error="internal error")
+            else:
+                self._outage.succeeded()
             finally:
                 self._active.discard(key)
             if key in self._dirty:

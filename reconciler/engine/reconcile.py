@@ -18,7 +18,7 @@ from reconciler.plan.model import Action, AppPlan, RecordedResource
 from reconciler.plan.phase import app_phase
 from reconciler.plan.planner import plan_app
 from reconciler.settings import EngineSettings, RepositorySettings
-from reconciler.store import Store
+from reconciler.store import AppRecord, RepositoryRecord, Store
 from reconciler.types import AppName
 
 StartAction = Callable[[Action, RecordedResource | None, str | None], None]
@@ -53,6 +53,8 @@ async def reconcile_app(
     app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
     if app is None:
         return AppPass(Outcome(), None, 0, None)
+    if app.suspended or (repository is not None and repository.suspended):
+        return await _suspended(store, app, repository)
     settings = repositories.get(app.repository)
     now = datetime.now(UTC)
     plan: AppPlan | None = None
@@ -68,7 +70,8 @@ async def reconcile_app(
             prune=settings.prune if settings is not None else False,
             now=now,
             max_attempts=engine.max_attempts,
-            deletes_held=repository is not None and repository.hold_reason is not None,
+            held=frozenset(repository.held_uids) if repository is not None else frozenset(),
+            held_detail=_held_detail(repository),
             claims=snapshot.claims,
             workload=workload,
             installed=installed,
@@ -119,3 +122,28 @@ async def reconcile_app(
         await asyncio.to_thread(store.apps.forget, name)
     changed = changed or gone or orphaned_now
     return AppPass(Outcome(requeue_after=requeue), app.repository, started, plan, changed)
+
+
+def _held_detail(repository: RepositoryRecord | None) -> str:
+    if repository is None or repository.hold_reason is None:
+        return "held by the delete guard; run `innominatus confirm`"
+    return f"held by the delete guard: {repository.hold_reason}"
+
+
+async def _suspended(store: Store, app: AppRecord, repository: RepositoryRecord | None) -> AppPass:
+    """A suspended app is not planned and starts nothing; its status says so and how to
+    resume it (its phase is kept: it describes the resources, which are untouched)."""
+    if app.suspended:
+        message = f"suspended: nothing is reconciled; `innominatus resume {app.name}` resumes it"
+    else:
+        name = repository.name if repository is not None else app.repository
+        message = (
+            f"repository {name} is suspended: nothing is reconciled; "
+            f"`innominatus resume {name}` resumes it"
+        )
+    changed = False
+    if (app.reason, app.message) != ("Suspended", message):
+        changed = await asyncio.to_thread(
+            store.apps.set_phase, app.name, phase=app.phase, reason="Suspended", message=message
+        )
+    return AppPass(Outcome(), app.repository, 0, None, changed)

@@ -14,16 +14,17 @@ import hashlib
 import logging
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.engine.backoff import next_attempt
 from reconciler.engine.logstream import LogStream
 from reconciler.engine.metrics import Metrics
-from reconciler.errors import PermanentError, StaleError
+from reconciler.engine.processes import ProcessRecorder
+from reconciler.errors import FencedError, PermanentError, StaleError, StoreError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
@@ -37,6 +38,9 @@ from reconciler.settings import EngineSettings
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+PERSIST_MAX_DELAY = 10.0
+"""Longest wait between two attempts to write an execution's outcome to the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,9 @@ async def run_action(
             type_=action.type, operation=action.operation, annotations=action.annotations
         )
         workflow = resolution.workflow
-        params = apply_parameters(workflow, {**raw_params, **_builtin_params(action, record)})
+        params = apply_parameters(
+            workflow, {**raw_params, **_builtin_params(action, record)}, secrets=action.secrets
+        )
     except PermanentError as exc:
         attempts = (record.attempts if record is not None else 0) + 1
         await asyncio.to_thread(
@@ -142,6 +148,11 @@ async def run_action(
     except StaleError as exc:
         logger.debug("%s: %s", action.app, exc.message)
         return None
+    except FencedError:
+        raise
+    except PermanentError as exc:
+        logger.warning("%s: %s %s refused: %s", action.app, action.operation, action.uid, exc)
+        return None
     logger.info(
         "%s: %s %s with %s/%s (execution %d, attempt %d)",
         action.app,
@@ -155,7 +166,21 @@ async def run_action(
     began = time.monotonic()
     workdir = ctx.data_dir / "work" / str(execution_id)
     state_dir = state_dir_for(ctx.data_dir, action.uid)
-    await asyncio.to_thread(_make_dirs, workdir, state_dir)
+    try:
+        await asyncio.to_thread(_make_dirs, workdir, state_dir)
+    except OSError as exc:
+        unmade = (
+            f"cannot create the execution's folders under {ctx.data_dir}: "
+            f"{exc.strerror or exc}; free space or fix permissions of data_dir (will retry)"
+        )
+        await _persist(
+            store.resources.fail,
+            execution_id,
+            error=unmade,
+            next_attempt_at=next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
+        )
+        logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, unmade)
+        return False
     previous = dict(record.outputs) if record is not None else {}
     secrets = (
         action.secrets
@@ -178,9 +203,11 @@ async def run_action(
             try:
                 rendered = render_step(step, context)
             except TemplateError as exc:
-                error = f"step {step.name!r}: template error in {workflow.file}: {exc}"
+                error = mask_text(
+                    f"step {step.name!r}: template error in {workflow.file}: {exc}", secrets
+                )
                 break
-            step_id = await asyncio.to_thread(
+            step_id = await _persist(
                 store.executions.step_started,
                 execution_id,
                 position=position,
@@ -204,9 +231,10 @@ async def run_action(
                 timeout=step.timeout or ctx.engine.step_timeout,
                 secrets=secrets,
                 env=rendered.env,
+                on_process=ProcessRecorder(store, execution_id),
             )
             if rendered.skip:
-                await asyncio.to_thread(
+                await _persist(
                     store.executions.step_finished,
                     step_id,
                     state="skipped",
@@ -242,7 +270,7 @@ async def run_action(
             secrets |= secret_values(
                 result.outputs, workflow.secret_outputs | result.secret_outputs
             )
-            await asyncio.to_thread(
+            await _persist(
                 store.executions.step_finished,
                 step_id,
                 state=result.status,
@@ -265,7 +293,15 @@ async def run_action(
                 outputs, marked_secret = render_outputs(workflow, context, outputs)
                 declared_secret |= marked_secret
             except TemplateError as exc:
-                error = f"outputs: template error in {workflow.file}: {exc}"
+                error = mask_text(f"outputs: template error in {workflow.file}: {exc}", secrets)
+    except FencedError:
+        raise  # another daemon owns the database now: this one writes nothing more
+    except Exception as exc:  # any failure of a started execution ends in a recorded outcome
+        logger.exception("%s: %s %s crashed", action.app, action.operation, action.uid)
+        error = mask_text(
+            f"execution failed inside innominatus: {type(exc).__name__}: {exc} (will retry)",
+            secrets,
+        )
     except asyncio.CancelledError:
         await asyncio.shield(
             asyncio.to_thread(
@@ -278,7 +314,7 @@ async def run_action(
         )
         raise
     if error is not None:
-        await asyncio.to_thread(
+        await _persist(
             store.resources.fail,
             execution_id,
             error=error,
@@ -294,7 +330,17 @@ async def run_action(
         outputs = {**record.outputs, **outputs}
         marked |= record.secret_keys
     secret_keys = sorted(k for k in outputs if is_secret_key(k, marked))
-    await asyncio.to_thread(
+    short = [k for k in secret_keys if len(str(outputs[k])) < 4]
+    if short:
+        logger.warning(
+            "%s: secret output(s) %s of %s are shorter than 4 characters: masked where they "
+            "are shown by name, but not by value where copied; the provider should make them "
+            "longer",
+            action.app,
+            ", ".join(short),
+            action.uid,
+        )
+    await _persist(
         store.resources.succeed,
         execution_id,
         outputs=outputs,
@@ -314,6 +360,29 @@ async def run_action(
 def _observe(metrics: Metrics, workflow: str, status: str, began: float) -> None:
     metrics.executions.labels(workflow=workflow, status=status).inc()
     metrics.execution_seconds.labels(workflow=workflow).observe(time.monotonic() - began)
+
+
+async def _persist(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Write an execution's progress or outcome, waiting out a database outage: the outcome
+    is kept in memory and written once the database is back (invariant 4: no execution is
+    lost, no state needs a restart to move). One log line when the wait begins and one when
+    it ends. A lost lease (:class:`FencedError`) is not waited out."""
+    delay, waited = 0.5, 0.0
+    while True:
+        try:
+            result = await asyncio.to_thread(call, *args, **kwargs)
+        except FencedError:
+            raise
+        except StoreError as exc:
+            if waited == 0.0:
+                logger.warning("%s; keeping the execution's outcome until it is written", exc)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, PERSIST_MAX_DELAY)
+            continue
+        if waited:
+            logger.info("database reachable again: execution progress written after %.0fs", waited)
+        return result
 
 
 def _make_dirs(*paths: Path) -> None:

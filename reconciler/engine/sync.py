@@ -10,23 +10,31 @@ source). The delete guard (invariant 2) is evaluated over the whole repository.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.desired import DesiredApp, DesiredResource, ParsedFile, assemble, parse_file
 from reconciler.errors import SourceError
-from reconciler.plan.guard import delete_guard
+from reconciler.plan.guard import Hold, evaluate_hold, pending_deletes
 from reconciler.plan.hashing import canonical_json
+from reconciler.plan.planner import WORKLOAD_TYPE, workload_uid
+from reconciler.plan.tenancy import (
+    SHARED_CONFLICT,
+    Declaration,
+    app_name_taken,
+    policy_problem,
+    shared_conflicts,
+)
 from reconciler.settings import RepositorySettings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.globs import match_glob
-from reconciler.store import AppDesired, Store
+from reconciler.store import AppDesired, AppRecord, RepositoryRecord, Store
+from reconciler.store.repositories import hold_of
 from reconciler.types import AppName, CommitSha
 
 logger = logging.getLogger(__name__)
-SHARED_CONFLICT = "shared resource conflict:"
 
 
 def _fingerprint(resource: DesiredResource) -> str:
@@ -39,6 +47,7 @@ class SyncResult:
     changed_apps: frozenset[str] = frozenset()
     error: str | None = None
     hold: str | None = None
+    suspended: bool = False
 
 
 @dataclass
@@ -49,8 +58,13 @@ class RepositorySync:
     mirror: GitMirror
     store: Store
     max_deletes: int
+    sharing: Mapping[str, Collection[str]] = field(default_factory=dict)
+    """Owner repository -> repositories it lets declare its shared resources."""
+    provider_of: Callable[[str], str | None] = lambda _type: None
+    """Resource type -> the provider claiming it now (for the repository's policy)."""
     _commit: CommitSha | None = None
     _parsed: dict[str, ParsedFile] = field(default_factory=dict)
+    _reported: set[str] = field(default_factory=set)
 
     def _included(self, path: str) -> bool:
         return any(match_glob(path, pattern) for pattern in self.settings.include)
@@ -78,15 +92,23 @@ class RepositorySync:
 
     def run(self, *, now: datetime) -> SyncResult:
         name = self.settings.name
+        record = self.store.repositories.get(name)
+        if record is not None and record.suspended:
+            return SyncResult(commit=None, suspended=True)
         try:
             commit = self.mirror.fetch()
             self._refresh_files(commit)
+            rewritten_from = self._rewritten(record, commit)
         except SourceError as exc:
             failures = self.store.repositories.record_error(
                 name, error=exc.message, next_poll_at=None
             )
-            logger.warning("repository %s: %s (failure %d)", name, exc.message, failures)
+            # One line when an outage begins; the repository's status shows it meanwhile.
+            log = logger.warning if failures == 1 else logger.debug
+            log("repository %s: %s (failure %d)", name, exc.message, failures)
             return SyncResult(commit=None, error=exc.message)
+        if record is not None and record.failures:
+            logger.info("repository %s: reachable again at %s", name, commit[:12])
         desired = assemble(self._parsed)
         recorded = {a.name: a for a in self.store.apps.all(repository=name)}
         updates: list[AppDesired] = []
@@ -110,106 +132,281 @@ class RepositorySync:
             elif old.desired is not None or old.error is not None:
                 snapshots[app_name] = None
                 updates.append(AppDesired(name=app_name, path=old.path, desired=None))
+        taken = self._foreign_names(updates, snapshots, recorded=recorded)
+        updates = self._policy(updates, snapshots)
+        updates = self._namespace_collisions(updates, snapshots)
         updates = self._shared_conflicts(updates, snapshots)
-        changed = {u.name for u in updates}
-        hold = self._guard(
-            {n: app for n, app in snapshots.items() if n in changed and n in recorded},
+        hold, confirmed, touched = self._guard(
+            recorded=recorded,
+            updates=updates,
             commit=commit,
+            previous=hold_of(record) if record is not None else None,
+            confirmed=record.confirmed_uids if record is not None else (),
+            rewritten_from=rewritten_from if self.settings.on_rewrite == "hold" else None,
         )
-        self.store.apps.save_desired(repository=name, commit=commit, apps=updates)
-        self.store.repositories.record_seen(
-            name, commit=commit, next_poll_at=now + timedelta(seconds=self.settings.interval)
+        problems = "\n".join(
+            [desired.invalid_files[p] for p in sorted(desired.invalid_files)] + taken
         )
-        problems = "\n".join(desired.invalid_files[p] for p in sorted(desired.invalid_files))
-        self.store.repositories.record_reconciled(
-            name, commit=commit, hold_reason=hold, problems=problems or None
+        self.store.repositories.record_sync(
+            name,
+            commit=commit,
+            apps=updates,
+            hold=hold,
+            confirmed=confirmed,
+            problems=problems or None,
+            next_poll_at=now + timedelta(seconds=self.settings.interval),
+            rewritten_from=rewritten_from,
+            read_confirmed=record.confirmed_uids if record is not None else (),
         )
-        for error in desired.invalid_files.values():
-            logger.warning("repository %s: %s", name, error)
-        return SyncResult(commit=commit, changed_apps=frozenset(u.name for u in updates), hold=hold)
+        reported = set(desired.invalid_files.values()) | set(taken)
+        for error in sorted(reported - self._reported):
+            logger.warning("repository %s: %s", name, error)  # once per broken content
+        self._reported = reported
+        return SyncResult(
+            commit=commit,
+            changed_apps=frozenset(u.name for u in updates) | touched,
+            hold=hold.reason if hold is not None else None,
+        )
+
+    def _rewritten(self, record: RepositoryRecord | None, commit: CommitSha) -> str | None:
+        """The last synced commit, when ``commit`` does not descend from it (a force-push or
+        an unrelated history); None for an ordinary new commit."""
+        last = record.reconciled_commit if record is not None else None
+        if last is None or last == commit or self.mirror.is_ancestor(CommitSha(last), commit):
+            return None
+        logger.warning(
+            "repository %s: history of %s was rewritten: %s is not an ancestor of %s%s",
+            self.settings.name,
+            self.settings.branch,
+            last[:12],
+            commit[:12],
+            "; the deletes it causes are held until confirmed"
+            if self.settings.on_rewrite == "hold"
+            else "",
+        )
+        return last
+
+    def _foreign_names(
+        self,
+        updates: list[AppDesired],
+        snapshots: dict[str, DesiredApp | None],
+        *,
+        recorded: Mapping[str, AppRecord],
+    ) -> list[str]:
+        """Drop, from this pass, apps whose name another repository owns (invariant 10): the
+        owner's app is never touched; the error names the owner's file. Returns the errors."""
+        owners = self.store.apps.owners(
+            [u.name for u in updates if u.name not in recorded], besides=self.settings.name
+        )
+        errors: list[str] = []
+        for update in [u for u in updates if u.name in owners]:
+            repository, path = owners[update.name]
+            updates.remove(update)
+            snapshots.pop(update.name, None)
+            errors.append(
+                app_name_taken(
+                    app=update.name, path=update.path, owner_repository=repository, owner_path=path
+                )
+            )
+        return errors
+
+    def _policy(
+        self, updates: list[AppDesired], snapshots: dict[str, DesiredApp | None]
+    ) -> list[AppDesired]:
+        """An app outside its repository's policy is ``Invalid`` (keeping its last good spec
+        and everything it has)."""
+        policy = self.settings.policy
+        checked: list[AppDesired] = []
+        for update in updates:
+            snapshot = snapshots.get(update.name)
+            problem = (
+                policy_problem(
+                    snapshot,
+                    repository=self.settings.name,
+                    resource_types=(*policy.resource_types, WORKLOAD_TYPE),
+                    providers=policy.providers,
+                    shared_ids=policy.shared_ids,
+                    provider_of=self.provider_of,
+                )
+                if snapshot is not None and update.error is None
+                else None
+            )
+            if problem is None:
+                checked.append(update)
+                continue
+            snapshots.pop(update.name)
+            checked.append(AppDesired(name=update.name, path=update.path, error=problem))
+        return checked
+
+    def _namespace_collisions(
+        self, updates: list[AppDesired], snapshots: dict[str, DesiredApp | None]
+    ) -> list[AppDesired]:
+        """A shared ``id`` may contain dots, so ``id: shop.db`` spells the UID of app shop's
+        private ``db``: such a declaration is refused, and so is a private resource whose UID
+        a shared one already holds. The app is ``Invalid``, keeping everything it has."""
+        wanted = {
+            r.uid: (name, r)
+            for name, app in snapshots.items()
+            if app is not None
+            for r in app.resources.values()
+        }
+        recorded = self.store.resources.sharing_of(list(wanted))
+        refused: dict[str, str] = {}
+        for uid, (name, resource) in sorted(wanted.items()):
+            if uid not in recorded:
+                continue
+            shared, owner = recorded[uid]
+            if resource.id is not None and not shared and owner != name:
+                refused.setdefault(
+                    name,
+                    f"resource {resource.name!r}: shared id {resource.id!r} spells {uid}, the "
+                    f"private resource of app {owner!r}; choose another id",
+                )
+            elif resource.id is None and shared:
+                refused.setdefault(
+                    name,
+                    f"resource {resource.name!r}: its UID {uid} is held by a shared resource "
+                    f"(id {uid.split('#', 1)[1]!r}); rename the resource",
+                )
+        checked: list[AppDesired] = []
+        for update in updates:
+            message = refused.get(update.name)
+            if message is None:
+                checked.append(update)
+                continue
+            snapshots.pop(update.name, None)
+            checked.append(
+                AppDesired(name=update.name, path=update.path, error=f"{update.path}: {message}")
+            )
+        return checked
 
     def _shared_conflicts(
         self, updates: list[AppDesired], snapshots: dict[str, DesiredApp | None]
     ) -> list[AppDesired]:
-        """Two apps declaring one shared resource (same ``id``) must declare it identically;
-        otherwise both are ``Invalid``, each message naming the other file. Apps whose only
-        problem was such a conflict recover once it is gone."""
+        """Shared resources (same ``id``) between apps and repositories: only this
+        repository's newcomers can be refused (:func:`shared_conflicts`); apps whose only
+        problem was such a conflict recover once it is gone. Never writes another
+        repository's apps."""
+        repository = self.settings.name
         by_name = {u.name: u for u in updates}
-        declared: dict[str, list[tuple[str, str, str]]] = {}  # uid -> (app, path, fingerprint)
         stored = {a.name: a for a in self.store.apps.all()}
+        declarations: list[Declaration] = []
+        retrying: dict[str, DesiredApp] = {}
         for name, record in stored.items():
-            spec = by_name[name].desired if name in by_name else record.desired
+            if record.desired is None or not _declares_shared(record.desired):
+                continue
             if name in snapshots and snapshots[name] is None:
+                continue  # removed in this pass
+            old = DesiredApp.from_json(name, record.desired)
+            if record.error is not None:
+                conflicted = record.error.startswith(SHARED_CONFLICT)
+                if record.repository == repository and conflicted and name not in snapshots:
+                    retrying[name] = old  # looked at again as a newcomer
                 continue
-            if spec is None or not _declares_shared(spec):
-                continue
-            app = DesiredApp.from_json(name, spec)
+            new = snapshots.get(name) if record.repository == repository else None
+            for resource in old.resources.values():
+                if resource.id is None:
+                    continue
+                fingerprint = _fingerprint(resource)
+                if name in snapshots:
+                    again = next(
+                        (
+                            r
+                            for r in (new.resources.values() if new else ())
+                            if r.uid == resource.uid
+                        ),
+                        None,
+                    )
+                    if again is None or _fingerprint(again) != fingerprint:
+                        continue  # changed in this pass: its new declaration is a newcomer
+                declarations.append(
+                    Declaration(
+                        app=name,
+                        repository=record.repository,
+                        path=record.path,
+                        uid=resource.uid,
+                        fingerprint=fingerprint,
+                        incumbent=True,
+                    )
+                )
+        candidates = {n: a for n, a in snapshots.items() if a is not None} | retrying
+        for name, app in candidates.items():
+            known = {d.uid for d in declarations if d.app == name}
             for resource in app.resources.values():
-                if resource.id is not None:
-                    declared.setdefault(resource.uid, []).append(
-                        (name, app.path, _fingerprint(resource))
+                if resource.id is not None and resource.uid not in known:
+                    declarations.append(
+                        Declaration(
+                            app=name,
+                            repository=repository,
+                            path=app.path,
+                            uid=resource.uid,
+                            fingerprint=_fingerprint(resource),
+                            incumbent=False,
+                        )
                     )
-        for name, snapshot in snapshots.items():
-            if snapshot is None or name in stored:
-                continue
-            for resource in snapshot.resources.values():
-                if resource.id is not None:
-                    declared.setdefault(resource.uid, []).append(
-                        (name, snapshot.path, _fingerprint(resource))
-                    )
-        conflicts: dict[str, str] = {}
-        for uid, declarations in declared.items():
-            if len({fingerprint for _, _, fingerprint in declarations}) < 2:
-                continue
-            for name, _path, _ in declarations:
-                others = ", ".join(
-                    f"app {other!r} ({other_path})"
-                    for other, other_path, _ in declarations
-                    if other != name
-                )
-                conflicts.setdefault(
-                    name,
-                    f"{SHARED_CONFLICT} {uid} is also declared by {others} with different "
-                    "type, class, params or annotations; declare a shared resource identically "
-                    "everywhere, or give one of them another id",
-                )
-        for name, message in conflicts.items():
+        refused = shared_conflicts(declarations, repository=repository, sharing=self.sharing)
+        for name, message in refused.items():
             current = by_name.get(name)
-            known = stored.get(name)
-            spec = current.desired if current is not None else (known.desired if known else None)
-            path = current.path if current is not None else (known.path if known else "")
+            known_app = stored.get(name)
+            spec = current.desired if current is not None else None
+            if spec is None and known_app is not None:
+                spec = known_app.desired
+            path = current.path if current is not None else candidates[name].path
             by_name[name] = AppDesired(name=name, path=path, desired=spec, error=message)
-        for name, record in stored.items():
-            if name in conflicts or not (record.error or "").startswith(SHARED_CONFLICT):
-                continue
-            if name not in by_name and record.desired is not None:
-                by_name[name] = AppDesired(name=name, path=record.path, desired=record.desired)
+        for name in retrying:
+            if name not in refused and name not in by_name:
+                by_name[name] = AppDesired(
+                    name=name, path=stored[name].path, desired=stored[name].desired
+                )
         return list(by_name.values())
 
-    def _guard(self, changed: dict[str, DesiredApp | None], *, commit: CommitSha) -> str | None:
-        """Whether the deletes this commit causes must wait for a confirm. ``changed``: the
-        recorded apps whose spec this commit changes (None: removed) — only their resources
-        can be deleted by it, so only theirs are read."""
-        if not self.settings.prune or not changed:
-            return None
-        deletes = 0
-        for name, app in changed.items():
-            kept = {r.uid for r in app.resources.values()} if app is not None else set()
-            deletes += sum(
-                1
-                for r in self.store.resources.of_app(name)
-                if r.app == name and r.state != "terminated" and r.uid not in kept
-            )
-        if deletes == 0:
-            return None
-        live = self.store.resources.count_live(repository=self.settings.name)
-        reason = delete_guard(deletes=deletes, live=live, max_deletes=self.max_deletes)
-        if reason is None:
-            return None
-        record = self.store.repositories.get(self.settings.name)
-        if record is not None and record.confirmed_commit == commit:
-            return None
-        return reason.replace("<repository>", self.settings.name)
+    def _guard(
+        self,
+        *,
+        recorded: Mapping[str, AppRecord],
+        updates: list[AppDesired],
+        commit: CommitSha,
+        previous: Hold | None,
+        confirmed: Collection[str],
+        rewritten_from: str | None,
+    ) -> tuple[Hold | None, frozenset[str], frozenset[str]]:
+        """The delete guard over *every* delete pending for the repository after this pass
+        (not only this commit's): the hold, the confirmed deletes still pending, and the apps
+        whose held deletes changed (to be reconciled again)."""
+        if not self.settings.prune:
+            return None, frozenset(), frozenset()
+        declared: dict[str, frozenset[str] | None] = {}
+        specs: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {
+            n: (a.desired, a.error) for n, a in recorded.items()
+        }
+        specs.update({u.name: (u.desired, u.error) for u in updates})
+        for app, (spec, error) in specs.items():
+            if error is not None:
+                continue  # an invalid app keeps everything it has
+            if spec is None:
+                declared[app] = None
+                continue
+            uids = {str(r["uid"]) for r in (spec.get("resources") or {}).values()}
+            declared[app] = frozenset(uids | {workload_uid(AppName(app))})
+        live = self.store.resources.live_of_repository(self.settings.name)
+        pending = pending_deletes(live, declared=declared)
+        still_confirmed = frozenset(confirmed) & pending
+        hold = evaluate_hold(
+            repository=self.settings.name,
+            commit=commit,
+            pending=pending,
+            live=len(live),
+            max_deletes=self.max_deletes,
+            previous=previous,
+            confirmed=still_confirmed,
+            rewritten_from=rewritten_from,
+        )
+        before = previous.uids if previous is not None else frozenset()
+        after = hold.uids if hold is not None else frozenset()
+        changed = before ^ after
+        touched = {r.app for r in live if r.uid in changed}
+        touched |= {app for r in live if r.uid in changed for app in r.claimers}
+        return hold, still_confirmed, frozenset(touched)
 
 
 def _declares_shared(spec: Mapping[str, Any]) -> bool:

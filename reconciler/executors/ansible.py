@@ -6,7 +6,10 @@ per-execution workdir and run there with inventory ``localhost ansible_connectio
 Outputs come from the step contract's ``INNOMINATUS_OUTPUTS`` file (e.g. a ``copy`` task with
 ``dest: "{{ lookup('env', 'INNOMINATUS_OUTPUTS') }}"``).
 
-Parameters become extra vars from a file (``-e @extra-vars.yml``), never the command line.
+Parameters become extra vars from a file (``-e @extra-vars.yml``), never the command line;
+only the workflow's declared ones arrive (:func:`reconciler.providers.apply_parameters`), and
+one named ``ansible_*`` is refused (``ansible_python_interpreter`` is a command line Ansible
+runs) — the step's own ``variables`` may set those, as the provider author's choice.
 The file is YAML, not JSON, because Ansible renders Jinja2 inside extra-var strings: a value
 like ``{{ lookup('pipe', 'touch /tmp/x') }}`` in a JSON file runs the command as soon as the
 playbook uses the variable (checked with ansible-core 2.19). Every string is written with
@@ -41,6 +44,7 @@ from reconciler.executors.results import (
     unfinished,
 )
 from reconciler.executors.workspace import copy_folder, provider_path, scratch_dir
+from reconciler.providers.parameters import RESERVED_PREFIX
 
 STEP = "ansible"
 INVENTORY = (
@@ -114,6 +118,12 @@ class AnsibleExecutor:
             playbook = provider_path(request.provider_dir, name, key="playbook", step=STEP)
             if not playbook.is_file():
                 raise ValueError(f"`config.playbook` {name!r} is not a file")
+            reserved = sorted(k for k in request.params if k.lower().startswith(RESERVED_PREFIX))
+            if reserved:  # bind_parameters refuses them already; a step never trusts that
+                raise ValueError(
+                    f"param {reserved[0]!r} is refused: names starting with 'ansible_' are "
+                    "Ansible's connection settings and never come from a resource"
+                )
             variables = {**request.params, **checks.mapping(config, "variables", step=STEP)}
         except ValueError as exc:
             return invalid(log, exc)
@@ -137,6 +147,7 @@ class AnsibleExecutor:
                 cwd=folder,
                 timeout=deadline.remaining(),
                 log=log,
+                on_process=request.on_process,
             )
         except OSError as exc:
             return cannot_start(log, binary, exc)

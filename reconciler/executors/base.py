@@ -7,12 +7,13 @@ step config is refused before anything runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 StepStatus = Literal["succeeded", "failed", "timed_out", "cancelled"]
+ProcessSink = Callable[[int], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,11 @@ class StepRequest:
     secrets: frozenset[str] = field(default_factory=frozenset)
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for the step (e.g. values a rendered script refers to by name)."""
+    on_process: ProcessSink | None = None
+    """Awaited with the process group id (the leader's pid) of each program the step starts,
+    right after it started and before it is waited for: the engine records it with the
+    execution, so a daemon started after this one was killed can end what is left of it.
+    If it raises, the program's group is killed and the error propagates."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,7 @@ class ExecPluginExecutor:
             cwd=request.workdir,
             timeout=deadline.remaining(),
             log=log,
+            on_process=request.on_process,
             stdin=document.encode("utf-8"),
         )
         if finished.timed_out:

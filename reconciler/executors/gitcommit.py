@@ -3,7 +3,9 @@ pushed — the Kratix-style "state store" write that Argo CD or Flux then applie
 
 Config: ``url``, ``branch`` (default ``main``), ``path`` (folder in that repository, default
 its root), ``files`` (``{relative path: content}``; a mapping or list content is serialised as
-YAML or JSON by the file's extension, so values can never add structure), optional
+YAML or JSON by the file's extension, so values can never add structure; templated names and
+string contents arrive rendered by :mod:`reconciler.providers.contexts` — each value one path
+component, ``.yaml``/``.json`` content filled leaf by leaf), optional
 ``token_env`` (name of the variable holding the push token; the runtime reads it). The push
 goes through the :class:`~reconciler.executors.gitwriter.GitWriter` the runtime provides:
 fast-forward only, retried on rejection, no commit when nothing changed.

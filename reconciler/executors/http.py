@@ -1,6 +1,8 @@
 """The ``http`` step: one HTTP call to an outside API, its JSON answer as outputs.
 
-Config (already rendered): ``url`` (http or https), ``method`` (default ``POST``, or
+Config (already rendered): ``url`` (http or https; scheme and host fixed when the workflow
+loaded, each value percent-encoded as one component by :mod:`reconciler.providers.urls`),
+``method`` (default ``POST``, or
 ``DELETE`` for the resource's delete operation), ``headers`` (string values), ``body`` (any
 JSON value, sent as JSON — a parameter inside it stays one JSON string), ``outputs``
 (``{output: "dotted.path"}`` into the response; default: every top-level field of a JSON

@@ -1,9 +1,11 @@
 """The ``kubernetes`` step: validated manifests delivered the GitOps way or with kubectl.
 
 ``config.manifest`` is the rendered manifest: a YAML string (several documents allowed) or the
-structure itself (a mapping or a list of mappings). Every document needs ``apiVersion``,
-``kind`` and a valid ``metadata.name``. Manifests are always re-serialised with a safe dumper,
-so a parameter value inside a structure stays one scalar and can never add YAML structure.
+structure itself (a mapping or a list of mappings; a manifest template arrives as the list of
+documents, already filled leaf by leaf by :mod:`reconciler.providers.structured`). Every
+document needs ``apiVersion``, ``kind`` and a valid ``metadata.name``. Manifests are always
+re-serialised with a safe dumper, so a parameter value inside a structure stays one scalar and
+can never add YAML structure.
 
 Delivery:
 
@@ -22,7 +24,7 @@ operation, ``apply`` otherwise. Called by the engine's runner.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from reconciler import yamlfile
@@ -112,6 +114,18 @@ def file_name(document: Mapping[str, Any]) -> str:
     return f"{namespace}/{name}" if namespace else name
 
 
+def allows_secrets(config: Mapping[str, Any]) -> bool:
+    """``allow_secrets``: a real boolean, or the text a template renders one to."""
+    value = config.get("allow_secrets")
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _holding_secrets(files: Mapping[str, bytes], secrets: Collection[str]) -> list[str]:
+    """The files whose text holds a known secret value (4 characters or more)."""
+    needles = [s.encode("utf-8") for s in secrets if len(s) >= 4]
+    return sorted(name for name, data in files.items() if any(n in data for n in needles))
+
+
 def _is_secret(document: Mapping[str, Any]) -> bool:
     return document.get("kind") == "Secret" and document.get("apiVersion") == "v1"
 
@@ -139,7 +153,7 @@ class KubernetesExecutor:
                 f"the type with `step_defaults: {{{STEP}: {{url: ...}}}}` in the configuration"
             )
         GitTarget.from_config(config, step=STEP)
-        if config.get("allow_secrets") is not True and any(map(_is_secret, documents)):
+        if not allows_secrets(config) and any(map(_is_secret, documents)):
             raise ValueError(
                 f"a {STEP} step would commit a Secret to Git in plain text; use SealedSecrets "
                 "or External Secrets, deliver it with `config.context` (kubectl), or set "
@@ -168,6 +182,17 @@ class KubernetesExecutor:
                 name: yamlfile.dump(document).encode("utf-8")
                 for name, document in zip(names, documents, strict=True)
             }
+            holding = _holding_secrets(files, request.secrets)
+            if holding and not allows_secrets(config):
+                return invalid(
+                    log,
+                    ValueError(
+                        f"a {STEP} step would commit a known secret value to Git in plain text "
+                        f"({', '.join(holding)}); put it in a Secret delivered with "
+                        "`config.context` (kubectl), use SealedSecrets or External Secrets, or "
+                        "set `config.allow_secrets: true`"
+                    ),
+                )
             return await deliver(self._factory, request, target, files, remove=remove, log=log)
         return await self._kubectl_run(request, documents, context, remove=remove, log=log)
 
@@ -198,6 +223,7 @@ class KubernetesExecutor:
                 cwd=request.workdir,
                 timeout=deadline.remaining(),
                 log=log,
+                on_process=request.on_process,
                 stdin=stdin.encode("utf-8"),
             )
         except OSError as exc:

@@ -47,11 +47,13 @@ class LogBuffer:
     def mask(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(MASK, text)
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, *, live: bool = True) -> None:
+        """Add masked ``text``; ``live=False`` keeps it out of the live stream (it is stored
+        with the final log only)."""
         text = self.mask(text)
         if not text:
             return
-        if self._sink is not None:
+        if self._sink is not None and live:
             self._sink(text)
         data = text.encode("utf-8", "replace")
         self._parts.append(data)

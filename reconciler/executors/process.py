@@ -10,7 +10,11 @@ How a run ends:
   background children never outlive the step), then the remaining output is read;
 - the timeout passes, or the awaiting task is cancelled: the group gets SIGTERM, and SIGKILL
   once the leader is gone or ``kill_grace`` seconds have passed; on cancellation the
-  ``CancelledError`` is re-raised after that cleanup.
+  ``CancelledError`` is re-raised after that cleanup;
+- the daemon itself dies (kill -9): on Linux the leader gets SIGKILL from the kernel
+  (``PR_SET_PDEATHSIG``); what else runs in its group is ended by the next start
+  (``reaper``), which finds the group through ``on_process``. With ``on_process`` the
+  program is held at its start until the group is recorded (``launch``).
 
 Output is read with asyncio's protocol API rather than ``StreamReader.readline``: no line is
 too long to read, stdout and stderr arrive in one callback in the order the loop reads them,
@@ -35,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.executors.base import StepRequest
+from reconciler.executors.base import ProcessSink, StepRequest
+from reconciler.executors.launch import dies_with_daemon, gated
 from reconciler.executors.logbuffer import LogBuffer
 
 KILL_GRACE = 2.0
@@ -141,6 +146,7 @@ class _Capture(asyncio.SubprocessProtocol):
         self._stdout_size = 0
         self._open = {1, 2}
         self._finished = False
+        self._withholding = False
         self.exited = asyncio.Event()
         self.closed = asyncio.Event()
 
@@ -151,13 +157,26 @@ class _Capture(asyncio.SubprocessProtocol):
             self._keep_stdout(data)
         text = self._streams[fd].feed(data)
         if text:
-            self._log.write(text)
+            self._write(fd, text)
+
+    def _write(self, fd: int, text: str) -> None:
+        """Into the log. From the first stdout line that may open the JSON object parsed for
+        outputs (a generated password, say), stdout is kept from the live stream: it reaches
+        the stored log only when the step ended and its outputs are known and masked."""
+        if fd == 1 and not self._withholding:
+            lines = text.splitlines(keepends=True)
+            opening = next((i for i, line in enumerate(lines) if "{" in line), None)
+            if opening is not None:
+                self._log.write("".join(lines[:opening]))
+                self._withholding = True
+                text = "".join(lines[opening:])
+        self._log.write(text, live=not (fd == 1 and self._withholding))
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd not in self._streams:
             return  # stdin
         if not self._finished:
-            self._log.write(self._streams[fd].close())
+            self._write(fd, self._streams[fd].close())
         self._open.discard(fd)
         if not self._open:
             self.closed.set()
@@ -214,6 +233,26 @@ async def _end_group(pgid: int, capture: _Capture, grace: float) -> None:
     await _wait(capture.closed, grace)
 
 
+async def _end_started(
+    spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capture]],
+    capture: _Capture,
+    grace: float,
+) -> None:
+    """Cancelled while the program was being started: asyncio by itself would kill only the
+    leader, and what the leader already started would live on. Let the start finish, then
+    end the whole group."""
+    while not spawn.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({spawn})
+    if spawn.cancelled() or spawn.exception() is not None:
+        return
+    transport, _ = spawn.result()
+    try:
+        await _end_group(transport.get_pid(), capture, grace)
+    finally:
+        transport.close()
+
+
 async def run_process(
     argv: Sequence[str],
     *,
@@ -223,24 +262,43 @@ async def run_process(
     log: LogBuffer,
     stdin: bytes | None = None,
     kill_grace: float = KILL_GRACE,
+    on_process: ProcessSink | None = None,
 ) -> Finished:
     """Run ``argv`` in a new session (its own process group) and capture its output into
-    ``log``. Raises ``OSError`` when the program cannot be started."""
+    ``log``. Raises ``OSError`` when the program cannot be started. ``on_process`` is
+    awaited with the group id before the program itself starts: until it returns, the
+    group's leader is a shell waiting at a gate (see ``StepRequest.on_process``)."""
     _check_passable(argv, env)
+    if on_process is not None:
+        argv, stdin = gated(argv, env=env, cwd=cwd, stdin=stdin)
     loop = asyncio.get_running_loop()
     capture = _Capture(log)
-    transport, _ = await loop.subprocess_exec(
-        lambda: capture,
-        *argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    spawn = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: capture,
+            *argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=dies_with_daemon(),
+        )
     )
+    try:
+        transport, _ = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        await _end_started(spawn, capture, kill_grace)
+        raise
     pgid = transport.get_pid()
     try:
+        if on_process is not None:
+            try:
+                await on_process(pgid)
+            except Exception:
+                await _end_group(pgid, capture, kill_grace)
+                raise
         if stdin is not None:
             pipe = transport.get_pipe_transport(0)
             assert isinstance(pipe, asyncio.WriteTransport)

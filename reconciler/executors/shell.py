@@ -90,6 +90,7 @@ class ShellExecutor:
                 cwd=request.workdir,
                 timeout=deadline.remaining(),
                 log=log,
+                on_process=request.on_process,
             )
         except OSError as exc:
             return cannot_start(log, argv[0], exc)

@@ -124,6 +124,7 @@ class TerraformExecutor:
                 cwd=workdir,
                 timeout=deadline.remaining(),
                 log=log,
+                on_process=request.on_process,
             )
 
         try:

@@ -86,11 +86,18 @@ def render_manifests(
             if "source" in entry:
                 skipped.append(f"{container_name}: {target} (source {entry['source']})")
                 continue
+            volume_name = "files"
+            content = entry.get("content", "")
             if "binaryContent" in entry:
                 binary_data[key] = entry["binaryContent"]
+            elif any(secret in content for secret in secrets):
+                # A file whose resolved content holds a secret goes to the Secret, never to
+                # the ConfigMap (which lands in Git in plain text).
+                secret_data[key] = content
+                volume_name = "secret-files"
             else:
-                config_data[key] = entry.get("content", "")
-            mount = {"name": "files", "mountPath": target, "subPath": key, "readOnly": True}
+                config_data[key] = content
+            mount = {"name": volume_name, "mountPath": target, "subPath": key, "readOnly": True}
             mounts.append(mount)
         for index, (target, entry) in enumerate((container.get("volumes") or {}).items()):
             volume = f"{_name(container_name)}-volume-{index}"
@@ -118,6 +125,8 @@ def render_manifests(
             config_map["binaryData"] = binary_data
         manifests.append(config_map)
         volumes.insert(0, {"name": "files", "configMap": {"name": f"{name}-files"}})
+    if any(m["name"] == "secret-files" for c in containers for m in c.get("volumeMounts", [])):
+        volumes.insert(0, {"name": "secret-files", "secret": {"secretName": f"{name}-secrets"}})
     if secret_data:
         manifests.append(
             {
@@ -203,7 +212,11 @@ class ScoreWorkloadExecutor:
         log = f"rendered {len(manifests)} manifests: {kinds}\n"
         if on_log is not None:
             on_log(log)
-        secret = any(m["kind"] == "Secret" for m in manifests)
+        # Secret as a whole when a Secret is among them, or any known secret value is inside
+        # (an argument built from a password, say): it is then masked wherever it is shown.
+        secret = any(m["kind"] == "Secret" for m in manifests) or any(
+            value in text for value in request.secrets if len(value) >= 4
+        )
         return StepResult(
             status="succeeded",
             exit_code=0,

@@ -9,7 +9,7 @@ placeholders are resolved against the recorded outputs. Deletes run dependents f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -264,7 +264,8 @@ def plan_app(
     prune: bool,
     now: datetime,
     max_attempts: int,
-    deletes_held: bool = False,
+    held: Collection[str] = (),
+    held_detail: str = "held by the delete guard; run `innominatus confirm`",
     claims: Mapping[str, frozenset[str]] | None = None,
     workload: bool = False,
     installed: Mapping[str, str] | None = None,
@@ -273,7 +274,8 @@ def plan_app(
 
     ``claims`` names, per shared resource (one declared with ``id``), the apps declaring it: a
     shared resource this app dropped is only released while other apps still declare it, and
-    deleted with the last one. ``installed`` maps a resource type to its provider's
+    deleted with the last one. ``held``: the deletes the delete guard holds (``held_detail``
+    says why and how to release them). ``installed`` maps a resource type to its provider's
     installation digest (:meth:`ProviderSet.installed`): a change updates the resources."""
     claims = claims or {}
     if workload and desired is not None:
@@ -348,8 +350,8 @@ def plan_app(
         status: ActionStatus = "ready"
         detail = ""
         not_before = None
-        if deletes_held:
-            status, detail = "held", "held by the delete guard; run `innominatus confirm`"
+        if record.uid in held:
+            status, detail = "held", held_detail
         elif dependents:
             status, detail = "waiting", "waiting for " + ", ".join(dependents) + " to be deleted"
         elif record.state == "failed" and record.operation == "delete":

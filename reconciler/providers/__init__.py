@@ -4,7 +4,9 @@ Pure: reads only the files it is pointed at, runs nothing. Layout (one concept p
 ``documents`` (YAML file -> model, ``file:line`` problems), ``parameters`` (workflow parameter
 types and binding), ``workflow`` (workflow files), ``manifest`` (provider.yaml model),
 ``capabilities`` (claimed types, aliases, operation -> workflow), ``provider`` (one provider,
-loaded and verified), ``resolve`` (choosing the workflow), ``registry`` (the provider set).
+loaded and verified), ``resolve`` (choosing the workflow), ``registry`` (the provider set),
+``template`` (the Go-template subset) and ``rendering`` (each value rendered by the context it
+lands in: ``contexts``, ``scripts``/``shellscan``, ``structured``, ``urls``, ``slots``).
 Callers: the runtime and CLI load the set; the planner and engine resolve and bind parameters.
 """
 

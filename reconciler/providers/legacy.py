@@ -29,21 +29,11 @@ from reconciler.providers.documents import (
     read_mapping,
     validate,
 )
-from reconciler.providers.parameters import coerce
+from reconciler.providers.parameters import BUILTIN_PARAMETERS, coerce
 from reconciler.providers.workflow import ParameterName, WorkflowName
 
 GOLDENPATHS = "goldenpaths.yaml"
-ENGINE_PARAMETERS = frozenset(
-    {
-        "app_name",
-        "resource_name",
-        "resource_type",
-        "resource_class",
-        "resource_id",
-        "resource_uid",
-        "operation",
-    }
-)
+ENGINE_PARAMETERS = BUILTIN_PARAMETERS
 """Parameters the engine gives every workflow run; a declaration of the same name is
 overwritten by the engine's value."""
 

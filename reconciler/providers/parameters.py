@@ -6,6 +6,13 @@ a string). :mod:`.workflow` uses it to check declared defaults when a file loads
 :func:`reconciler.providers.workflow.apply_parameters` (called by the engine and the planner
 before a workflow runs) uses it to bind values. Values of parameters whose name says they are
 secret never appear in a message.
+
+Only declared parameters and the engine's built-ins (:data:`BUILTIN_PARAMETERS`) reach a
+workflow — its templates, ``PARAM_*``, ``INNOMINATUS_PARAMS``, exec plugin requests, Ansible
+extra vars — unless the workflow sets ``accept_undeclared_parameters: true``; a param named
+``ansible_*`` is refused always (Ansible reads those as connection settings, some of them
+shell commands). A default that is a template (``"{{ .parameters.app_name }}"``) is rendered
+against the other parameters, then coerced and checked like a given value.
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ import copy
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from reconciler.errors import PermanentError
 from reconciler.providers.documents import describe
+from reconciler.providers.slots import text_of
+from reconciler.providers.template import TemplateError, parse, reads, render
 
 ParameterType = Literal["string", "number", "boolean", "map", "object", "array"]
 PARAMETER_TYPES: Final[tuple[str, ...]] = get_args(ParameterType)
@@ -27,6 +36,21 @@ PARAMETER_TYPES: Final[tuple[str, ...]] = get_args(ParameterType)
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _SECRET_WORDS = ("password", "secret", "token", "private_key", "credential", "connection_string")
+BUILTIN_PARAMETERS: Final[frozenset[str]] = frozenset(
+    {
+        "app_name",
+        "resource_name",
+        "resource_type",
+        "resource_class",
+        "resource_id",
+        "resource_uid",
+        "operation",
+    }
+)
+"""Parameters the engine gives every workflow run; they reach it whether declared or not."""
+RESERVED_PREFIX: Final = "ansible_"
+"""Names no parameter may have: Ansible reads ``ansible_*`` variables as connection settings
+(``ansible_python_interpreter`` is a command line), so a value must never become one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +75,40 @@ class Parameter:
     minimum: float | None = None
     maximum: float | None = None
     """Bounds of a number value, inclusive."""
+    allow_leading_dash: bool = False
+    """A value may start with ``-`` where a script uses it as a command argument (it is then
+    an option by design); otherwise such a value is refused there."""
+
+    @property
+    def default_template(self) -> bool:
+        """The default is a template rendered against the other parameters at bind time
+        (never an installation value, which is the platform's literal value)."""
+        return not self.fixed and isinstance(self.default, str) and "{{" in self.default
 
 
-def constraint_problem(parameter: Parameter, value: Any) -> str | None:
-    """Why the (coerced) ``value`` breaks ``parameter``'s constraints, or None."""
+def constraint_problem(
+    parameter: Parameter, value: Any, secrets: Collection[str] = ()
+) -> str | None:
+    """Why the (coerced) ``value`` breaks ``parameter``'s constraints, or None; the value is
+    shown only when neither the name nor ``secrets`` say it is secret."""
+
+    def got() -> str:
+        return shown(parameter.name, value, secrets)
+
     if parameter.allowed is not None and value not in parameter.allowed:
         listed = ", ".join(str(item) for item in parameter.allowed)
-        return f"must be one of {listed}, got {shown(parameter.name, value)}"
+        return f"must be one of {listed}, got {got()}"
     if (
         parameter.pattern is not None
         and isinstance(value, str)
         and re.fullmatch(parameter.pattern, value) is None
     ):
-        return f"must match {parameter.pattern!r}, got {shown(parameter.name, value)}"
+        return f"must match {parameter.pattern!r}, got {got()}"
     if isinstance(value, int | float) and not isinstance(value, bool):
         if parameter.minimum is not None and value < parameter.minimum:
-            return f"must be at least {parameter.minimum:g}, got {shown(parameter.name, value)}"
+            return f"must be at least {parameter.minimum:g}, got {got()}"
         if parameter.maximum is not None and value > parameter.maximum:
-            return f"must be at most {parameter.maximum:g}, got {shown(parameter.name, value)}"
+            return f"must be at most {parameter.maximum:g}, got {got()}"
     return None
 
 
@@ -128,24 +168,75 @@ def looks_secret(name: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
-def shown(name: str, value: Any) -> str:
-    """``value`` for a message, or only its kind when ``name`` says it is secret."""
+def shown(name: str, value: Any, secrets: Collection[str] = ()) -> str:
+    """``value`` for a message, or only its kind when ``name`` says it is secret or it holds
+    one of ``secrets`` (a message shows at most a prefix of a value, which masking the
+    whole secret afterwards would not catch)."""
     if looks_secret(name):
         return "a value kept hidden because the parameter is secret"
+    text = text_of(value)
+    if any(secret in text for secret in secrets if len(secret) >= 4):
+        return "a value kept hidden because it holds a secret"
     return describe(value)
 
 
+def default_problem(default: str) -> str | None:
+    """Why a template default cannot be rendered at bind time, or None: it must parse and
+    read nothing but other parameters."""
+    try:
+        nodes = parse(default)
+    except TemplateError as exc:
+        return f"its default is not a valid template: {exc}"
+    fields: list[str] = []
+
+    def walk(body: Sequence[Any]) -> None:
+        for node in body:
+            for attribute in ("pipeline", "source"):
+                if hasattr(node, attribute):
+                    fields.extend(reads(getattr(node, attribute)))
+            for condition, branch in getattr(node, "branches", ()):
+                fields.extend(reads(condition))
+                walk(branch)
+            walk(getattr(node, "otherwise", ()))
+            walk(getattr(node, "body", ()))
+
+    walk(nodes)
+    other = [f for f in fields if not f.startswith((".parameters.", "$"))]
+    if other:
+        return f"its default may only read .parameters.<name>, not {other[0]}"
+    return None
+
+
 def bind_parameters(
-    workflow: str, parameters: Sequence[Parameter], values: Mapping[str, Any]
+    workflow: str,
+    parameters: Sequence[Parameter],
+    values: Mapping[str, Any],
+    *,
+    accept_undeclared: bool = False,
+    secrets: Collection[str] = (),
 ) -> dict[str, Any]:
     """The values a workflow runs with; raise :class:`PermanentError` listing every problem.
 
     A value of None counts as absent. Declared parameters are coerced, absent ones take their
-    default (a copy, so one execution cannot change another's); undeclared values pass through
-    untouched because the engine adds its own (``app_name``, ``resource_uid``, ...).
+    default (a copy, so one execution cannot change another's; a template default rendered
+    against the others); the engine's built-ins (``app_name``, ``resource_uid``, ...) pass
+    through; other undeclared values are dropped unless ``accept_undeclared``. A name starting
+    with ``ansible_`` is refused whatever the workflow says. A value holding one of
+    ``secrets`` is never shown in a message.
     """
-    bound = dict(values)
-    problems = _shadowing(workflow, parameters, values)
+    declared = {parameter.name for parameter in parameters}
+    bound = {
+        key: value
+        for key, value in values.items()
+        if accept_undeclared or key in declared or key in BUILTIN_PARAMETERS
+    }
+    problems = [
+        f"workflow {workflow}: param '{key}' is refused: names starting with "
+        f"'{RESERVED_PREFIX}' are Ansible's connection settings; rename it"
+        for key in values
+        if key.lower().startswith(RESERVED_PREFIX)
+    ]
+    problems += _shadowing(workflow, parameters, values)
     for parameter in parameters:
         value = values.get(parameter.name)
         if parameter.fixed or parameter.platform:
@@ -165,18 +256,64 @@ def bind_parameters(
         except ValueError as exc:
             problems.append(
                 f"workflow {workflow}: parameter '{parameter.name}' must be {exc}, got "
-                f"{shown(parameter.name, value)}; fix it in the resource's params"
+                f"{shown(parameter.name, value, secrets)}; fix it in the resource's params"
             )
             continue
-        broken = constraint_problem(parameter, bound[parameter.name])
+        broken = constraint_problem(parameter, bound[parameter.name], secrets)
         if broken is not None:
             problems.append(
                 f"workflow {workflow}: parameter '{parameter.name}' {broken}; "
                 "fix it in the resource's params"
             )
+    _render_defaults(workflow, parameters, values, bound, problems=problems, secrets=secrets)
     if problems:
         raise PermanentError("\n".join(problems))
     return bound
+
+
+def _render_defaults(
+    workflow: str,
+    parameters: Sequence[Parameter],
+    values: Mapping[str, Any],
+    bound: dict[str, Any],
+    *,
+    problems: list[str],
+    secrets: Collection[str],
+) -> None:
+    """Template defaults, in declaration order, against the parameters bound so far (one
+    declared later with a template default reads as absent); the result is coerced and checked
+    like a value the resource gave."""
+    pending = {
+        parameter.name
+        for parameter in parameters
+        if parameter.default_template and (values.get(parameter.name) is None or parameter.platform)
+    }
+    for parameter in parameters:
+        if parameter.name not in pending:
+            continue
+        pending.discard(parameter.name)
+        known = {k: v for k, v in bound.items() if k not in pending and k != parameter.name}
+        try:
+            text = render(parse(parameter.default), {"parameters": known}, emit=text_of)
+            bound[parameter.name] = coerce(parameter.type, text)
+        except TemplateError as exc:
+            problems.append(
+                f"workflow {workflow}: the default of parameter '{parameter.name}' "
+                f"cannot be rendered: {exc}"
+            )
+            continue
+        except ValueError as exc:
+            problems.append(
+                f"workflow {workflow}: the default of parameter '{parameter.name}' renders to "
+                f"{shown(parameter.name, text, secrets)}, not {exc}; give the parameter a value"
+            )
+            continue
+        broken = constraint_problem(parameter, bound[parameter.name], secrets)
+        if broken is not None:
+            problems.append(
+                f"workflow {workflow}: the default of parameter '{parameter.name}' {broken}; "
+                "give the parameter a value"
+            )
 
 
 def _default(

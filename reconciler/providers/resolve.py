@@ -41,8 +41,8 @@ def resolve_in(
 ) -> Resolution:
     """The workflow ``provider`` runs for ``operation`` on a resource of ``type_``.
 
-    The workflow annotation applies to the operations that workflow serves (it is one of the
-    operation's workflows, or its ``operation:`` is this one, unset meaning create), so a
+    The workflow annotation may name only a workflow the provider lists for this type (never
+    one written for another type); it applies to the operations it is listed for, so a
     resource pinned to a create workflow is still deleted by the delete workflow.
     """
     canonical = provider.canonical(type_)
@@ -50,8 +50,16 @@ def resolve_in(
         raise ResolutionError(f"provider {provider.name} does not claim resource type '{type_}'")
     spec = provider.types[canonical].get(operation)
     named = _named_workflow(annotations, provider)
-    if named is not None and _serves(provider, named, operation, spec):
-        return Resolution(provider, provider.workflows[named], operation)
+    if named is not None:
+        offered = sorted({n for ops in provider.types[canonical].values() for n in ops.names()})
+        if named not in offered:
+            raise ResolutionError(
+                f"annotation {WORKFLOW_ANNOTATION} names workflow '{named}', which provider "
+                f"{provider.name} does not offer for type '{type_}'; use one of: "
+                f"{', '.join(offered) or 'none'}"
+            )
+        if spec is not None and named in spec.names():
+            return Resolution(provider, provider.workflows[named], operation)
     if spec is None:
         alias = f" (alias for {canonical})" if canonical != type_ else ""
         raise ResolutionError(
@@ -60,14 +68,6 @@ def resolve_in(
         )
     name = _pick(provider, spec, _tags(annotations), type_=type_, operation=operation)
     return Resolution(provider, provider.workflows[name], operation)
-
-
-def _serves(provider: Provider, name: str, operation: str, spec: OperationSpec | None) -> bool:
-    if spec is not None and name in spec.names():
-        return True
-    entry = provider.entries.get(name)
-    declared = (entry.operation if entry is not None else None) or "create"
-    return declared == operation
 
 
 def _pick(

@@ -255,25 +255,49 @@ def render(
     nodes: tuple[Any, ...],
     context: Mapping[str, Any],
     *,
-    emit: Callable[[Any], str],
+    emit: Callable[[Any], str] | None = None,
+    emit_slot: Callable[[Any, Pipeline], str] | None = None,
     variables: Mapping[str, Any] | None = None,
     out: list[str] | None = None,
 ) -> str:
-    """Evaluate ``nodes``; literal text is kept, each printed value goes through ``emit``."""
+    """Evaluate ``nodes``; literal text is kept, each printed value goes through ``emit`` —
+    or through ``emit_slot`` with the expression that printed it, for renderers that name
+    the parameter in a message or decide by its declaration."""
     parts = [] if out is None else out
     scope = _Scope(context, variables or {})
+
+    def printed(value: Any, pipeline: Pipeline) -> str:
+        if emit_slot is not None:
+            return emit_slot(value, pipeline)
+        assert emit is not None, "render needs emit or emit_slot"
+        return emit(value)
+
     for node in nodes:
         if isinstance(node, Text):
             parts.append(node.text)
         elif isinstance(node, Print):
-            parts.append(emit(scope.pipeline(node.pipeline)))
+            parts.append(printed(scope.pipeline(node.pipeline), node.pipeline))
         elif isinstance(node, If):
             for condition, body in node.branches:
                 if _truthy(scope.pipeline(condition)):
-                    render(body, context, emit=emit, variables=scope.variables, out=parts)
+                    render(
+                        body,
+                        context,
+                        emit=emit,
+                        emit_slot=emit_slot,
+                        variables=scope.variables,
+                        out=parts,
+                    )
                     break
             else:
-                render(node.otherwise, context, emit=emit, variables=scope.variables, out=parts)
+                render(
+                    node.otherwise,
+                    context,
+                    emit=emit,
+                    emit_slot=emit_slot,
+                    variables=scope.variables,
+                    out=parts,
+                )
         elif isinstance(node, Range):
             source = scope.pipeline(node.source)
             items = source.items() if isinstance(source, Mapping) else enumerate(source or [])
@@ -285,5 +309,36 @@ def render(
                     bound[node.key] = key
                 if node.value:
                     bound[node.value] = value
-                render(node.body, context, emit=emit, variables=bound, out=parts)
+                render(
+                    node.body, context, emit=emit, emit_slot=emit_slot, variables=bound, out=parts
+                )
     return "".join(parts) if out is None else ""
+
+
+def source_of(pipeline: Pipeline) -> str:
+    """The expression as the provider author wrote it (normalised spacing), for messages:
+    template text, never a value."""
+    return " | ".join(" ".join(text for _, text in command) for command in pipeline.commands)
+
+
+def reads(pipeline: Pipeline) -> tuple[str, ...]:
+    """The fields and variables the expression reads (``.parameters.host``, ``$value``)."""
+    return tuple(
+        text for command in pipeline.commands for kind, text in command if kind in ("field", "var")
+    )
+
+
+def parameter_of(pipeline: Pipeline) -> str | None:
+    """The parameter whose value the expression prints when it is ``.parameters.<name>``
+    (optionally piped through ``default``), else None."""
+    fields = reads(pipeline)
+    if len(fields) != 1 or not fields[0].startswith(".parameters."):
+        return None
+    name = fields[0].removeprefix(".parameters.")
+    return None if "." in name else name
+
+
+def describe_print(pipeline: Pipeline) -> str:
+    """How a message names a printed value: ``parameter 'host'`` or the expression."""
+    name = parameter_of(pipeline)
+    return f"parameter '{name}'" if name else f"the value of {{{{ {source_of(pipeline)} }}}}"

@@ -2,22 +2,26 @@
 
 Owns the workflow file format of the corpus (``apiVersion: innominatus.io/v1alpha1``, ``kind:
 Workflow``, ``metadata.name``, ``parameters[]``, ``steps[]``, ``outputs``) and its immutable
-model. Step ``config`` and ``outputs`` stay raw: templates are rendered by the engine when a
-step runs, never here. :mod:`.provider` loads every workflow a provider.yaml names; the engine
-and the planner call :func:`apply_parameters` before a workflow runs or is shown.
+model, plus two keys of our own: ``accept_undeclared_parameters`` (workflow) and
+``allow_leading_dash`` (parameter). Step ``config`` and ``outputs`` stay raw: templates are
+rendered by the engine when a step runs, never here — but each is checked here for the context
+it lands in (:mod:`.contexts`), so one that no value could fill safely fails the load.
+:mod:`.provider` loads every workflow a provider.yaml names; the engine and the planner call
+:func:`apply_parameters` before a workflow runs or is shown.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from reconciler.errors import InputError, Location
+from reconciler.providers.contexts import Trust, config_problems
 from reconciler.providers.documents import (
     InvalidInputError,
     StrictModel,
@@ -29,11 +33,13 @@ from reconciler.providers.documents import (
     validate,
 )
 from reconciler.providers.parameters import (
+    RESERVED_PREFIX,
     Parameter,
     ParameterType,
     bind_parameters,
     coerce,
     constraint_problem,
+    default_problem,
     shown,
 )
 from reconciler.providers.template import TemplateError, parse
@@ -79,6 +85,7 @@ class _ParameterModel(StrictModel):
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    allow_leading_dash: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -122,6 +129,7 @@ class _WorkflowModel(StrictModel):
     kind: Literal["Workflow"]
     metadata: _Metadata
     parameters: list[_ParameterModel] | None = None
+    accept_undeclared_parameters: bool = False
     steps: list[_StepModel]
     outputs: dict[Any, Any] | None = None
 
@@ -136,6 +144,9 @@ class Step:
     timeout: float | None
     when: str | None
     location: Location
+    trust: Trust = field(default_factory=Trust)
+    """What the workflow declares about its parameters (platform-only ones, those that may
+    start with ``-``), which decides how values are rendered into this step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +161,9 @@ class Workflow:
     secret_outputs: frozenset[str]
     description: str = ""
     digest: str = ""
+    accept_undeclared_parameters: bool = False
+    """Params the workflow does not declare reach its steps too (the ``workload`` provider
+    needs the whole resolved Score workload); otherwise only declared ones and built-ins."""
 
 
 def load_workflow(path: Path) -> Workflow:
@@ -159,9 +173,14 @@ def load_workflow(path: Path) -> Workflow:
     if model is None:
         raise InvalidInputError(problems)
     parameters = _parameters(model, document, problems)
-    steps = _steps(model, document, problems)
+    trust = Trust(
+        platform=frozenset(p.name for p in parameters if p.platform),
+        leading_dash=frozenset(p.name for p in parameters if p.allow_leading_dash),
+    )
+    steps = _steps(model, document, problems, trust)
     outputs = _outputs(model, document, problems)
     problems += _template_problems(document)
+    problems += _context_problems(document, steps)
     if problems:
         raise InvalidInputError(problems)
     return Workflow(
@@ -177,16 +196,58 @@ def load_workflow(path: Path) -> Workflow:
         ),
         description=model.metadata.description,
         digest=digest(raw),
+        accept_undeclared_parameters=model.accept_undeclared_parameters,
     )
 
 
-def apply_parameters(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters ``workflow`` runs with: defaults applied, required checked, types coerced.
+def apply_parameters(
+    workflow: Workflow, params: Mapping[str, Any], *, secrets: Collection[str] = ()
+) -> dict[str, Any]:
+    """The parameters ``workflow`` runs with: declared ones and built-ins only (unless it sets
+    ``accept_undeclared_parameters``), defaults applied, required checked, types coerced.
 
     Raises :class:`~reconciler.errors.PermanentError` naming the workflow and each parameter,
-    because only a change of the resource's params (or of the workflow) can fix it.
+    because only a change of the resource's params (or of the workflow) can fix it; a value
+    holding one of ``secrets`` is never shown in it.
     """
-    return bind_parameters(workflow.name, workflow.parameters, params)
+    return bind_parameters(
+        workflow.name,
+        workflow.parameters,
+        params,
+        accept_undeclared=workflow.accept_undeclared_parameters,
+        secrets=secrets,
+    )
+
+
+def _location(document: Document, path: tuple[str | int, ...], value: Any, line: int) -> Location:
+    """Where line ``line`` of the template at ``path`` is in the file (a block scalar starts
+    on the line after its key)."""
+    where = document.location(path)
+    return Location(where.file, (where.line or 1) + (line if "\n" in str(value) else 0))
+
+
+def _context_problems(document: Document, steps: tuple[Step, ...]) -> list[InputError]:
+    """Templates that sit where no value can be made safe: refused at load with their line."""
+    found: list[InputError] = []
+    data = document.data if isinstance(document.data, dict) else {}
+    raw: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
+    first: dict[Any, int] = {}
+    for index, item in enumerate(raw):
+        if isinstance(item, dict):
+            first.setdefault(item.get("name"), index)
+    for step in steps:
+        for path, problem in config_problems(step.type, step.config, step.trust):
+            value: Any = step.config
+            for part in path:
+                value = value.get(part) if isinstance(value, Mapping) else None
+            key = ("steps", first.get(step.name, 0), "config", *path)
+            found.append(
+                InputError(
+                    f"step '{step.name}', config.{'.'.join(str(p) for p in path)}: {problem}",
+                    location=_location(document, key, value, problem.line),
+                )
+            )
+    return found
 
 
 def _template_problems(document: Document) -> list[InputError]:
@@ -241,9 +302,27 @@ def _parameters(
             )
             continue
         seen[item.name] = index
+        if item.name.lower().startswith(RESERVED_PREFIX):
+            problems.append(
+                InputError(
+                    f"parameter '{item.name}': names starting with '{RESERVED_PREFIX}' are "
+                    "Ansible's connection settings and never come from a resource; rename it",
+                    location=document.location((*at, "name")),
+                )
+            )
         default = item.default
         checked = default is not None
-        if default is not None:
+        if isinstance(default, str) and "{{" in default:
+            checked = False  # rendered against the other parameters when bound
+            problem = default_problem(default)
+            if problem is not None:
+                problems.append(
+                    InputError(
+                        f"parameters[{index}].default: parameter '{item.name}': {problem}",
+                        location=document.location((*at, "default")),
+                    )
+                )
+        elif default is not None:
             try:
                 default = coerce(item.type, default)
             except ValueError as exc:
@@ -266,6 +345,7 @@ def _parameters(
             pattern=item.pattern,
             minimum=item.min,
             maximum=item.max,
+            allow_leading_dash=item.allow_leading_dash,
         )
         if checked:
             broken = constraint_problem(parameter, default)
@@ -302,7 +382,7 @@ def _allowed(
 
 
 def _steps(
-    model: _WorkflowModel, document: Document, problems: list[InputError]
+    model: _WorkflowModel, document: Document, problems: list[InputError], trust: Trust
 ) -> tuple[Step, ...]:
     if not model.steps:
         problems.append(
@@ -333,6 +413,7 @@ def _steps(
                 timeout=item.timeout,
                 when=item.when,
                 location=document.location(at),
+                trust=trust,
             )
         )
     return tuple(steps)

@@ -30,10 +30,10 @@ from reconciler.score.placeholders import (
 from reconciler.score.uid import DEFAULT_CLASS
 from reconciler.score.validate import ScoreError, json_pointer, validate_workload
 from reconciler.types import AppName
-from reconciler.yamlfile import Document, Path_, load_documents
+from reconciler.yamlfile import Document, Path_, TooLarge, load_documents
 
 
-def load_workloads(text: str | bytes, *, file: str) -> list[Workload]:
+def load_workloads(text: str | bytes | TooLarge, *, file: str) -> list[Workload]:
     """Every workload of the file, in document order (empty documents are skipped)."""
     workloads: list[Workload] = []
     seen: dict[str, Workload] = {}
@@ -56,7 +56,7 @@ def load_workloads(text: str | bytes, *, file: str) -> list[Workload]:
     return workloads
 
 
-def _parse(text: str | bytes, *, file: str) -> list[Document]:
+def _parse(text: str | bytes | TooLarge, *, file: str) -> list[Document]:
     return load_documents(text, file=file)
 
 

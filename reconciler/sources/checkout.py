@@ -1,17 +1,18 @@
 """Provider repositories: a mirror that also fetches tags, resolves a tag, branch or commit,
-verifies a signed tag or commit against a GnuPG keyring, and exports a commit's files to a
-folder (no work tree, no checkout). Called by the engine's provider catalogue.
+verifies a signed tag or commit against a GnuPG keyring, and reads a commit's files (paths
+checked, modes kept) for the catalogue to hash and only then write (no work tree, no
+checkout). Called by the engine's provider catalogue.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from reconciler.errors import SourceError
+from reconciler.errors import PermanentError, SourceError
+from reconciler.providers.integrity import TreeFile, check_tree_path
 from reconciler.sources.git import GitMirror
-from reconciler.sources.plumbing import GitRunner, cat_batch, ls_tree
+from reconciler.sources.plumbing import GitRunner, cat_batch, ls_tree_modes
 from reconciler.types import CommitSha
 
 _SHA = frozenset("0123456789abcdef")
@@ -81,21 +82,32 @@ class ProviderCheckout(GitMirror):
                 f"{keyring} ({detail}); refusing it"
             )
 
-    def export(self, commit: CommitSha, destination: Path) -> Path:
-        """Write every file of ``commit`` under ``destination`` (replaced if it exists)."""
+    def read_tree(self, commit: CommitSha, *, under: str = "") -> list[TreeFile]:
+        """The regular files of ``commit`` inside the folder ``under`` (paths relative to it),
+        with their executable bits, read in one ``cat-file --batch``; nothing is written. Every
+        path is checked before any blob is read: a tree naming ``..``, ``.git`` or anything
+        else :func:`~reconciler.providers.integrity.check_tree_path` refuses is refused whole.
+        Symlinks and submodules are not part of a provider."""
+        prefix = "" if under in ("", ".") else check_tree_path(under.rstrip("/")) + "/"
         with self._lock:
             runner = self._open()
-            entries = ls_tree(runner, commit)
-            blobs = cat_batch(runner, list(entries.values()))
-        staging = destination.with_name(destination.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        for path, blob in zip(entries, blobs, strict=True):
-            if blob is None:
-                raise SourceError(f"provider repository {self.name!r}: cannot read {path}")
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blob[1])
-        staging.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(destination, ignore_errors=True)
-        staging.rename(destination)
-        return destination
+            entries = {
+                path.removeprefix(prefix): entry
+                for path, entry in ls_tree_modes(runner, commit).items()
+                if path.startswith(prefix)
+            }
+            try:
+                for path in entries:
+                    check_tree_path(path)
+            except PermanentError as exc:
+                raise PermanentError(
+                    f"provider repository {self.name!r}: commit {commit[:12]}: {exc.message}; "
+                    "refusing the whole tree"
+                ) from exc
+            blobs = cat_batch(runner, [sha for _mode, sha in entries.values()])
+        files = []
+        for (path, (mode, sha)), blob in zip(entries.items(), blobs, strict=True):
+            if blob is None or blob[0] != "blob":
+                raise runner.error(f"object {sha} ({path} at {commit}) is missing")
+            files.append(TreeFile(path=path, executable=mode == "100755", content=blob[1]))
+        return files

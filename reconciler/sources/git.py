@@ -4,8 +4,10 @@ Owns a bare mirror per repository in ``data_dir/repos/<name>.git`` (made with ``
 --bare`` and filled by ``git fetch --prune origin +refs/heads/*:refs/heads/*``, i.e. a bare
 clone whose branches follow the remote's, force-pushes and deletions included). Everything is
 read from committed objects, never from a work tree, so a dirty work tree of a local repository
-is invisible. Reading thousands of files at a commit costs one ``ls-tree`` and one ``cat-file
---batch``. Status is written with plumbing on a temporary index and pushed fast-forward only.
+is invisible. Reading thousands of files at a commit costs one ``ls-tree``, one ``cat-file
+--batch-check`` (sizes: a file over 1 MiB is never read) and one ``cat-file --batch``. Every
+fetch checks the objects it brings (``transfer.fsckObjects``). Status is written with plumbing
+on a temporary index and pushed fast-forward only.
 
 Called by the engine's repository pass and the status write-back, from worker threads
 (``asyncio.to_thread``): each mirror serialises its own git work with a lock, and different
@@ -32,15 +34,16 @@ from reconciler.sources.commit import build_commit
 from reconciler.sources.globs import compile_globs
 from reconciler.sources.plumbing import (
     GitRunner,
-    cat_batch,
     check_branch,
     check_path,
     check_sha,
     diff_names,
     ls_tree,
+    read_blobs,
 )
 from reconciler.sources.remote import git_dir_of, resolve_remote
 from reconciler.types import CommitSha
+from reconciler.yamlfile import MAX_FILE_BYTES, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +128,12 @@ class GitMirror:
             entries = self._entries(check_sha(commit))
         return sorted(path for path in entries if matches(path))
 
-    def read_files(self, commit: CommitSha, paths: Sequence[str]) -> dict[str, bytes]:
-        """Contents of ``paths`` at ``commit``; a path that is not a file there is absent."""
+    def read_files(
+        self, commit: CommitSha, paths: Sequence[str], *, max_bytes: int = MAX_FILE_BYTES
+    ) -> dict[str, bytes | TooLarge]:
+        """Contents of ``paths`` at ``commit``; a path that is not a file there is absent. A
+        file over ``max_bytes`` is only its size (:class:`TooLarge`, learnt from ``cat-file
+        --batch-check``): it is never read, and parsing it reports it as too large."""
         if isinstance(paths, str):
             raise TypeError("paths is a sequence of paths, not one path")
         with self._lock:
@@ -134,14 +141,14 @@ class GitMirror:
             entries = self._entries(check_sha(commit))
             wanted = {path: entries[path] for path in paths if path in entries}
             shas = list(dict.fromkeys(wanted.values()))
-            objects = dict(zip(shas, cat_batch(runner, shas), strict=True))
-        contents: dict[str, bytes] = {}
+            objects = dict(zip(shas, read_blobs(runner, shas, max_bytes=max_bytes), strict=True))
+        contents: dict[str, bytes | TooLarge] = {}
         for path, sha in wanted.items():
             found = objects[sha]
-            if found is None or found[0] != "blob":
+            if found is None:
                 # ls-tree named this blob: its absence is a broken mirror, never "no file".
                 raise runner.error(f"object {sha} ({path} at {commit}) is missing")
-            contents[path] = found[1]
+            contents[path] = found
         return contents
 
     def changed_files(self, old: CommitSha, new: CommitSha) -> list[FileChange]:
@@ -170,20 +177,39 @@ class GitMirror:
         with self._lock:
             return self._has(self._open(), check_sha(commit))
 
+    def branch_tip(self, branch: str) -> CommitSha | None:
+        """The tip of ``branch`` as last fetched or pushed (None: the branch is missing). Every
+        fetch brings all branches, so after a pass this is the remote's tip, at no network cost
+        (the status writer compares it with the tip it left)."""
+        ref = f"refs/heads/{check_branch(branch)}"
+        with self._lock:
+            return self._open().resolve_commit(ref)
+
+    def parent_of(self, commit: CommitSha) -> CommitSha | None:
+        """The first parent of ``commit`` (None for a root commit)."""
+        check_sha(commit)
+        with self._lock:
+            runner = self._open()
+            if not self._has(runner, commit):
+                raise runner.error(f"commit {commit} is missing from the mirror")
+            return runner.resolve_commit(f"{commit}^")
+
     def read_branch_file(self, branch: str, path: str) -> bytes | None:
         """``path`` at the tip of ``branch`` as last fetched; None if either is missing."""
         return self.read_branch_files(branch, [path])[path]
 
     def read_branch_files(self, branch: str, paths: Sequence[str]) -> dict[str, bytes | None]:
-        """Each of ``paths`` at the tip of ``branch`` (None where missing), read by one
-        ``git cat-file --batch`` however many there are."""
+        """Each of ``paths`` at the tip of ``branch`` (None where missing, or over 1 MiB: such
+        a file is never read and cannot be one innominatus wrote), read by one ``git cat-file
+        --batch`` however many there are."""
         check_branch(branch)
         for path in paths:
             check_path(path)
+        names = [f"refs/heads/{branch}:{path}" for path in paths]
         with self._lock:
-            found = cat_batch(self._open(), [f"refs/heads/{branch}:{path}" for path in paths])
+            found = read_blobs(self._open(), names, max_bytes=MAX_FILE_BYTES)
         return {
-            path: item[1] if item is not None and item[0] == "blob" else None
+            path: item if isinstance(item, bytes) else None
             for path, item in zip(paths, found, strict=True)
         }
 
@@ -269,6 +295,11 @@ class GitMirror:
         )
         runner.run("config", "remote.origin.url", self._remote.url)
         runner.run("config", "--replace-all", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
+        # Every fetched object is checked (hasDotdot, hasDotgit, bad modes...; warnings are
+        # errors), so a tree naming `..` or `.git` never enters a mirror. Only the cosmetic
+        # zero-padded mode of some old histories stays a warning.
+        runner.run("config", "transfer.fsckObjects", "true")
+        runner.run("config", "fetch.fsck.zeroPaddedFilemode", "warn")
         runner.run("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
         self._runner = runner
         return runner

@@ -3,7 +3,8 @@
 Owns the one place a git command is started (:class:`GitRunner`, through GitPython's
 ``Git.execute`` on the mirror's open ``git.Repo``), the translation of every failure into a
 redacted :class:`~reconciler.errors.SourceError`, the validation of what reaches git's argv,
-and the parsers of ``ls-tree -r -z``, ``cat-file --batch`` and ``diff-tree --name-status -z``.
+and the parsers of ``ls-tree -r -z``, ``cat-file --batch``/``--batch-check`` and ``diff-tree
+--name-status -z``.
 Called by :mod:`reconciler.sources.git` and :mod:`reconciler.sources.commit` only; callers hold
 the mirror's lock.
 """
@@ -22,6 +23,7 @@ import git
 from reconciler.errors import SourceError
 from reconciler.sources.redact import redact_text
 from reconciler.types import CommitSha
+from reconciler.yamlfile import TooLarge
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _BAD_REF = re.compile(r"^-|^/|/$|\.\.|@\{|//|[\x00-\x20\x7f~^:?*\[\\]|\.lock(?:/|$)|^@$|\.$")
@@ -107,15 +109,23 @@ class GitRunner:
 
 def ls_tree(runner: GitRunner, commit: CommitSha) -> dict[str, str]:
     """``{path: blob sha}`` of every regular file at ``commit`` (no symlinks, no submodules)."""
+    return {path: sha for path, (_mode, sha) in ls_tree_modes(runner, commit).items()}
+
+
+def ls_tree_modes(runner: GitRunner, commit: CommitSha) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob sha)}`` of every regular file at ``commit``: mode ``100644`` or
+    ``100755`` (symlinks and submodules are left out). Paths are as the tree names them,
+    unchecked: a caller that writes them checks them first."""
     out = runner.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
-    entries: dict[str, str] = {}
+    entries: dict[str, tuple[str, str]] = {}
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, sha = meta.split(b" ")
         if kind == b"blob" and mode != b"120000":
-            entries[path.decode("utf-8", "surrogateescape")] = sha.decode("ascii")
+            name = path.decode("utf-8", "surrogateescape")
+            entries[name] = (mode.decode("ascii"), sha.decode("ascii"))
     return entries
 
 
@@ -128,11 +138,7 @@ def cat_batch(runner: GitRunner, names: Sequence[str]) -> list[tuple[str, bytes]
     if not names:
         return []
     with tempfile.TemporaryFile() as request:
-        for name in names:
-            if "\n" in name or "\0" in name:
-                raise ValueError(f"object name {name!r} holds a line break")
-            request.write(name.encode("utf-8", "surrogateescape") + b"\n")
-        request.seek(0)
+        _write_names(request, names)
         raw = runner.run("cat-file", "--batch", stdin=request).stdout
     objects: list[tuple[str, bytes] | None] = []
     pos = 0
@@ -151,6 +157,56 @@ def cat_batch(runner: GitRunner, names: Sequence[str]) -> list[tuple[str, bytes]
         objects.append((header[1].decode("ascii"), raw[start : start + size]))
         pos = start + size + 1
     return objects
+
+
+def cat_sizes(runner: GitRunner, names: Sequence[str]) -> list[tuple[str, int] | None]:
+    """``(type, size)`` of each object name (None when missing), from one ``cat-file
+    --batch-check``: what a blob would cost, learnt without reading it."""
+    if not names:
+        return []
+    with tempfile.TemporaryFile() as request:
+        _write_names(request, names)
+        raw = runner.run("cat-file", "--batch-check", stdin=request).stdout
+    lines = raw.split(b"\n")
+    sizes: list[tuple[str, int] | None] = []
+    for name, line in zip(names, lines, strict=False):
+        header = line.split(b" ")
+        if header[-1:] == [b"missing"]:
+            sizes.append(None)
+        elif len(header) == 3 and header[2].isdigit():
+            sizes.append((header[1].decode("ascii"), int(header[2])))
+        else:
+            raise runner.error(f"git cat-file answered {name!r} with {line[:80]!r}")
+    if len(sizes) != len(names):
+        raise runner.error("git cat-file --batch-check output is truncated")
+    return sizes
+
+
+def read_blobs(
+    runner: GitRunner, names: Sequence[str], *, max_bytes: int
+) -> list[bytes | TooLarge | None]:
+    """The content of each blob (None when missing or not a blob); a blob over ``max_bytes``
+    is :class:`~reconciler.yamlfile.TooLarge`, its size learnt from ``--batch-check`` and its
+    content never read (a 300 MB blob costs nothing). Two git processes however many names."""
+    sizes = cat_sizes(runner, names)
+    small = list(
+        dict.fromkeys(
+            name
+            for name, found in zip(names, sizes, strict=True)
+            if found is not None and found[0] == "blob" and found[1] <= max_bytes
+        )
+    )
+    contents = dict(zip(small, cat_batch(runner, small), strict=True))
+    blobs: list[bytes | TooLarge | None] = []
+    for name, found in zip(names, sizes, strict=True):
+        if found is None or found[0] != "blob":
+            blobs.append(None)
+        elif found[1] > max_bytes:
+            blobs.append(TooLarge(found[1]))
+        else:
+            read = contents[name]
+            blobs.append(read[1] if read is not None and read[0] == "blob" else None)
+    return blobs
 
 
 def diff_names(runner: GitRunner, old: CommitSha, new: CommitSha) -> list[tuple[str, str]]:
@@ -185,6 +241,15 @@ def check_path(path: str) -> str:
     if not path or "\0" in path or "\n" in path or any(p in ("", ".", "..", ".git") for p in parts):
         raise ValueError(f"{path!r} is not a repository-relative file path")
     return path
+
+
+def _write_names(request: IO[bytes], names: Sequence[str]) -> None:
+    """One object name a line, then rewind: the stdin of a ``cat-file --batch*``."""
+    for name in names:
+        if "\n" in name or "\0" in name:
+            raise ValueError(f"object name {name!r} holds a line break")
+        request.write(name.encode("utf-8", "surrogateescape") + b"\n")
+    request.seek(0)
 
 
 def _summary(stderr: str) -> str:

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 import git
 
 from reconciler.errors import SourceError
-from reconciler.sources.plumbing import GitRunner, cat_batch, ls_tree
+from reconciler.sources.plumbing import GitRunner, ls_tree, read_blobs
 from reconciler.sources.remote import local_path
 from reconciler.types import CommitSha
+from reconciler.yamlfile import MAX_FILE_BYTES, TooLarge
 
 
 def repository_key(address: str, *, relative_to: Path | None = None) -> str:
@@ -104,14 +105,18 @@ class LocalRepository:
         """``{path: blob id}`` of every regular file at ``commit``."""
         return ls_tree(self._runner, commit)
 
-    def blobs(self, ids: Sequence[str]) -> dict[str, bytes]:
-        """The content of each blob id, read in one ``git cat-file --batch``."""
+    def blobs(
+        self, ids: Sequence[str], *, max_bytes: int = MAX_FILE_BYTES
+    ) -> dict[str, bytes | TooLarge]:
+        """The content of each blob id, read in one ``git cat-file --batch``; a blob over
+        ``max_bytes`` is its size only (:class:`TooLarge`), never read."""
         unique = sorted(set(ids))
-        out: dict[str, bytes] = {}
-        for blob_id, entry in zip(unique, cat_batch(self._runner, unique), strict=True):
+        out: dict[str, bytes | TooLarge] = {}
+        found = read_blobs(self._runner, unique, max_bytes=max_bytes)
+        for blob_id, entry in zip(unique, found, strict=True):
             if entry is None:
                 raise SourceError(f"{self.path}: object {blob_id} is missing")
-            out[blob_id] = entry[1]
+            out[blob_id] = entry
         return out
 
     def remote_urls(self) -> list[str]:

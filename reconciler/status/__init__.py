@@ -1,1 +1,1 @@
-"""Status: the per-app status document and its write-back to Git."""
+"""Status: the per-app status document, its write-back to Git and the self-healing branch."""

@@ -1,28 +1,26 @@
 """Status write-back (ARCHITECTURE §5.6): one file per app on the status branch, pushed.
 
-Called by the engine after passes that changed something. Builds ``apps/<app>.yaml`` from the
+Called by :class:`reconciler.status.branch.StatusBranch` (which decides which apps: the changed
+ones, or all when the branch is not as it was left). Builds ``apps/<app>.yaml`` from the
 recorded state, compares it with what the branch holds (ignoring ``updated_at``), and commits
 only what differs, fast-forward only; a removed app's file is deleted. No commit when nothing
-changed. The daemon never reacts to these commits: it watches a different branch, and its
-reconcile is level-based.
+changed; a failure is a ``SourceError`` for the caller to log. The daemon never reacts to these
+commits: it watches a different branch, and its reconcile is level-based.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
-from reconciler.errors import SourceError
 from reconciler.sources.git import GitMirror
 from reconciler.status.document import app_status
-from reconciler.store import Store
+from reconciler.store import RepositoryRecord, Store
+from reconciler.types import CommitSha
 from reconciler.yamlfile import dump
-
-logger = logging.getLogger(__name__)
 
 
 def status_path(app: str) -> str:
@@ -49,9 +47,16 @@ def _unchanged(existing: bytes, document: dict[str, Any]) -> bool:
 
 
 def write_status(
-    *, store: Store, mirror: GitMirror, branch: str, apps: Iterable[str], commit: str | None
-) -> str | None:
-    """Commit the status of ``apps`` that changed; returns the new commit or None."""
+    *,
+    store: Store,
+    mirror: GitMirror,
+    branch: str,
+    apps: Iterable[str],
+    commit: str | None,
+    source: RepositoryRecord | None = None,
+) -> CommitSha | None:
+    """Commit the status of ``apps`` that changed; returns the new commit or None.
+    ``source``: the repository the apps belong to (an outage of it is shown as a condition)."""
     files: dict[str, bytes | None] = {}
     names = sorted(set(apps))
     current = mirror.read_branch_files(branch, [status_path(name) for name in names])
@@ -67,7 +72,7 @@ def write_status(
                 files[path] = None
             continue
         owned = resources.get(name, []) if bulk else store.resources.of_app(name)
-        document = app_status(record, owned)
+        document = app_status(record, owned, source=source)
         if existing is not None and _unchanged(existing, document):
             continue
         files[path] = dump(document).encode()
@@ -76,8 +81,4 @@ def write_status(
     short = (commit or "")[:12]
     changed = ", ".join(sorted(p.removeprefix("apps/").removesuffix(".yaml") for p in files))
     message = f"status: {changed}" + (f" at {short}" if short else "")
-    try:
-        return mirror.write_files(branch=branch, files=files, message=message)
-    except SourceError as exc:
-        logger.warning("status write-back to %s failed: %s", branch, exc.message)
-        raise
+    return mirror.write_files(branch=branch, files=files, message=message)

@@ -2,11 +2,16 @@
 
 :class:`Store` bundles the typed query groups over one database: ``repositories``, ``apps``,
 ``resources`` and ``executions``. Open it with :func:`open_store`; the daemon applies migrations
-(:meth:`Store.upgrade`) and takes the one-daemon lock (:meth:`Store.lock`) at start.
+(:meth:`Store.upgrade`) and takes the daemon lease (:meth:`Store.lock`, ``store.lease``) at start.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
+from reconciler.errors import StoreError
+from reconciler.store.control import Control, ControlEvent
 from reconciler.store.crypto import SecretBox, load_or_create_key
 from reconciler.store.database import (
     DaemonLock,
@@ -14,7 +19,8 @@ from reconciler.store.database import (
     redact_database_url,
     upgrade,
 )
-from reconciler.store.executions import Executions
+from reconciler.store.executions import Executions, StepProcess
+from reconciler.store.lease import Lease, default_holder
 from reconciler.store.records import (
     AppDesired,
     AppRecord,
@@ -38,7 +44,10 @@ class Store:
         self.apps = Apps(self._db)
         self.resources = Resources(self._db)
         self.executions = Executions(self._db)
+        self.control = Control(self._db)
         self._lock = DaemonLock(self._db.engine)
+        self.lease: Lease | None = None
+        """The daemon's lease once :meth:`lock` took it (None in CLI commands)."""
 
     @property
     def backend(self) -> str:
@@ -47,10 +56,33 @@ class Store:
     def upgrade(self) -> None:
         upgrade(self._db.engine)
 
-    def lock(self) -> None:
-        self._lock.acquire()
+    def lock(
+        self,
+        *,
+        holder: str | None = None,
+        ttl: float = 30.0,
+        holder_gone: Callable[[str], bool] | None = None,
+    ) -> int:
+        """Take the right to write as the one daemon of this database; returns the lease
+        epoch every execution write is then fenced with. SQLite: the file lock first, which
+        proves the previous holder dead, so its lease is taken over at once. PostgreSQL: a
+        live lease is taken over only when ``holder_gone`` proves its holder dead (a daemon
+        killed on this host). Raises ``LockedError`` while another daemon holds it."""
+        sole = self._lock.acquire()
+        lease = Lease(self._db, holder=holder or default_holder(), ttl=ttl, where=self.url)
+        try:
+            epoch = lease.acquire(takeover=sole, holder_gone=holder_gone)
+        except BaseException:
+            self._lock.release()
+            raise
+        self.lease = lease
+        return epoch
 
     def close(self) -> None:
+        if self.lease is not None:
+            with contextlib.suppress(StoreError):
+                self.lease.release()  # unreachable database: the lease expires by itself
+            self.lease = None
         self._lock.release()
         self._db.dispose()
 
@@ -62,8 +94,10 @@ def open_store(url: str, *, secret_key: bytes | None = None) -> Store:
 __all__ = [
     "AppDesired",
     "AppRecord",
+    "ControlEvent",
     "ExecutionRecord",
     "RepositoryRecord",
+    "StepProcess",
     "StepRecord",
     "Store",
     "TransitionRecord",

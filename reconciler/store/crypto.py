@@ -2,8 +2,8 @@
 reach a database column, and opened when the store reads them back (ARCHITECTURE §5.5, §6.5).
 
 The key comes from ``INNOMINATUS_SECRET_KEY`` (read by the runtime) or a key file in
-``data_dir`` created with mode 0600 on first start. Losing the key loses the sealed values,
-never the rest of the recorded state.
+``data_dir`` created with mode 0600 on first start; ``data_dir`` itself is kept 0700. Losing
+the key loses the sealed values, never the rest of the recorded state.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def load_or_create_key(
 ) -> bytes | None:
     """The Fernet key: the configured value, else ``data_dir/secret.key`` (created 0600 when
     ``create``; read-only commands pass ``create=False`` and get None if there is none)."""
+    if create:
+        private_folder(data_dir)
     if env_value:
         key = env_value.strip().encode()
         _check(key, "INNOMINATUS_SECRET_KEY")
@@ -40,12 +42,22 @@ def load_or_create_key(
         return key
     if not create:
         return None
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(key + b"\n")
     return key
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder`` (``data_dir``: clones, state, keys) made readable by this user only: created
+    0700, or, when it exists and belongs to this user, stripped of group and other access."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(folder, 0o700)
+        logger.warning("%s was open to other users; it is now readable by its owner only", folder)
+    return folder
 
 
 def _check(key: bytes, where: str) -> None:

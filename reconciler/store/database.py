@@ -1,4 +1,4 @@
-"""Connecting to the database, applying migrations, and the one-daemon-per-database lock.
+"""Connecting to the database, applying migrations, and the SQLite file lock of a daemon.
 
 SQLite (default; WAL, busy timeout, foreign keys) and PostgreSQL through psycopg 3. Migrations
 are Alembic's, shipped in ``reconciler/store/migrations`` and applied at daemon start and by
@@ -7,6 +7,7 @@ are Alembic's, shipped in ``reconciler/store/migrations`` and applied at daemon 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
@@ -17,13 +18,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from reconciler.errors import ConfigError, LockedError, StoreError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-_PG_LOCK_KEY = 0x1A2B_3C4D  # pg_advisory_lock key owned by innominatus daemons
 _PG_MIGRATE_KEY = 0x1A2B_3C4E  # held while migrations run
 
 
@@ -46,7 +46,7 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(database))
         engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -67,6 +67,22 @@ def create_database_engine(url: str) -> Engine:
         f"database: backend {parsed.get_backend_name()!r} is not supported; "
         "use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _private_file(database: Path) -> None:
+    """The SQLite file readable by this user only: its folder created 0700, the file created
+    0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's
+    mode; the lock files are made 0600), an existing one of this user's tightened to 0600."""
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+            os.chmod(path, 0o600)
 
 
 def upgrade(engine: Engine) -> None:
@@ -107,47 +123,37 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 class DaemonLock:
-    """Refuses a second daemon on the same database: a file lock beside a SQLite file, or a
-    PostgreSQL session advisory lock held on a dedicated connection."""
+    """Refuses a second daemon on the same SQLite file: an exclusive file lock beside it, which
+    cannot vanish while this process lives. (PostgreSQL has no such lock: there the lease in
+    ``store.lease`` alone decides, a session lock would vanish with its connection.) Holding
+    it proves that no other daemon writes the file, so the lease may be taken over at once."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._fd: int | None = None
-        self._connection: Connection | None = None
 
-    def acquire(self) -> None:
+    def acquire(self) -> bool:
+        """Take the file lock; False when the database is not a SQLite file."""
         url = self._engine.url
-        if url.get_backend_name() == "sqlite":
-            path = Path(f"{url.database or 'memory'}.lock")
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                os.close(fd)
-                raise LockedError(
-                    f"another innominatus daemon is using {url.database}; stop it first, or give "
-                    "this one its own database (INNOMINATUS_DATABASE)"
-                ) from exc
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            self._fd = fd
-            return
-        connection = self._engine.connect()
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
-        if not got.scalar():
-            connection.close()
+        if url.get_backend_name() != "sqlite":
+            return False
+        path = Path(f"{url.database or 'memory'}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
             raise LockedError(
-                f"another innominatus daemon is using {redact_database_url(str(url))}; stop it "
-                "first, or give this one its own database"
-            )
-        connection.commit()
-        self._connection = connection
+                f"another innominatus daemon is using {url.database}; stop it first, or give "
+                "this one its own database (INNOMINATUS_DATABASE)"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None

@@ -1,10 +1,15 @@
 """Executions and their steps: progress written as steps run, read by the API and CLI.
 
 Logs are bounded by the executor before they arrive here (the tail is kept and the count of
-cut bytes recorded); secrets are masked before they are stored.
+cut bytes recorded); secrets are masked before they are stored. A running step's process group
+is recorded with its execution (:meth:`Executions.record_process`) so that the next start can
+end what a killed daemon left running before the execution is retried (invariant 9). Every
+write here is fenced by the daemon's lease epoch.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -47,12 +52,22 @@ def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> Executi
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StepProcess:
+    """Where the step of a ``running`` execution runs (or ran, if its daemon was killed)."""
+
+    execution_id: int
+    pgid: int
+    boot_id: str | None
+    host: str | None
+
+
 class Executions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def step_started(self, execution_id: int, *, position: int, name: str, type_: str) -> int:
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = StepRow(
                 execution_id=execution_id,
                 position=position,
@@ -70,7 +85,7 @@ class Executions:
     def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
         """Add output of a running step; only the last ``limit`` bytes are kept (the count
         of bytes cut is recorded), so a chatty step cannot grow the database without bound."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.get_one(StepRow, step_id)
             data = (row.log + chunk).encode()
             if len(data) > limit:
@@ -88,13 +103,42 @@ class Executions:
         log: str | None,
         log_truncated: int = 0,
     ) -> None:
-        """Record a step's end; ``log=None`` keeps what was streamed (an interrupted step)."""
-        with self._db.transaction() as session:
+        """Record a step's end; ``log=None`` keeps what was streamed (an interrupted step).
+        Its process group is forgotten: nothing of it runs any more."""
+        with self._db.transaction(fenced=True) as session:
             row = session.get_one(StepRow, step_id)
             row.state, row.exit_code, row.error = state, exit_code, error
             row.finished_at = now()
             if log is not None:
                 row.log, row.log_truncated = log, log_truncated
+            execution = session.get(ExecutionRow, row.execution_id)
+            if execution is not None:
+                execution.pgid = None
+
+    def record_process(
+        self, execution_id: int, *, pgid: int | None, boot_id: str | None, host: str | None
+    ) -> None:
+        """Remember the process group the execution's step has just started (its leader's
+        pid), and the kernel boot and host it lives on: if this daemon dies, the next start
+        on this host ends that group before it retries the execution."""
+        with self._db.transaction(fenced=True) as session:
+            row = session.get_one(ExecutionRow, execution_id)
+            row.pgid, row.boot_id, row.host = pgid, boot_id, host
+
+    def step_processes(self) -> list[StepProcess]:
+        """The recorded process groups of executions still ``running``: at start, before
+        interrupted executions are retried, whatever of them is left must be ended."""
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(ExecutionRow.id, ExecutionRow.pgid, ExecutionRow.boot_id, ExecutionRow.host)
+                .where(ExecutionRow.state == "running", ExecutionRow.pgid.is_not(None))
+                .order_by(ExecutionRow.id)
+            )
+            return [
+                StepProcess(execution_id=id_, pgid=pgid, boot_id=boot_id, host=host)
+                for id_, pgid, boot_id, host in rows
+                if pgid is not None
+            ]
 
     def all(
         self, *, app: str | None = None, resource_uid: str | None = None, limit: int = 100

@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -35,6 +45,15 @@ class RepositoryRow(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text)
     problems: Mapped[str | None] = mapped_column(Text)  # invalid files no recorded app owns
     confirmed_commit: Mapped[str | None] = mapped_column(String(64))
+    hold_commit: Mapped[str | None] = mapped_column(String(64))  # the commit the hold began at
+    hold_kind: Mapped[str | None] = mapped_column(String(16))  # limit | rewrite
+    held_uids: Mapped[list[Any] | None]  # the exact deletes the hold stops
+    confirmed_uids: Mapped[list[Any] | None]  # deletes a human confirmed, still pending
+    rewritten_from: Mapped[str | None] = mapped_column(String(64))  # last rewrite: old tip
+    rewritten_at: Mapped[datetime | None]
+    error_since: Mapped[datetime | None]  # when the current outage began
+    good_commit: Mapped[str | None] = mapped_column(String(64))  # last commit read in full
+    suspended: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime]
 
 
@@ -52,6 +71,7 @@ class AppRow(Base):
     reason: Mapped[str] = mapped_column(String(64), default="Reconciling")
     message: Mapped[str] = mapped_column(Text, default="")
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    suspended: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime]
 
 
@@ -115,6 +135,10 @@ class ExecutionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    epoch: Mapped[int | None] = mapped_column(Integer)  # the lease epoch that started it
+    pgid: Mapped[int | None] = mapped_column(Integer)  # process group of the running step
+    boot_id: Mapped[str | None] = mapped_column(String(64))  # kernel boot the group lives in
+    host: Mapped[str | None] = mapped_column(String(255))
 
 
 class StepRow(Base):
@@ -145,4 +169,30 @@ class TransitionRow(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     execution_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class LeaseRow(Base):
+    """The daemon's right to write (ARCHITECTURE §6 invariant 9): one row per lease, renewed by
+    its holder; ``epoch`` grows with every new holder and fences off the writes of older ones."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
+class ControlRow(Base):
+    """An operator action (confirm, retry, suspend, resume) for the running daemon to act on
+    within a second: the CLI appends a row, the daemon reads the rows after the last it saw."""
+
+    __tablename__ = "control"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    repository: Mapped[str | None] = mapped_column(String(63))
+    app: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]

@@ -25,6 +25,21 @@ class RepositoryRecord:
     hold_reason: str | None
     confirmed_commit: str | None
     problems: str | None = None
+    hold_commit: str | None = None
+    """The commit the current hold began at (None: nothing held)."""
+    hold_kind: str | None = None
+    """``limit`` (too many deletes at once) or ``rewrite`` (history was rewritten)."""
+    held_uids: tuple[str, ...] = ()
+    """The exact deletes the hold stops; none of them starts until confirmed."""
+    confirmed_uids: tuple[str, ...] = ()
+    rewritten_from: str | None = None
+    """The tip before the last history rewrite seen (a force-push), and when it was seen."""
+    rewritten_at: datetime | None = None
+    error_since: datetime | None = None
+    """When the current outage of the source began (None: it is reachable)."""
+    good_commit: str | None = None
+    """The last commit read in full."""
+    suspended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +54,7 @@ class AppRecord:
     reason: str
     message: str
     updated_at: datetime
+    suspended: bool = False
 
 
 @dataclass(frozen=True, slots=True)

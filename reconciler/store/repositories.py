@@ -5,15 +5,18 @@ Called by the engine's repository sync (writes) and by the API, CLI and status w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
+from reconciler.plan.guard import Hold
 from reconciler.plan.model import RecordedResource
-from reconciler.store.models import AppRow, RepositoryRow
+from reconciler.store.control import find_target, signal
+from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
 from reconciler.store.resources import app_resources, claims_of, ensure_claims, recorded
 from reconciler.store.session import Database, now, utc
@@ -41,6 +44,15 @@ def _repository(row: RepositoryRow) -> RepositoryRecord:
         hold_reason=row.hold_reason,
         confirmed_commit=row.confirmed_commit,
         problems=row.problems,
+        hold_commit=row.hold_commit,
+        hold_kind=row.hold_kind,
+        held_uids=tuple(row.held_uids or ()),
+        confirmed_uids=tuple(row.confirmed_uids or ()),
+        rewritten_from=row.rewritten_from,
+        rewritten_at=utc(row.rewritten_at),
+        error_since=utc(row.error_since),
+        good_commit=row.good_commit,
+        suspended=row.suspended,
     )
 
 
@@ -58,7 +70,57 @@ def _app(row: AppRow) -> AppRecord:
         reason=row.reason,
         message=row.message,
         updated_at=updated,
+        suspended=row.suspended,
     )
+
+
+def save_desired(
+    session: Session, *, repository: str, commit: str, apps: Sequence[AppDesired]
+) -> None:
+    """Record what one sync of ``repository`` at ``commit`` says about these apps, in the
+    caller's transaction. An app with an error keeps its last good spec (nothing is deleted)."""
+    names = [a.name for a in apps]
+    rows = {r.name: r for r in session.scalars(select(AppRow).where(AppRow.name.in_(names)))}
+    for app in apps:
+        row = rows.get(app.name)
+        if row is None:
+            if app.desired is None and app.error is None:
+                continue
+            row = AppRow(
+                name=app.name,
+                repository=repository,
+                path=app.path,
+                desired=None,
+                phase="Progressing",
+                reason="Reconciling",
+                message="",
+                generation=1,
+                updated_at=now(),
+            )
+            session.add(row)
+        if row.repository != repository:
+            continue  # an app name belongs to the repository that declared it first
+        row.commit, row.path, row.updated_at = commit, app.path, now()
+        if app.error is not None:
+            # Invalid: nothing of the app runs. A conflict error comes with the new
+            # spec (kept for when the conflict is gone); a parse error without one.
+            row.error = app.error
+            if app.desired is not None:
+                row.desired = dict(app.desired)
+            continue
+        if app.desired is not None:
+            shared = [
+                r["uid"]
+                for r in app.desired.get("resources", {}).values()
+                if r.get("id") is not None
+            ]
+            ensure_claims(session, app.name, shared)
+        if row.desired != app.desired:
+            row.generation += 1
+        row.desired, row.error = (
+            (dict(app.desired) if app.desired is not None else None),
+            None,
+        )
 
 
 class Repositories:
@@ -91,44 +153,119 @@ class Repositories:
             row = session.scalars(select(RepositoryRow).where(RepositoryRow.name == name)).one()
             row.seen_commit, row.last_seen_at, row.next_poll_at = commit, now(), next_poll_at
             row.last_error, row.failures, row.updated_at = None, 0, now()
+            row.error_since, row.good_commit = None, commit
 
     def record_error(self, name: str, *, error: str, next_poll_at: datetime | None) -> int:
         """Remember a failed fetch or sync; returns the count of consecutive failures."""
         with self._db.transaction() as session:
             row = session.scalars(select(RepositoryRow).where(RepositoryRow.name == name)).one()
             row.last_error, row.next_poll_at = error, next_poll_at
+            if row.failures == 0 or row.error_since is None:
+                row.error_since = now()
             row.failures += 1
             row.updated_at = now()
             return row.failures
 
-    def record_reconciled(
-        self, name: str, *, commit: str, hold_reason: str | None, problems: str | None = None
+    def record_sync(
+        self,
+        name: str,
+        *,
+        commit: str,
+        apps: Sequence[AppDesired],
+        hold: Hold | None,
+        confirmed: Collection[str],
+        problems: str | None,
+        next_poll_at: datetime | None,
+        rewritten_from: str | None = None,
+        read_confirmed: Collection[str] = (),
     ) -> None:
-        """Remember the synced commit, the delete guard's hold and the invalid files of it."""
-        with self._db.transaction() as session:
-            row = session.scalars(select(RepositoryRow).where(RepositoryRow.name == name)).one()
-            row.reconciled_commit, row.hold_reason, row.updated_at = commit, hold_reason, now()
-            row.problems = problems
+        """Record one successful sync in one transaction: the apps' desired specs, the commit
+        and the delete guard's hold. Together, so no app reconcile can ever see a new spec
+        (an app removed) without the hold that stops its deletes. ``read_confirmed``: the
+        confirmed deletes the sync read; any confirmed since (a `confirm` racing the sync)
+        are kept and released from ``hold``."""
+        with self._db.transaction(fenced=True) as session:
+            save_desired(session, repository=name, commit=commit, apps=apps)
+            row = session.scalars(
+                select(RepositoryRow).where(RepositoryRow.name == name).with_for_update()
+            ).one()
+            fresh = set(row.confirmed_uids or ()) - set(read_confirmed)
+            if fresh:
+                confirmed = set(confirmed) | fresh
+                if hold is not None:
+                    left = hold.uids - fresh
+                    hold = replace(hold, uids=left) if left else None
+            row.seen_commit, row.last_seen_at, row.next_poll_at = commit, now(), next_poll_at
+            row.last_error, row.failures, row.error_since = None, 0, None
+            row.reconciled_commit, row.good_commit, row.problems = commit, commit, problems
+            _set_hold(row, hold)
+            row.confirmed_uids = sorted(confirmed) or None
+            if rewritten_from is not None:
+                row.rewritten_from, row.rewritten_at = rewritten_from, now()
+            row.updated_at = now()
 
-    def confirm(self, target: str) -> str:
-        """Release the delete guard of a repository (or of the repository holding app
-        ``target``) for its current commit. Returns the repository name."""
+    def confirm(self, target: str) -> tuple[str, int]:
+        """Release the deletes the guard holds for a repository, or only those of app
+        ``target``: exactly the held deletes are confirmed, and the running daemon is told.
+        Returns (repository name, deletes released)."""
         with self._db.transaction() as session:
-            row = session.scalar(select(RepositoryRow).where(RepositoryRow.name == target))
-            if row is None:
-                app = session.scalar(select(AppRow).where(AppRow.name == target))
-                if app is not None:
-                    row = session.scalar(
-                        select(RepositoryRow).where(RepositoryRow.name == app.repository)
+            row, app = find_target(session, target)
+            held = set(row.held_uids or ())
+            if app is not None:
+                own = set(
+                    session.scalars(
+                        select(ResourceRow.uid).where(
+                            ResourceRow.uid.in_(sorted(held)), ResourceRow.app == app.name
+                        )
                     )
-            if row is None:
-                raise PermanentError(
-                    f"no repository or app named {target!r}; `innominatus status` lists them"
+                ) | set(
+                    session.scalars(
+                        select(ClaimRow.uid).where(
+                            ClaimRow.uid.in_(sorted(held)), ClaimRow.app == app.name
+                        )
+                    )
                 )
-            if row.seen_commit is None:
-                raise PermanentError(f"repository {row.name!r} has not been fetched yet")
-            row.confirmed_commit, row.hold_reason, row.updated_at = row.seen_commit, None, now()
-            return row.name
+                released = held & own
+            else:
+                released = held
+            if row.hold_reason is not None and row.held_uids is None:
+                released = set()  # a hold recorded before exact deletes were: re-evaluated
+                _set_hold(row, None)
+            elif not released:
+                scope = f"app {target!r}" if app is not None else f"repository {row.name!r}"
+                raise PermanentError(
+                    f"nothing is held for {scope}; `innominatus status` shows holds"
+                )
+            row.confirmed_uids = sorted(set(row.confirmed_uids or ()) | released)
+            remaining = held - released
+            if remaining:
+                row.held_uids = sorted(remaining)
+            else:
+                _set_hold(row, None)
+            row.confirmed_commit, row.updated_at = row.seen_commit, now()
+            signal(session, "confirm", repository=row.name, app=app.name if app else None)
+            return row.name, len(released)
+
+
+def _set_hold(row: RepositoryRow, hold: Hold | None) -> None:
+    if hold is None:
+        row.hold_reason = row.hold_commit = row.hold_kind = None
+        row.held_uids = None
+        return
+    row.hold_reason, row.hold_commit, row.hold_kind = hold.reason, hold.commit, hold.kind
+    row.held_uids = sorted(hold.uids)
+
+
+def hold_of(record: RepositoryRecord) -> Hold | None:
+    """The delete guard's stored hold of a repository, or None."""
+    if record.hold_reason is None or record.hold_commit is None:
+        return None
+    return Hold(
+        kind="rewrite" if record.hold_kind == "rewrite" else "limit",
+        commit=record.hold_commit,
+        uids=frozenset(record.held_uids),
+        reason=record.hold_reason,
+    )
 
 
 class Apps:
@@ -139,49 +276,7 @@ class Apps:
         """Record what one sync of ``repository`` at ``commit`` says about these apps, in one
         transaction. An app with an error keeps its last good spec (nothing is deleted)."""
         with self._db.transaction() as session:
-            names = [a.name for a in apps]
-            rows = {
-                r.name: r for r in session.scalars(select(AppRow).where(AppRow.name.in_(names)))
-            }
-            for app in apps:
-                row = rows.get(app.name)
-                if row is None:
-                    if app.desired is None and app.error is None:
-                        continue
-                    row = AppRow(
-                        name=app.name,
-                        repository=repository,
-                        path=app.path,
-                        desired=None,
-                        phase="Progressing",
-                        reason="Reconciling",
-                        message="",
-                        generation=1,
-                        updated_at=now(),
-                    )
-                    session.add(row)
-                row.commit, row.path, row.updated_at = commit, app.path, now()
-                row.repository = repository
-                if app.error is not None:
-                    # Invalid: nothing of the app runs. A conflict error comes with the new
-                    # spec (kept for when the conflict is gone); a parse error without one.
-                    row.error = app.error
-                    if app.desired is not None:
-                        row.desired = dict(app.desired)
-                    continue
-                if app.desired is not None:
-                    shared = [
-                        r["uid"]
-                        for r in app.desired.get("resources", {}).values()
-                        if r.get("id") is not None
-                    ]
-                    ensure_claims(session, app.name, shared)
-                if row.desired != app.desired:
-                    row.generation += 1
-                row.desired, row.error = (
-                    (dict(app.desired) if app.desired is not None else None),
-                    None,
-                )
+            save_desired(session, repository=repository, commit=commit, apps=apps)
 
     def get(self, name: str) -> AppRecord | None:
         with self._db.transaction() as session:
@@ -207,6 +302,20 @@ class Apps:
                 claims_of(session, shared),
             )
 
+    def owners(self, names: Collection[str], *, besides: str) -> dict[str, tuple[str, str]]:
+        """App name -> (repository, path) for those of ``names`` another repository than
+        ``besides`` has recorded (an app name belongs to the repository that declared it
+        first, until its deletes finished and the app was forgotten)."""
+        if not names:
+            return {}
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(AppRow.name, AppRow.repository, AppRow.path).where(
+                    AppRow.name.in_(sorted(names)), AppRow.repository != besides
+                )
+            ).all()
+            return {name: (repository, path) for name, repository, path in rows}
+
     def all(self, *, repository: str | None = None) -> list[AppRecord]:
         with self._db.transaction() as session:
             query = select(AppRow).order_by(AppRow.name)
@@ -216,7 +325,7 @@ class Apps:
 
     def set_phase(self, name: str, *, phase: str, reason: str, message: str) -> bool:
         """Store the phase computed after a reconcile pass; True when it changed."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             if row is None or (row.phase, row.reason, row.message) == (phase, reason, message):
                 return False
@@ -225,7 +334,7 @@ class Apps:
 
     def forget(self, name: str) -> None:
         """Drop an app removed from Git once every resource of it is deleted."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             if row is not None and row.desired is None:
                 session.delete(row)

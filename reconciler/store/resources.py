@@ -6,18 +6,27 @@ Called by the engine (writes), the API, CLI and status writer (reads).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from reconciler.errors import PermanentError, StaleError
+from reconciler.errors import HeldError, PermanentError, StaleError
+from reconciler.plan.guard import LiveResource
 from reconciler.plan.model import IN_FLIGHT, RecordedResource, ResourceState
 from reconciler.secrets import is_secret_key
+from reconciler.store.control import signal
 from reconciler.store.crypto import SecretBox
-from reconciler.store.models import AppRow, ClaimRow, ExecutionRow, ResourceRow, TransitionRow
+from reconciler.store.models import (
+    AppRow,
+    ClaimRow,
+    ExecutionRow,
+    RepositoryRow,
+    ResourceRow,
+    TransitionRow,
+)
 from reconciler.store.records import TransitionRecord
 from reconciler.store.session import Database, now, utc
 from reconciler.types import AppName, ResourceUid
@@ -80,12 +89,22 @@ def claims_of(session: Session, uids: Sequence[str]) -> dict[str, frozenset[str]
 
 
 def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
+    """Record ``app`` declaring these shared resources. A UID recorded as a *private*
+    resource is never claimed (a shared ``id`` spelled like another app's ``<app>.<name>``
+    must not reach that app's resource)."""
     have = set(
         session.scalars(
             select(ClaimRow.uid).where(ClaimRow.app == app, ClaimRow.uid.in_(list(uids)))
         )
     )
-    for uid in sorted(set(uids) - have):
+    private = set(
+        session.scalars(
+            select(ResourceRow.uid).where(
+                ResourceRow.uid.in_(list(uids)), ResourceRow.shared.is_(False)
+            )
+        )
+    )
+    for uid in sorted(set(uids) - have - private):
         session.add(ClaimRow(app=app, uid=uid))
 
 
@@ -139,6 +158,29 @@ def _requested(
     return row
 
 
+def _check_not_held(session: Session, *, uid: str, app: str, operation: str) -> None:
+    """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
+    action of a suspended app or repository, never starts — whatever plan asked for it."""
+    found = session.execute(
+        select(
+            AppRow.suspended, RepositoryRow.suspended, RepositoryRow.held_uids, AppRow.repository
+        )
+        .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
+        .where(AppRow.name == app)
+    ).first()
+    if found is None:
+        return
+    app_suspended, repository_suspended, held, repository = found
+    if app_suspended or repository_suspended:
+        what = f"app {app}" if app_suspended else f"repository {repository}"
+        raise HeldError(f"{uid}: {what} is suspended; `innominatus resume` lets it run")
+    if operation == "delete" and uid in (held or ()):
+        raise HeldError(
+            f"{uid}: its delete is held by the delete guard; "
+            f"`innominatus confirm {repository}` releases it"
+        )
+
+
 class Resources:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -164,6 +206,48 @@ class Resources:
                 if claim.uid in by_uid:
                     grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
             return grouped
+
+    def sharing_of(self, uids: Collection[str]) -> dict[str, tuple[bool, str]]:
+        """Recorded UID -> (whether it is shared, its first app), for those of ``uids`` that
+        have a row (terminated ones included: a UID is never reused across namespaces)."""
+        if not uids:
+            return {}
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(ResourceRow.uid, ResourceRow.shared, ResourceRow.app).where(
+                    ResourceRow.uid.in_(sorted(uids))
+                )
+            ).all()
+            return {uid: (shared, app) for uid, shared, app in rows}
+
+    def live_of_repository(self, repository: str) -> list[LiveResource]:
+        """The repository's resources that are not terminated — its apps' own ones and the
+        shared ones they claim, with every claimer — for the delete guard (three queries)."""
+        with self._db.transaction() as session:
+            apps = select(AppRow.name).where(AppRow.repository == repository)
+            claimed = select(ClaimRow.uid).where(ClaimRow.app.in_(apps))
+            rows = session.execute(
+                select(ResourceRow.uid, ResourceRow.app, ResourceRow.state, ResourceRow.shared)
+                .where(ResourceRow.state != "terminated")
+                .where(
+                    or_(
+                        and_(ResourceRow.app.in_(apps), ResourceRow.shared.is_(False)),
+                        ResourceRow.uid.in_(claimed),
+                    )
+                )
+            ).all()
+            shared = [uid for uid, _app, _state, is_shared in rows if is_shared]
+            claims = claims_of(session, shared)
+            return [
+                LiveResource(
+                    uid=uid,
+                    app=app,
+                    state=state,
+                    shared=is_shared,
+                    claimers=claims.get(uid, frozenset()),
+                )
+                for uid, app, state, is_shared in rows
+            ]
 
     def count_live(self, *, repository: str) -> int:
         """How many resources of the repository's apps are not terminated (one COUNT)."""
@@ -208,7 +292,7 @@ class Resources:
 
     def release(self, app: str, uid: str) -> None:
         """Drop ``app``'s claim on a shared resource other apps still declare."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             session.execute(delete(ClaimRow).where(ClaimRow.app == app, ClaimRow.uid == uid))
 
     def all(
@@ -271,7 +355,7 @@ class Resources:
         it saw no record of. If the row has moved on since (an execution finished between
         the snapshot and now), :class:`StaleError` is raised and nothing changes: acting on
         the old plan would, say, create an already active resource again."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.scalar(
                 select(ResourceRow).where(ResourceRow.uid == uid).with_for_update()
             )
@@ -284,6 +368,7 @@ class Resources:
                         f"plan saw {expected[0] or 'no record'} (execution {expected[1]}); "
                         "planning again"
                     )
+            _check_not_held(session, uid=uid, app=app, operation=operation)
             if row is None:
                 row = _requested(
                     session, uid=uid, app=app, name=name, type_=type_, class_=class_, reason=reason
@@ -291,6 +376,11 @@ class Resources:
             elif row.state in IN_FLIGHT:
                 raise PermanentError(f"{uid} already has execution {row.execution_id} running")
             if shared:
+                if not row.shared and row.app != app:
+                    raise PermanentError(
+                        f"{uid} is a private resource of app {row.app}; a shared id never "
+                        "takes it over"
+                    )
                 row.shared = True
                 ensure_claims(session, app, [uid])
             hash_ = inputs_hash if operation != "delete" else row.desired_hash
@@ -334,7 +424,7 @@ class Resources:
     ) -> None:
         """Record success. ``param_secret_keys``: params whose values hold secrets taken from
         other resources' outputs; they are sealed at rest like secret-named ones."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             execution = session.get_one(ExecutionRow, execution_id)
             row = session.scalars(
                 select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
@@ -377,7 +467,7 @@ class Resources:
         next_attempt_at: datetime | None,
         interrupted: bool = False,
     ) -> None:
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             execution = session.get_one(ExecutionRow, execution_id)
             row = session.scalars(
                 select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
@@ -391,7 +481,7 @@ class Resources:
 
     def forget(self, uid: str, *, reason: str) -> None:
         """A resource that was only requested (never provisioned) leaves without a workflow."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
             if row is not None and row.state == "requested":
                 transition(session, row, "terminated", reason=reason)
@@ -412,7 +502,7 @@ class Resources:
     ) -> None:
         """Record a failure that happened before any workflow could start (no provider,
         missing parameter): the resource shows ``failed`` with the message; no retry loop."""
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
             if row is None:
                 row = _requested(
@@ -427,7 +517,7 @@ class Resources:
                 transition(session, row, "failed", reason=error)
 
     def set_orphaned(self, uids: Sequence[str], *, orphaned: bool) -> None:
-        with self._db.transaction() as session:
+        with self._db.transaction(fenced=True) as session:
             for row in session.scalars(select(ResourceRow).where(ResourceRow.uid.in_(uids))):
                 row.orphaned, row.updated_at = orphaned, now()
 
@@ -441,15 +531,25 @@ class Resources:
             for row in session.scalars(query):
                 row.attempts, row.next_attempt_at, row.updated_at = 0, None, now()
                 count += 1
+            if count:
+                repository = session.scalar(select(AppRow.repository).where(AppRow.name == app))
+                signal(session, "retry", repository=repository, app=app)
             return count
 
-    def recover_interrupted(self) -> list[str]:
+    def recover_interrupted(self, *, keep: Collection[int] = ()) -> list[str]:
         """At start: executions left ``running`` by a crash or kill become ``interrupted`` and
-        their resources ``failed`` with an immediate retry. Returns the affected apps."""
+        their resources ``failed`` with an immediate retry. Returns the affected apps.
+        ``keep``: executions some process of which still runs; they stay ``running`` (and
+        their resources in flight), since a retry must never overlap them (invariant 9)."""
         apps: set[str] = set()
-        with self._db.transaction() as session:
-            running = session.scalars(select(ExecutionRow).where(ExecutionRow.state == "running"))
+        with self._db.transaction(fenced=True) as session:
+            running = session.scalars(
+                select(ExecutionRow).where(
+                    ExecutionRow.state == "running", ExecutionRow.id.not_in(list(keep))
+                )
+            )
             for execution in running:
+                execution.pgid = None
                 execution.state, execution.finished_at = "interrupted", now()
                 execution.error = "interrupted: the daemon stopped while it ran; retrying"
                 row = session.scalar(

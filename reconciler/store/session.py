@@ -3,6 +3,14 @@
 Every state change in the store goes through :meth:`Database.transaction`, so a change and its
 audit row land together or not at all (ARCHITECTURE §6 invariant 4). SQLAlchemy errors are
 translated to ``StoreError`` here, at the boundary.
+
+Fencing (invariant 9): a daemon writes under the epoch of the lease it took
+(:attr:`Database.epoch`, set by ``store.lease``). ``transaction(fenced=True)`` — every write
+to executions — first checks in the same transaction that the lease row still carries that
+epoch, and raises :class:`FencedError` if another daemon has taken the lease since; new
+execution rows get the epoch stamped on them. PostgreSQL reads the row ``FOR SHARE``, so a
+takeover's ``UPDATE`` waits until the write commits, and the write after it sees the new epoch.
+SQLite serialises writers: the check is a no-op ``UPDATE`` that takes the write lock at once.
 """
 
 from __future__ import annotations
@@ -10,13 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import CursorResult, Engine, event, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from reconciler.errors import StoreError
+from reconciler.errors import FencedError, StoreError
 from reconciler.store.crypto import SecretBox
+from reconciler.store.models import ExecutionRow, LeaseRow
+
+DAEMON_LEASE = "daemon"
+"""The name of the one lease a daemon holds over its database."""
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -35,11 +48,24 @@ class Database:
         self.engine = engine
         self.box = box
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.epoch: int | None = None
+        """The lease epoch this process writes under; None (a CLI command, which never writes
+        executions): no fencing."""
+        event.listen(self._sessions, "before_flush", _stamp_epoch)
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.url.get_backend_name() == "postgresql"
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, fenced: bool = False) -> Iterator[Session]:
+        """One transaction; ``fenced``: refused with :class:`FencedError` unless this process
+        still holds the lease it took (see the module docstring)."""
         try:
             with self._sessions.begin() as session:
+                if fenced and self.epoch is not None:
+                    self._check_epoch(session, self.epoch)
+                    session.info["epoch"] = self.epoch
                 yield session
         except OperationalError as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -47,5 +73,32 @@ class Database:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
+    def _check_epoch(self, session: Session, epoch: int) -> None:
+        lease = select(LeaseRow.epoch).where(LeaseRow.name == DAEMON_LEASE)
+        if self.postgres:
+            current = session.scalar(lease.with_for_update(read=True))
+            if current == epoch:
+                return
+        else:
+            mine = (LeaseRow.name == DAEMON_LEASE) & (LeaseRow.epoch == epoch)
+            touched = session.execute(update(LeaseRow).where(mine).values(epoch=epoch))
+            if cast(CursorResult[Any], touched).rowcount:
+                return
+            current = session.scalar(lease)
+        raise FencedError(
+            f"write refused: this daemon writes under lease epoch {epoch}, the database is at "
+            f"epoch {current}; another daemon has taken the database over"
+        )
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _stamp_epoch(session: Session, _context: Any, _instances: Any) -> None:
+    """New execution rows written in a fenced transaction carry the epoch they began under."""
+    epoch = session.info.get("epoch")
+    if epoch is None:
+        return
+    for row in session.new:
+        if isinstance(row, ExecutionRow) and row.epoch is None:
+            row.epoch = epoch

@@ -50,6 +50,8 @@ WORKFLOW = """\
 apiVersion: innominatus.io/v1alpha1
 kind: Workflow
 metadata: {name: touch}
+parameters:
+  - {name: v, type: string}
 steps:
   - name: mark
     type: shell

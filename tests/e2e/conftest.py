@@ -46,6 +46,11 @@ apiVersion: innominatus.io/v1alpha1
 kind: Workflow
 metadata:
   name: {name}
+parameters:  # only declared params reach a step
+  - {{name: size, type: string}}
+  - {{name: backend, type: string}}
+  - {{name: db_password, type: string}}
+  - {{name: admin_password, type: string}}
 steps:
   - name: effect
     type: shell

@@ -72,8 +72,11 @@ def admin_dsn() -> str:
         pytest.skip(UNREACHABLE.format(error=exc))
 
 
-def query(statement: str | sql.Composed, *params: Any, dbname: str | None = None) -> list[Any]:
-    conninfo = psycopg.conninfo.make_conninfo(ADMIN, **({"dbname": dbname} if dbname else {}))
+def query(
+    statement: str | sql.Composed, *params: Any, dbname: str | None = None, user: str | None = None
+) -> list[Any]:
+    extra = {key: value for key, value in (("dbname", dbname), ("user", user)) if value}
+    conninfo = psycopg.conninfo.make_conninfo(ADMIN, **extra)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         cursor = conn.execute(statement, params or None)
         return cursor.fetchall() if cursor.description else []
@@ -353,6 +356,8 @@ def test_an_app_using_all_three_providers_is_ready_and_its_database_exists_on_th
         "connection_string": "***",
     }
     assert {key: outputs.get(key) for key in expected} == expected
+    [(oid, role_oid)] = query("SELECT oid, datdba FROM pg_database WHERE datname = %s", p.database)
+    assert (outputs["database_oid"], outputs["role_oid"]) == (str(oid), str(role_oid))
     marker = f"managed by innominatus: postgres.default#{p.app}.db"
     assert server_database(p.database) == {
         "limit": 5,
@@ -381,8 +386,55 @@ def test_an_update_applies_the_connection_limit_and_extensions_and_keeps_the_pas
     assert database is not None
     assert (database["limit"], database["extensions"]) == (10, {"citext"})
     assert password_hash(p.database) == stored
-    updates = [e["workflow"] for e in p.executions() if e["operation"] == "update"]
-    assert updates == ["update-database"]
+    updates = [e for e in p.executions() if e["operation"] == "update"]
+    assert [e["workflow"] for e in updates] == ["update-database"]
+    logs = p.run("executions", "logs", str(updates[0]["id"]))
+    assert f"database {p.database}: connection limit 10" in logs.stdout, logs.stdout
+    assert "trusted" not in logs.stdout, "the recorded OIDs were used, not the marker"
+
+
+def test_a_database_squatted_with_the_apps_marker_before_it_arrives_is_never_handed_over(
+    pg_platform: Platform,
+) -> None:
+    p = pg_platform
+    marker = f"managed by innominatus: postgres.default#{p.app}.db"
+    tenant = sql.Identifier(p.database)
+    query(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'tenant'").format(tenant))
+    query(sql.SQL("CREATE DATABASE {} OWNER {}").format(tenant, tenant))
+    for kind in ("DATABASE", "ROLE"):  # written by the tenant itself
+        query(
+            sql.SQL("COMMENT ON {} {} IS {}").format(sql.SQL(kind), tenant, sql.Literal(marker)),
+            user=p.database,
+        )
+    before = server_database(p.database), password_hash(p.database)
+    p.commit(score(p.app), "add app")
+
+    p.reconcile(expected=1)
+
+    db = p.status()["resources"]["db"]
+    assert db["state"] == "failed"
+    assert f"database {p.database} exists but is not managed by innominatus" in db["error"]
+    assert "connection_string" not in db.get("outputs", {})
+    assert (server_database(p.database), password_hash(p.database)) == before
+
+
+def test_a_resource_naming_a_database_outside_its_apps_prefix_fails_and_creates_nothing(
+    pg_platform: Platform,
+) -> None:
+    p = pg_platform
+    other = f"victim_{uuid.uuid4().hex[:8]}"
+    p.commit(score(p.app, db_extra=f"      database: {other}\n"), "another app's name")
+
+    p.reconcile(expected=1)
+
+    db = p.status()["resources"]["db"]
+    assert db["state"] == "failed"
+    prefix = p.app.replace("-", "_") + "_"
+    assert f"`config.database` of a postgres step is {other}, outside the names" in db["error"]
+    assert f"must start with {prefix} (the app's name and _)" in db["error"]
+    assert server_database(other) is None
+    assert not role_exists(other)
+    assert not role_exists(p.database)
 
 
 def test_a_resource_overriding_an_installation_parameter_fails_and_creates_nothing(

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from reconciler.plan.render import MARKER, SCHEMA_PATH
+from reconciler.plan.review.params import DEFAULT_SALT, Masker
 from tests.e2e.conftest import Story, make_story
 from tests.gitutil import git
 from tests.integration.ci.test_sticky_comment import make_forge
@@ -117,12 +118,13 @@ def test_json_follows_the_shipped_schema(story: Story) -> None:
 
 
 def test_markdown_parts_go_to_stdout_or_to_files_replacing_older_ones(story: Story) -> None:
-    _, printed, _ = plan(story, "--format", "markdown")
+    salt = {"INNOMINATUS_PLAN_MASK_SALT": "same salt, same masks"}
+    _, printed, _ = plan(story, "--format", "markdown", env=salt)
     assert printed.startswith(f"{MARKER}\n<!-- innominatus-plan part 1 of 1 -->\n")
     folder = story.root / "out"
     folder.mkdir()
     (folder / "plan-2.md").write_text("left from a longer plan")
-    code, out, err = plan(story, "--format", "markdown", "--output-dir", str(folder))
+    code, out, err = plan(story, "--format", "markdown", "--output-dir", str(folder), env=salt)
     assert (code, out) == (2, "")
     assert "wrote 1 part(s)" in err
     assert sorted(p.name for p in folder.iterdir()) == ["plan-1.md"]
@@ -172,12 +174,25 @@ def test_the_mask_salt_changes_masks_but_not_what_is_masked(story: Story) -> Non
     assert masks != [line for line in two.splitlines() if "admin_password" in line]
 
 
+def test_without_a_salt_each_run_masks_secrets_with_a_random_one(story: Story) -> None:
+    def masks(out: str) -> list[str]:
+        return [line for line in out.splitlines() if "admin_password" in line]
+
+    _, one, _ = plan(story)
+    _, two, _ = plan(story)
+    assert masks(one)
+    assert masks(one) != masks(two)  # no constant salt a guess could be checked against
+    public = Masker(DEFAULT_SALT)
+    for shown in (public.mask("pw-one"), public.mask("pw-two")):
+        assert shown not in one + two
+
+
 def test_a_missing_required_workflow_parameter_is_a_problem(tmp_path: Path) -> None:
     story = branch(tmp_path, {"apps/a/score.yaml": score("app-a", db("s"))}, {})
     create = story.root / "provider" / "workflows" / "create-test-db.yaml"
     create.write_text(
         create.read_text().replace(
-            "steps:", "parameters:\n  - {name: region, type: string, required: true}\nsteps:"
+            "parameters:", "parameters:\n  - {name: region, type: string, required: true}", 1
         )
     )
     story.commit({"apps/b/score.yaml": score("app-b", db("s"))}, "new app")

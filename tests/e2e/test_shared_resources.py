@@ -1,6 +1,6 @@
 """Resources shared between apps through a Score `id`: provisioned once, released while other
-apps still declare them, deleted with the last one; conflicting declarations make both apps
-Invalid, each naming the other file."""
+apps still declare them, deleted with the last one; a conflicting declaration makes only the
+newcomer Invalid, naming the incumbent's file (the incumbent keeps running)."""
 
 from __future__ import annotations
 
@@ -54,17 +54,30 @@ def test_a_shared_resource_is_created_once_and_deleted_with_its_last_declaration
     assert states(story)["shop"] == {"own": "active"}
 
 
-def test_conflicting_declarations_make_both_apps_invalid_until_fixed(story: Story) -> None:
-    story.commit({SHOP: app("shop"), BLOG: app("blog", cache="large")}, "disagree")
+def test_a_conflicting_declaration_makes_only_the_newcomer_invalid_until_fixed(
+    story: Story,
+) -> None:
+    story.commit({SHOP: app("shop")}, "shop declares the cache first")
+    story.innominatus("reconcile", check=True)
+    story.commit({BLOG: app("blog", cache="large")}, "blog disagrees")
     result = story.innominatus("reconcile")
     assert result.returncode == 1
-    assert story.effects_log() == []
     apps = {a["app"]: a for a in story.status_json()["apps"]}
-    assert apps["shop"]["phase"] == "Invalid"
+    assert apps["shop"]["phase"] == "Ready"  # the incumbent keeps running
     assert apps["blog"]["phase"] == "Invalid"
-    assert "app 'blog' (apps/blog/score.yaml)" in apps["shop"]["conditions"][0]["message"]
     assert "app 'shop' (apps/shop/score.yaml)" in apps["blog"]["conditions"][0]["message"]
+    assert [line for line in story.effects_log() if "cache" in line] == ["create cache"]
     story.commit({BLOG: app("blog", cache="small")}, "agree")
     story.innominatus("reconcile", check=True)
     assert {a["phase"] for a in story.status_json()["apps"]} == {"Ready"}
     assert [line for line in story.effects_log() if "cache" in line] == ["create cache"]
+
+
+def test_of_two_new_conflicting_declarations_the_first_file_wins(story: Story) -> None:
+    story.commit({SHOP: app("shop"), BLOG: app("blog", cache="large")}, "disagree")
+    result = story.innominatus("reconcile")
+    assert result.returncode == 1
+    apps = {a["app"]: a for a in story.status_json()["apps"]}
+    assert apps["blog"]["phase"] == "Ready"  # apps/blog/score.yaml sorts first
+    assert apps["shop"]["phase"] == "Invalid"
+    assert "app 'blog' (apps/blog/score.yaml)" in apps["shop"]["conditions"][0]["message"]

@@ -33,6 +33,7 @@ WORKFLOW = """\
 apiVersion: innominatus.io/v1alpha1
 kind: Workflow
 metadata: {{name: {name}}}
+accept_undeclared_parameters: true  # the resolved Score workload arrives as the params
 steps:
   - name: deploy
     type: shell

@@ -8,8 +8,9 @@ Parts are measured in UTF-8 bytes, so they are under the limit in characters too
 between table rows or between diff blocks, never inside one: an app cut in two is closed and
 reopened as ``(continued)``. One value is cut at 500 characters and one diff block at about
 16,000, so any block fits an empty part. Text that came from a Score file is escaped so it can
-neither end a section nor mention anyone. Pure and deterministic; called by ``innominatus
-plan --format markdown``.
+neither end a section, nor mention anyone, nor start a line of its own (a control character is
+shown as an escape such as ``\\n``: a path cannot forge a heading). Pure and deterministic;
+called by ``innominatus plan --format markdown``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from reconciler.plan.render.words import (
     SYMBOL,
     change_line,
+    printable,
     problems_line,
     sides,
     summary_line,
@@ -44,15 +46,19 @@ def size(text: str) -> int:
 
 
 def _text(raw: str, limit: int | None = None) -> str:
-    """Plain text safe in Markdown and HTML: no tags, no @mentions, no table breaks."""
+    """Plain text safe in Markdown and HTML: no tags, no @mentions, no table breaks, no line
+    of its own (a line break is ``<br>``, any other control character a visible escape)."""
     if limit is not None and len(raw) > limit:
         raw = raw[:limit] + "…"
+    raw = "\n".join(printable(line) for line in raw.split("\n"))
     escaped = raw.replace("&", "&amp;").replace("<", "&lt;").replace("@", "@&#8203;")
     return escaped.replace("|", "\\|").replace("\n", "<br>")
 
 
 def _code(raw: str) -> str:
-    """An inline code span (safe in a table cell) whatever backticks ``raw`` holds."""
+    """An inline code span (safe in a table cell) whatever backticks or control characters
+    ``raw`` holds."""
+    raw = printable(raw)
     longest = max((len(m) for m in _TICKS.findall(raw)), default=0)
     fence = "`" * (longest + 1)
     padded = f" {raw} " if raw.startswith("`") or raw.endswith("`") else raw
@@ -60,7 +66,7 @@ def _code(raw: str) -> str:
 
 
 def _fenced(lines: list[str]) -> str:
-    body = "\n".join(lines)
+    body = "\n".join(printable(line) for line in lines)
     longest = max((len(m) for m in _TICKS.findall(body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}diff\n{body}\n{fence}\n\n"

@@ -1,6 +1,7 @@
 """The review for a terminal: the summary line, then per app its actions in run order with
-their workflows, reasons and parameter diffs, then the problems. Pure and deterministic (apps
-sorted by name); called by ``innominatus plan --format text``.
+their workflows, reasons and parameter diffs, then the problems. Every printed line is one
+line: control characters from Score files (line breaks, terminal escapes) are shown escaped.
+Pure and deterministic (apps sorted by name); called by ``innominatus plan --format text``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from reconciler.plan.render.words import (
     SYMBOL,
     change_line,
+    printable,
     problems_line,
     sides,
     summary_line,
@@ -50,4 +52,5 @@ def render_text(review: Review) -> str:
         for problem in review.problems:
             lines.extend(_problem(problem))
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    # Every line is one line: control characters from Score files are shown as escapes.
+    return "\n".join(printable(line) for line in lines).rstrip() + "\n"

@@ -1,16 +1,41 @@
 """The words every rendering of a review shares: the summary line, a parameter change as one
-line, the sides compared, why an action happens. Pure; used by :mod:`.text` and
-:mod:`.markdown` (the JSON document carries the same facts as fields).
+line, the sides compared, why an action happens, and :func:`printable`, which keeps text that
+came from a Score file (a path, an app or key name, a value) on its own line and visible.
+Pure; used by :mod:`.text` and :mod:`.markdown` (the JSON document carries the same facts as
+fields, escaped by JSON itself).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from reconciler.plan.review import ParamChange, Review, ReviewAction
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "replace": "-/+"}
+# Control characters (C0, DEL, C1: line breaks, carriage return, terminal escapes), Unicode
+# line and paragraph separators, and the bidirectional controls that reorder what is shown.
+_INVISIBLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(raw: str) -> str:
+    """``raw`` with every control, line-breaking and bidirectional character written as an
+    escape (``\\n``, ``\\x1b``, ``\\u202e``): a name from a Score file can neither start a
+    line of its own (a fake heading or "No changes.") nor drive a terminal or reorder text."""
+    return _INVISIBLE.sub(_escape, raw)
 
 
 def summary_line(review: Review) -> str:

@@ -5,10 +5,11 @@ A value is secret when any segment of its key says so (``admin_password``,
 to be secret (an output a workflow marked secret, resolved into a param). A secret is shown as
 ``***`` plus six hex characters of ``sha256(salt + value)``: equal values give equal masks, so
 a reviewer sees *that* a secret changed, never what it is. The salt is the caller's (``innominatus
-plan`` takes ``INNOMINATUS_PLAN_MASK_SALT``, so masks cannot be checked against guesses by
-anyone without it). A value holding a ``${resources...}`` placeholder is only known after
-apply. Values are compared in canonical JSON, so ``1`` and ``true`` differ as they do for the
-inputs hash. Pure; called by :mod:`.compare` and :mod:`.state`.
+plan`` takes ``INNOMINATUS_PLAN_MASK_SALT``, else a random one per run, so masks cannot be
+checked against guesses by anyone without it; :data:`DEFAULT_SALT` is for tests only). A
+value holding a ``${resources...}`` placeholder is only known after apply. Values are compared
+in canonical JSON, so ``1`` and ``true`` differ as they do for the inputs hash. Pure; called by
+:mod:`.compare` and :mod:`.state`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.desired import DesiredState, ParsedFile, assemble, parse_file
+from reconciler.yamlfile import TooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +43,13 @@ def _names(parsed: ParsedFile) -> set[bytes]:
 def compared_states(
     base_tree: Mapping[str, str],
     head_tree: Mapping[str, str],
-    blobs: Mapping[str, bytes],
+    blobs: Mapping[str, bytes | TooLarge],
     *,
     workload: bool,
 ) -> Compared:
     """``*_tree``: ``{path: blob id}`` of the Score files on each side; ``blobs``: their
-    content. ``workload``: every app counts as a resource (the implicit workload)."""
+    content (or their size, when too large to read). ``workload``: every app counts as a
+    resource (the implicit workload)."""
     changed = {
         p for p in base_tree.keys() | head_tree.keys() if base_tree.get(p) != head_tree.get(p)
     }
@@ -60,13 +62,14 @@ def compared_states(
         names = b"|".join(re.escape(n) for n in sorted(needles))
         pattern = re.compile(rb"(?<![\w-])(?:" + names + rb")(?![\w-])")
         for path in unchanged:
-            if pattern.search(blobs[head_tree[path]]):
-                related[path] = parse_file(path, blobs[head_tree[path]])
+            content = blobs[head_tree[path]]
+            if not isinstance(content, TooLarge) and pattern.search(content):
+                related[path] = parse_file(path, content)
     rest = (p for p in unchanged if p not in related)
     outside, parsed = 0, len(old) + len(new) + len(related)
     for path in rest:
         content = blobs[head_tree[path]]
-        if not workload and b"resources" not in content:
+        if isinstance(content, TooLarge) or (not workload and b"resources" not in content):
             continue
         result = parse_file(path, content)
         parsed += 1

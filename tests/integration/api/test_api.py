@@ -3,7 +3,10 @@ dashboard, 405 for every write, bearer tokens, redacted repository URLs, masked 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -157,6 +160,76 @@ def test_bearer_tokens_protect_everything_but_the_probes(store: Store) -> None:
     assert client.get("/api/v1/apps", headers={"Authorization": "Bearer nope"}).status_code == 401
     ok = client.get("/api/v1/apps", headers={"Authorization": "Bearer t0ken"})
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_page_that_rebinds_its_own_name_to_the_api_reads_nothing(store: Store) -> None:
+    client = TestClient(
+        create_app(views=StatusViews(store), readiness=lambda: None, allowed_hosts=["localhost"])
+    )
+    refused = client.get("/api/v1/apps", headers={"Host": "attacker.example:8081"})
+    assert refused.status_code == 400
+    assert "add it to api.allowed_hosts" in refused.json()["error"]
+    assert client.get("/", headers={"Host": "localhost.attacker.example"}).status_code == 400
+    for host in ("localhost:8081", "LOCALHOST", "127.0.0.1:8081", "[::1]:8081", "10.0.0.7"):
+        assert client.get("/api/v1/apps", headers={"Host": host}).status_code == 200, host
+    assert client.get("/healthz", headers={"Host": "attacker.example"}).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_allowed_hosts_take_exact_names_subdomain_wildcards_and_any(store: Store) -> None:
+    def status(hosts: list[str], host: str) -> int:
+        app = create_app(views=StatusViews(store), readiness=lambda: None, allowed_hosts=hosts)
+        return TestClient(app).get("/api/v1/apps", headers={"Host": host}).status_code
+
+    assert status(["status.example.com"], "status.example.com") == 200
+    assert status(["*.example.com"], "status.example.com:443") == 200
+    assert status(["*.example.com"], "example.com") == 400
+    assert status(["*.example.com"], "evil-example.com") == 400
+    assert status(["*"], "anything.example") == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_response_carries_the_security_headers(store: Store) -> None:
+    client = TestClient(
+        create_app(
+            views=StatusViews(store),
+            readiness=lambda: "starting",
+            tokens=["t0ken"],
+            allowed_hosts=["localhost"],
+        ),
+        base_url="http://localhost",
+    )
+    auth = {"Authorization": "Bearer t0ken"}
+    responses = [
+        client.get("/", headers=auth),  # 200, HTML
+        client.get("/api/v1/apps", headers=auth),  # 200, JSON
+        client.get("/api/v1/apps/nobody", headers=auth),  # 404
+        client.post("/api/v1/apps"),  # 405
+        client.get("/api/v1/apps"),  # 401
+        client.get("/api/v1/apps", headers={"Host": "attacker.example"}),  # 400
+        client.get("/readyz"),  # 503
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 404, 405, 401, 400, 503]
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
+
+
+def test_the_dashboard_style_is_the_only_one_its_content_security_policy_allows(
+    client: TestClient,
+) -> None:
+    response = client.get("/")
+    (style,) = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = response.headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}';" in policy
+    assert "script-src" not in policy  # default-src 'none': no script may run at all
+    assert "<script" not in response.text
 
 
 def test_readyz_says_why_it_is_not_ready(store: Store) -> None:

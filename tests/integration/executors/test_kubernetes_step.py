@@ -102,6 +102,32 @@ def test_a_secret_is_not_committed_to_git_unless_allowed(make_request: MakeReque
     assert list(factory.writers["mem://gitops"].files("main")) == ["apps/secret-db.yaml"]
 
 
+def test_a_known_secret_value_in_any_document_is_not_committed_unless_allowed(
+    make_request: MakeRequest,
+) -> None:
+    factory = InMemoryGitWriterFactory()
+    executor = KubernetesExecutor(git_writer_factory=factory)
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "db"},
+        "data": {"url": "postgres://app:pw-canary-9@db/shop"},
+    }
+    cfg = {"url": "mem://gitops", "path": "apps", "manifest": config_map}
+    refused = run(executor, make_request("kubernetes", cfg, secrets=frozenset({"pw-canary-9"})))
+    assert refused.status == "failed"
+    assert "would commit a known secret value to Git" in (refused.error or "")
+    assert "pw-canary-9" not in (refused.error or "") + refused.log
+    assert factory.requests == []
+    allowed = run(
+        executor,
+        make_request(
+            "kubernetes", {**cfg, "allow_secrets": "true"}, secrets=frozenset({"pw-canary-9"})
+        ),
+    )
+    assert allowed.status == "succeeded", allowed.error
+
+
 def test_kubectl_apply_gets_the_exact_argv_and_the_manifests_on_stdin(
     fake_kubectl: FakeKubectl, make_request: MakeRequest
 ) -> None:

@@ -183,6 +183,24 @@ def test_secret_values_are_masked_in_log_and_error(tmp_path: Path) -> None:
     assert "password is ***" in result.log
 
 
+def test_stdout_that_may_carry_outputs_is_never_streamed_live_before_it_is_masked(
+    tmp_path: Path,
+) -> None:
+    streamed: list[str] = []
+    script = (
+        "echo starting\n"
+        'echo \'{"password": "generated-canary-42",\'\n'
+        'echo \'"host": "db"}\'\n'
+        "echo progress >&2\n"
+    )
+    result = run(request(tmp_path, script), on_log=streamed.append)
+    live = "".join(streamed)
+    assert "starting" in live
+    assert "progress" in live  # stderr still streams
+    assert "generated-canary-42" not in live
+    assert result.outputs["password"] == "generated-canary-42"  # the runner masks the final log
+
+
 HOSTILE = [
     "$(touch PWNED)",
     "`touch PWNED`",

@@ -165,3 +165,24 @@ def test_write_files_refuses_paths_that_could_escape_the_tree(
             mirror.write_files(branch=STATUS, files={path: b"x"}, message="bad")
     with pytest.raises(ValueError, match="not a valid branch name"):
         mirror.write_files(branch="--force", files={"a.yaml": b"x"}, message="bad")
+
+
+def test_branch_tip_and_parent_of_follow_the_status_branch(
+    origin: tuple[Path, Path], make_mirror: MakeMirror
+) -> None:
+    _, bare = origin
+    mirror = make_mirror(url=bare)
+    mirror.fetch()
+    assert mirror.branch_tip(STATUS) is None
+
+    first = mirror.write_files(branch=STATUS, files={"apps/a.yaml": b"a\n"}, message="one")
+    second = mirror.write_files(branch=STATUS, files={"apps/a.yaml": b"b\n"}, message="two")
+
+    assert first is not None
+    assert second is not None
+    assert mirror.branch_tip(STATUS) == second
+    assert mirror.parent_of(second) == first
+    assert mirror.parent_of(first) is None  # the orphan root
+    git(bare, "update-ref", "-d", f"refs/heads/{STATUS}")
+    mirror.fetch()
+    assert mirror.branch_tip(STATUS) is None  # a deleted remote branch is gone after a fetch

@@ -3,9 +3,12 @@ recovery after a crash, the one-daemon lock."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from reconciler.errors import LockedError, PermanentError, StaleError
+from reconciler.errors import HeldError, LockedError, PermanentError, StaleError
+from reconciler.plan.guard import Hold
 from reconciler.store import AppDesired, Store, open_store
 
 
@@ -125,22 +128,146 @@ def test_an_invalid_app_keeps_its_last_good_spec(store: Store) -> None:
     assert app.error == "a.yaml:3: bad"
 
 
-def test_confirm_releases_the_hold_of_a_repository_or_an_apps_repository(store: Store) -> None:
+def _held(store: Store, uids: list[str]) -> None:
     store.repositories.register(name="apps", url="x", branch="main")
-    store.repositories.record_seen("apps", commit="c1", next_poll_at=None)
-    store.repositories.record_reconciled("apps", commit="c1", hold_reason="would delete all")
-    store.apps.save_desired(
-        repository="apps",
+    store.repositories.record_sync(
+        "apps",
         commit="c1",
-        apps=[AppDesired(name="shop", path="a", desired={"resources": {}})],
+        apps=[
+            AppDesired(name="shop", path="a", desired={"resources": {}}),
+            AppDesired(name="cart", path="b", desired={"resources": {}}),
+        ],
+        hold=Hold(kind="limit", commit="c1", uids=frozenset(uids), reason="would delete all"),
+        confirmed=(),
+        problems=None,
+        next_poll_at=None,
     )
-    assert store.repositories.confirm("shop") == "apps"
+
+
+def test_confirm_releases_exactly_the_held_deletes_and_tells_the_daemon(store: Store) -> None:
+    _held(store, ["t.default#shop.db", "t.default#shop.route"])
+    before = store.control.last_id()
+    assert store.repositories.confirm("apps") == ("apps", 2)
     record = store.repositories.get("apps")
     assert record is not None
     assert record.hold_reason is None
-    assert record.confirmed_commit == "c1"
+    assert record.held_uids == ()
+    assert record.confirmed_uids == ("t.default#shop.db", "t.default#shop.route")
+    assert [e.kind for e in store.control.since(before)] == ["confirm"]
+    with pytest.raises(PermanentError, match="nothing is held"):
+        store.repositories.confirm("apps")
     with pytest.raises(PermanentError, match="no repository or app"):
         store.repositories.confirm("nope")
+
+
+def test_confirming_an_app_releases_only_that_apps_held_deletes(store: Store) -> None:
+    _held(store, [])
+    for app, uid in (("shop", "t.default#shop.db"), ("cart", "t.default#cart.db")):
+        store.resources.begin(
+            uid=uid,
+            app=app,
+            name="db",
+            type_="t",
+            class_="default",
+            operation="create",
+            reason="new",
+            provider="p",
+            provider_version="1",
+            workflow="w",
+            inputs_hash="h",
+            commit="c1",
+            depends_on=[],
+        )
+    _held(store, ["t.default#shop.db", "t.default#cart.db"])
+    assert store.repositories.confirm("shop") == ("apps", 1)
+    record = store.repositories.get("apps")
+    assert record is not None
+    assert record.held_uids == ("t.default#cart.db",)
+    assert record.hold_reason is not None
+
+
+def test_a_held_delete_never_begins_whatever_the_plan_says(store: Store) -> None:
+    _held(store, [])
+    execution, _ = store.resources.begin(
+        uid="t.default#shop.db",
+        app="shop",
+        name="db",
+        type_="t",
+        class_="default",
+        operation="create",
+        reason="new",
+        provider="p",
+        provider_version="1",
+        workflow="w",
+        inputs_hash="h",
+        commit="c1",
+        depends_on=[],
+    )
+    store.resources.succeed(execution, outputs={}, secret_keys=[], applied_params={})
+    _held(store, ["t.default#shop.db"])
+    with pytest.raises(HeldError, match="innominatus confirm apps"):
+        store.resources.begin(
+            uid="t.default#shop.db",
+            app="shop",
+            name="db",
+            type_="t",
+            class_="default",
+            operation="delete",
+            reason="gone",
+            provider="p",
+            provider_version="1",
+            workflow="w",
+            inputs_hash=None,
+            commit="c2",
+            depends_on=[],
+        )
+    store.repositories.confirm("apps")
+    store.resources.begin(
+        uid="t.default#shop.db",
+        app="shop",
+        name="db",
+        type_="t",
+        class_="default",
+        operation="delete",
+        reason="gone",
+        provider="p",
+        provider_version="1",
+        workflow="w",
+        inputs_hash=None,
+        commit="c2",
+        depends_on=[],
+    )
+
+
+def test_a_suspended_app_begins_nothing_until_resumed(store: Store) -> None:
+    _held(store, [])
+    store.apps.save_desired(
+        repository="apps", commit="c1", apps=[AppDesired(name="shop", path="a", desired={})]
+    )
+    assert store.control.suspend("shop", suspended=True) == "app shop"
+    kwargs: dict[str, Any] = dict(
+        uid="t.default#shop.db",
+        app="shop",
+        name="db",
+        type_="t",
+        class_="default",
+        operation="create",
+        reason="new",
+        provider="p",
+        provider_version="1",
+        workflow="w",
+        inputs_hash="h",
+        commit="c1",
+        depends_on=[],
+    )
+    with pytest.raises(HeldError, match="suspended"):
+        store.resources.begin(**kwargs)
+    assert store.control.suspend("apps", suspended=False) == "repository apps"
+    with pytest.raises(HeldError, match="app shop is suspended"):
+        store.resources.begin(**kwargs)
+    store.control.suspend("shop", suspended=False)
+    store.resources.begin(**kwargs)
+    assert [e.kind for e in store.control.since(0)] == ["suspend", "resume", "resume"]
 
 
 def test_a_second_daemon_on_the_same_database_is_refused(store: Store, database_url: str) -> None:

@@ -41,6 +41,33 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert settings.providers[0].path == tmp_path / "conf" / "p"
 
 
+def test_relative_paths_without_a_dot_and_path_parameters_are_relative_to_the_file(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "conf" / "cfg.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "repositories:\n"
+        "  - {name: a, url: apps}\n"
+        "  - {name: b, url: 'git@example.com:team/b.git'}\n"
+        "  - {name: c, url: 'https://example.com/c.git'}\n"
+        "providers:\n"
+        "  - name: dns\n    type: filesystem\n    path: providers/dns\n"
+        "    parameters: {hosts_file: dns/hosts, domain: example.com}\n"
+    )
+    settings = load_settings(config, environ={})
+    assert [r.url for r in settings.repositories] == [
+        str(tmp_path / "conf" / "apps"),
+        "git@example.com:team/b.git",
+        "https://example.com/c.git",
+    ]
+    assert settings.providers[0].path == tmp_path / "conf" / "providers" / "dns"
+    assert settings.providers[0].parameters == {
+        "hosts_file": str(tmp_path / "conf" / "dns" / "hosts"),
+        "domain": "example.com",
+    }
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -80,3 +107,34 @@ def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds
+
+
+def test_api_tokens_env_set_but_missing_or_empty_refuses_instead_of_serving_everyone() -> None:
+    api = load_settings(environ={"INNOMINATUS_API__TOKENS_ENV": "API_TOKENS"}).api
+    for environ in ({}, {"API_TOKENS": ""}, {"API_TOKENS": " , "}):
+        with pytest.raises(ConfigError, match="environment variable API_TOKENS is not set"):
+            api.bearer_tokens(environ)
+    assert api.bearer_tokens({"API_TOKENS": "a, b,"}) == ("a", "b")
+    assert load_settings(environ={}).api.bearer_tokens({}) == ()  # no tokens_env: no auth
+
+
+def test_allowed_hosts_default_to_localhost_and_the_bind_name(tmp_path: Path) -> None:
+    assert load_settings(environ={}).api.host_names() == ("localhost",)
+    named = load_settings(environ={"INNOMINATUS_API__HOST": "status.internal"})
+    assert named.api.host_names() == ("localhost", "status.internal")
+    config = tmp_path / "c.yaml"
+    config.write_text("api: {host: 0.0.0.0, allowed_hosts: [Status.Example.com, '*.ops']}\n")
+    assert load_settings(config, environ={}).api.host_names() == ("status.example.com", "*.ops")
+    config.write_text("api: {allowed_hosts: ['http://x/']}\n")
+    with pytest.raises(ConfigError, match="is not a host name"):
+        load_settings(config, environ={})
+
+
+def test_a_git_providers_path_stays_a_folder_inside_its_repository(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        "providers:\n  - {name: db, type: git, repository: ./db.git, ref: v1, path: providers/db}\n"
+    )
+    (source,) = load_settings(config, environ={}).providers
+    assert source.path == Path("providers/db")
+    assert source.repository == str(tmp_path / "db.git")

@@ -47,6 +47,21 @@ def test_alias_expansion_is_bounded() -> None:
         load_documents("\n".join(levels) + "\n", file="f")
 
 
+def _bomb(levels: int) -> str:
+    """One small document whose aliases expand to about 1.2 * 10**levels nodes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_alias_budget_is_per_file_so_many_small_bombs_cannot_add_up() -> None:
+    one = _bomb(4)  # ~123,000 nodes: within the budget on its own
+    assert len(load_documents(one, file="f")) == 1
+    with pytest.raises(InputError, match="over 200000 nodes in all its documents"):
+        load_documents("---\n".join([one] * 30), file="f")
+
+
 def test_files_over_one_mebibyte_are_refused() -> None:
-    with pytest.raises(InputError, match="over the 1 MiB limit"):
+    with pytest.raises(InputError, match=r"^f:1: larger than 1 MiB \(1048577 bytes\)"):
         load_documents("#" * (1024 * 1024 + 1), file="f")

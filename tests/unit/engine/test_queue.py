@@ -1,10 +1,15 @@
-"""The work queue: per-key serialisation, coalescing, dirty re-runs, delayed requeue."""
+"""The work queue: per-key serialisation, coalescing, dirty re-runs, delayed requeue, and one
+line per database outage instead of a traceback per retry."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from reconciler.engine.queue import Outcome, WorkQueue
+from reconciler.errors import StoreError
 
 
 def test_a_key_added_while_it_runs_runs_once_more_afterwards_never_concurrently() -> None:
@@ -108,3 +113,64 @@ def test_a_crashing_handler_is_retried_not_fatal() -> None:
 
     asyncio.run(scenario())
     assert calls == 2
+
+
+def test_a_database_outage_logs_one_warning_when_it_begins_and_one_line_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Five keys retrying through an outage of twelve failed handlings: two lines, no traceback."""
+    failing = 12
+    calls: dict[str, int] = {}
+    clock = [100.0]
+
+    async def scenario() -> None:
+        async def handler(key: str) -> Outcome:
+            calls[key] = calls.get(key, 0) + 1
+            clock[0] += 1.0
+            if sum(calls.values()) <= failing:
+                raise StoreError(
+                    "database unavailable: connection refused; will retry", delay=0.001
+                )
+            return Outcome()
+
+        queue = WorkQueue(handler=handler, concurrency=2, clock=lambda: clock[0])
+        queue.start()
+        for index in range(5):
+            queue.add(f"app:{index}")
+        while sum(calls.values()) < failing + 5 or queue.pending_timers:
+            await asyncio.sleep(0.005)
+        await queue.wait_idle()
+        await queue.stop()
+
+    with caplog.at_level(logging.DEBUG, logger="reconciler.engine.queue"):
+        asyncio.run(scenario())
+
+    shown = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert shown == [
+        ("WARNING", "database unavailable: connection refused; retrying"),
+        ("INFO", "database reachable again after 12 s"),
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert sum(calls.values()) == failing + 5  # every key was retried until it went through
+
+
+def test_an_error_that_is_not_the_databases_keeps_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        async def handler(key: str) -> Outcome:
+            raise RuntimeError("a bug")
+
+        queue = WorkQueue(handler=handler, concurrency=1)
+        queue.start()
+        queue.add("app:a")
+        await queue.wait_idle()
+        await queue.stop()
+
+    with caplog.at_level(logging.INFO, logger="reconciler.engine.queue"):
+        asyncio.run(scenario())
+
+    (record,) = caplog.records
+    assert record.levelname == "ERROR"
+    assert record.getMessage() == "handling app:a failed; retrying in 10s"
+    assert record.exc_info is not None

@@ -140,3 +140,50 @@ def test_secret_variables_go_to_a_secret_and_the_output_is_secret(tmp_path: Path
     }
     assert env[1] == {"name": "MODE", "value": "a"}
     assert "pw-12345" not in result.log
+
+
+def test_a_file_whose_content_holds_a_secret_goes_to_the_secret_not_the_config_map() -> None:
+    spec = {
+        "containers": {
+            "web": {
+                "image": "nginx",
+                "files": {
+                    "/etc/app/db.conf": {"content": "url=postgres://u:pw-12345@db/x\n"},
+                    "/etc/app/plain.conf": {"content": "mode=a\n"},
+                },
+            }
+        }
+    }
+    manifests = render_manifests(spec, app="shop", secret_values={"pw-12345"})
+    by_kind = {m["kind"]: m for m in manifests}
+    assert "pw-12345" not in yaml.safe_dump(by_kind["ConfigMap"])
+    assert "pw-12345" not in yaml.safe_dump(by_kind["Deployment"])
+    assert len(by_kind["Secret"]["data"]) == 1
+    pod = by_kind["Deployment"]["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts == {"/etc/app/db.conf": "secret-files", "/etc/app/plain.conf": "files"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["secret-files"]["secret"] == {"secretName": "shop-secrets"}
+
+
+def test_manifests_holding_a_secret_anywhere_are_a_secret_output(tmp_path: Path) -> None:
+    spec = {"containers": {"web": {"image": "nginx", "args": ["--password=pw-12345"]}}}
+    request = StepRequest(
+        execution_id=1,
+        app="shop",
+        resource="workload",
+        resource_uid="workload.default#shop",
+        operation="create",
+        step_name="render",
+        step_type="score-workload",
+        config={},
+        params=spec,
+        previous_outputs={},
+        workdir=tmp_path,
+        state_dir=tmp_path,
+        provider_dir=tmp_path,
+        timeout=10,
+        secrets=frozenset({"pw-12345"}),
+    )
+    result = asyncio.run(ScoreWorkloadExecutor().run(request))
+    assert result.secret_outputs == {"manifests"}

@@ -148,8 +148,14 @@ def test_without_prune_removed_resources_are_orphaned_not_deleted() -> None:
 
 def test_held_deletes_wait_for_confirmation() -> None:
     db = _active("postgres.default#shop.db", "db", "postgres", applied_hash="x", outputs={})
-    plan = _plan(None, [db], deletes_held=True)
+    plan = _plan(None, [db], held={"postgres.default#shop.db"})
     assert [(a.operation, a.status) for a in plan.actions] == [("delete", "held")]
+
+
+def test_only_the_exact_deletes_held_wait() -> None:
+    db = _active("postgres.default#shop.db", "db", "postgres", applied_hash="x", outputs={})
+    plan = _plan(None, [db], held={"postgres.default#other.db"})
+    assert [(a.operation, a.status) for a in plan.actions] == [("delete", "ready")]
 
 
 def test_a_failed_resource_waits_for_its_backoff_then_gives_up_after_max_attempts() -> None:

@@ -141,3 +141,33 @@ def test_concatenated_parts_split_back_at_the_marker_lines(limit: int) -> None:
     printed = "".join(parts)
     pieces = re.split(rf"(?m)^(?={re.escape(MARKER)}$)", printed)
     assert [p for p in pieces if p] == parts
+
+
+FORGED = "apps/shop/score.yaml\n\n### innominatus · No changes.\n\r\n"
+
+
+def test_a_score_path_with_line_breaks_cannot_forge_a_no_changes_heading() -> None:
+    plan = review(
+        action(
+            "create",
+            uid="test-db.default#shop.db\n### innominatus · No changes.",
+            changes=(ParamChange("k\r\n### innominatus · No changes.", "add", new="v"),),
+        ),
+        paths={"shop": FORGED},
+        problems=(Problem("invalid-file", "broken\r### innominatus · No changes.", "shop"),),
+    )
+    (part,) = render_markdown(plan)
+    headings = [line for line in part.splitlines() if line.lstrip().startswith("#")]
+    assert headings[0].startswith("### innominatus · Plan: 1 to create")
+    assert not [line for line in headings if "No changes" in line and not line.startswith("# 1.")]
+    assert "`apps/shop/score.yaml\\n\\n### innominatus · No changes.\\n\\r\\n`" in part
+    assert "\r" not in part
+    balanced(part)
+
+
+def test_terminal_escapes_and_bidi_controls_are_shown_not_obeyed() -> None:
+    plan = review(action("create", app="shop\x1b[2J\u202e", changes=()))
+    (part,) = render_markdown(plan)
+    assert "\x1b" not in part
+    assert "\u202e" not in part
+    assert "shop\\x1b[2J\\u202e" in part

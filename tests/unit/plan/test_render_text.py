@@ -79,3 +79,13 @@ def test_orphans_say_they_stay_because_prune_is_off() -> None:
 
 def test_an_unresolved_workflow_is_shown_as_such() -> None:
     assert "runs (no workflow)" in render_text(review(action("create", workflow=None)))
+
+
+def test_every_line_is_one_line_whatever_a_score_file_names() -> None:
+    forged = "apps/shop/score.yaml\nNo changes.\r\x1b[1A\x1b[2K"
+    text = render_text(review(action("create"), paths={"shop": forged}))
+    assert text.splitlines()[0] == "Plan: 1 to create, 0 to update, 0 to delete"
+    assert "No changes." not in [line.strip() for line in text.splitlines()]
+    assert "app shop (apps/shop/score.yaml\\nNo changes.\\r\\x1b[1A\\x1b[2K)" in text
+    assert "\x1b" not in text
+    assert "\r" not in text

@@ -82,6 +82,7 @@ def test_two_undeclared_params_differing_only_in_case_are_refused(tmp_path: Path
         ("dns", "address", "10.0.0.1"),
         ("postgres", "admin_dsn_env", "OTHER_SERVER_DSN"),
         ("postgres", "host", "attacker.example"),
+        ("postgres", "name_prefix", "victim_"),
         ("environment", "values", {"REGION": "x"}),
         ("workload", "gitops_url", "/tmp/elsewhere"),
         ("workload", "allow_secrets", True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,21 @@ def test_every_parameter_problem_is_reported_at_once() -> None:
     ]
 
 
-def test_undeclared_parameters_pass_through_untouched() -> None:
+def test_undeclared_parameters_are_dropped_and_builtins_pass_through() -> None:
     extra = {"nested": ["kept", {"as": "is"}]}
 
     bound = apply_parameters(
         workflow(Parameter("p", "number")), {"p": "1", "app_name": "shop", "x": extra}
     )
+
+    assert bound == {"p": 1, "app_name": "shop"}
+
+
+def test_undeclared_parameters_pass_through_untouched_when_the_workflow_accepts_them() -> None:
+    extra = {"nested": ["kept", {"as": "is"}]}
+    accepting = replace(workflow(Parameter("p", "number")), accept_undeclared_parameters=True)
+
+    bound = apply_parameters(accepting, {"p": "1", "app_name": "shop", "x": extra})
 
     assert bound == {"p": 1, "app_name": "shop", "x": extra}
     assert bound["x"] is extra

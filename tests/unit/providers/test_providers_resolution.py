@@ -246,13 +246,22 @@ def test_workflow_annotation_overrides_default_and_tags(providers: ProviderSet) 
     )
 
 
-def test_workflow_annotation_may_name_any_workflow_of_the_provider_for_its_operation(
+def test_workflow_annotation_may_not_pick_a_workflow_written_for_another_type(
     providers: ProviderSet,
 ) -> None:
     annotations = {"innominatus.io/workflow": "provision-queue-a"}
 
+    with pytest.raises(ResolutionError, match="does not offer for type 'postgres'"):
+        chosen(providers, "postgres", "create", annotations)
+
+
+def test_workflow_annotation_picks_among_the_workflows_listed_for_the_type(
+    providers: ProviderSet,
+) -> None:
+    annotations = {"innominatus.io/workflow": "provision-postgres-small"}
+
     assert chosen(providers, "postgres", "create", annotations) == (
-        "database-team/provision-queue-a"
+        "database-team/provision-postgres-small"
     )
 
 

@@ -99,7 +99,6 @@ HOSTILE = [
     "'; touch PWNED; '",
     '"; touch PWNED; "',
     "a\ntouch PWNED",
-    "--help",
     "${IFS}touch${IFS}PWNED",
     "a b  c",
     "*",
