@@ -197,7 +197,9 @@ def _threads(settings: Settings) -> None:
 async def run_once(components: Components) -> Engine:
     """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
     _threads(components.settings)
-    still_running = await end_leftover_steps(components.store)
+    still_running = await end_leftover_steps(
+        components.store, data_dir=Path(components.settings.data_dir)
+    )
     recovered = await asyncio.to_thread(
         components.store.resources.recover_interrupted, keep=still_running
     )
@@ -244,7 +246,9 @@ async def run_daemon(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    still_running = await end_leftover_steps(components.store)
+    still_running = await end_leftover_steps(
+        components.store, data_dir=Path(components.settings.data_dir)
+    )
     recovered = await asyncio.to_thread(
         components.store.resources.recover_interrupted, keep=still_running
     )

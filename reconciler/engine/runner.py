@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from reconciler.engine.backoff import next_attempt
 from reconciler.engine.logstream import LogStream
 from reconciler.engine.metrics import Metrics
-from reconciler.engine.processes import ProcessRecorder
+from reconciler.engine.processes import ProcessRecorder, processes_dir
 from reconciler.errors import FencedError, PermanentError, StaleError, StoreError
 from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
@@ -187,6 +187,7 @@ async def run_action(
         | secret_values(params)
         | secret_values(previous, record.secret_keys if record is not None else ())
     )
+    recorder = ProcessRecorder(processes_dir(ctx.data_dir), execution_id)
     step_outputs: dict[str, Mapping[str, str]] = {}
     outputs: dict[str, str] = {}
     error: str | None = None
@@ -231,7 +232,7 @@ async def run_action(
                 timeout=step.timeout or ctx.engine.step_timeout,
                 secrets=secrets,
                 env=rendered.env,
-                on_process=ProcessRecorder(store, execution_id),
+                on_process=recorder,
             )
             if rendered.skip:
                 await _persist(
@@ -252,7 +253,9 @@ async def run_action(
                 result = await executor.run(
                     request, on_log=stream.write, log_limit=ctx.engine.log_limit
                 )
+                recorder.forget()  # the executor ended the step's whole process group
             except asyncio.CancelledError:
+                recorder.forget()
                 await asyncio.shield(stream.close())
                 await asyncio.shield(
                     asyncio.to_thread(

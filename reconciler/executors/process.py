@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.executors.base import ProcessSink, StepRequest
-from reconciler.executors.launch import dies_with_daemon, gated
+from reconciler.executors.launch import gated
 from reconciler.executors.logbuffer import LogBuffer
 
 KILL_GRACE = 2.0
@@ -283,7 +283,6 @@ async def run_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=dies_with_daemon(),
         )
     )
     try:

@@ -19,7 +19,7 @@ from reconciler.store.database import (
     redact_database_url,
     upgrade,
 )
-from reconciler.store.executions import Executions, StepProcess
+from reconciler.store.executions import Executions
 from reconciler.store.lease import Lease, default_holder
 from reconciler.store.records import (
     AppDesired,
@@ -97,7 +97,6 @@ __all__ = [
     "ControlEvent",
     "ExecutionRecord",
     "RepositoryRecord",
-    "StepProcess",
     "StepRecord",
     "Store",
     "TransitionRecord",

@@ -9,8 +9,6 @@ write here is fenced by the daemon's lease epoch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 
 from reconciler.store.models import ExecutionRow, StepRow
@@ -50,16 +48,6 @@ def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> Executi
         finished_at=utc(row.finished_at),
         steps=steps,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class StepProcess:
-    """Where the step of a ``running`` execution runs (or ran, if its daemon was killed)."""
-
-    execution_id: int
-    pgid: int
-    boot_id: str | None
-    host: str | None
 
 
 class Executions:
@@ -111,34 +99,14 @@ class Executions:
             row.finished_at = now()
             if log is not None:
                 row.log, row.log_truncated = log, log_truncated
-            execution = session.get(ExecutionRow, row.execution_id)
-            if execution is not None:
-                execution.pgid = None
 
-    def record_process(
-        self, execution_id: int, *, pgid: int | None, boot_id: str | None, host: str | None
-    ) -> None:
-        """Remember the process group the execution's step has just started (its leader's
-        pid), and the kernel boot and host it lives on: if this daemon dies, the next start
-        on this host ends that group before it retries the execution."""
-        with self._db.transaction(fenced=True) as session:
-            row = session.get_one(ExecutionRow, execution_id)
-            row.pgid, row.boot_id, row.host = pgid, boot_id, host
-
-    def step_processes(self) -> list[StepProcess]:
-        """The recorded process groups of executions still ``running``: at start, before
-        interrupted executions are retried, whatever of them is left must be ended."""
+    def running_ids(self) -> list[int]:
+        """Executions still ``running``: at start, before interrupted executions are
+        retried, whatever of their steps is left must be ended."""
         with self._db.transaction() as session:
-            rows = session.execute(
-                select(ExecutionRow.id, ExecutionRow.pgid, ExecutionRow.boot_id, ExecutionRow.host)
-                .where(ExecutionRow.state == "running", ExecutionRow.pgid.is_not(None))
-                .order_by(ExecutionRow.id)
+            return list(
+                session.scalars(select(ExecutionRow.id).where(ExecutionRow.state == "running"))
             )
-            return [
-                StepProcess(execution_id=id_, pgid=pgid, boot_id=boot_id, host=host)
-                for id_, pgid, boot_id, host in rows
-                if pgid is not None
-            ]
 
     def all(
         self, *, app: str | None = None, resource_uid: str | None = None, limit: int = 100

@@ -136,9 +136,6 @@ class ExecutionRow(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     epoch: Mapped[int | None] = mapped_column(Integer)  # the lease epoch that started it
-    pgid: Mapped[int | None] = mapped_column(Integer)  # process group of the running step
-    boot_id: Mapped[str | None] = mapped_column(String(64))  # kernel boot the group lives in
-    host: Mapped[str | None] = mapped_column(String(255))
 
 
 class StepRow(Base):

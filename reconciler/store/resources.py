@@ -549,7 +549,6 @@ class Resources:
                 )
             )
             for execution in running:
-                execution.pgid = None
                 execution.state, execution.finished_at = "interrupted", now()
                 execution.error = "interrupted: the daemon stopped while it ran; retrying"
                 row = session.scalar(

@@ -64,9 +64,15 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 if fenced and self.epoch is not None:
-                    self._check_epoch(session, self.epoch)
                     session.info["epoch"] = self.epoch
                 yield session
+                if fenced and self.epoch is not None:
+                    # Checked last, just before the commit and in the same transaction: on
+                    # SQLite the check takes the write lock, which a transaction that wrote
+                    # nothing never needs, and which is held for the shortest time this way.
+                    session.flush()
+                    if self.postgres or _wrote(session):
+                        self._check_epoch(session, self.epoch)
         except OperationalError as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(f"database unavailable: {detail}; will retry", delay=5.0) from exc
@@ -92,6 +98,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _wrote(session: Session) -> bool:
+    """Whether this SQLite transaction has written anything (the driver opens a transaction
+    at the first write; reads alone leave none open)."""
+    dbapi = session.connection().connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", True))
 
 
 def _stamp_epoch(session: Session, _context: Any, _instances: Any) -> None:

@@ -197,7 +197,7 @@ def main() -> None:
     except psycopg.Error as exc:
         rows.append(("no-op executions, PostgreSQL", f"skipped: {exc}".splitlines()[0], ""))
     else:
-        rate, done = throughput(pg, args.executions)
+        rate, _whole, done = throughput(pg, args.executions)
         rows.append(
             (f"{done} no-op executions, 4 workers, PostgreSQL", f"{rate:.0f} /s", ">= 50 /s")
         )

@@ -42,9 +42,9 @@ def lease(db: Database, holder: str, ttl: float = 30.0) -> Lease:
     return Lease(db, holder=holder, ttl=ttl, where="the test database")
 
 
-def begin(store: Store) -> int:
+def begin(store: Store, uid: str = UID) -> int:
     execution_id, _ = store.resources.begin(
-        uid=UID,
+        uid=uid,
         app="shop",
         name="db",
         type_="db",
@@ -113,7 +113,7 @@ def test_every_execution_write_of_a_fenced_daemon_is_refused(store: Store, other
     step_id = store.executions.step_started(execution_id, position=0, name="s", type_="shell")
     lease(other, "new").acquire(holder_gone=lambda h: h == "old")  # another daemon took over
     writes = {
-        "begin": lambda: begin(store),
+        "begin": lambda: begin(store, uid="db.default#shop.other"),
         "succeed": lambda: store.resources.succeed(
             execution_id, outputs={}, secret_keys=[], applied_params={}
         ),
@@ -136,9 +136,6 @@ def test_every_execution_write_of_a_fenced_daemon_is_refused(store: Store, other
         "step_finished": lambda: store.executions.step_finished(
             step_id, state="succeeded", exit_code=0, error=None, log=""
         ),
-        "record_process": lambda: store.executions.record_process(
-            execution_id, pgid=123, boot_id="b", host="h"
-        ),
         "recover_interrupted": store.resources.recover_interrupted,
     }
     refusals = {}
@@ -158,22 +155,6 @@ def test_a_cli_store_without_a_lease_is_not_fenced(store: Store, other: Database
     lease(other, "daemon").acquire()
     execution_id = begin(store)  # epoch None: a command such as `providers test`
     store.resources.fail(execution_id, error="x", next_attempt_at=None)
-
-
-def test_a_recorded_process_group_is_forgotten_when_its_step_ends(store: Store) -> None:
-    store.lock(holder="a")
-    execution_id = begin(store)
-    step_id = store.executions.step_started(execution_id, position=0, name="s", type_="shell")
-    store.executions.record_process(execution_id, pgid=4242, boot_id="boot", host="host")
-    [process] = store.executions.step_processes()
-    assert (process.execution_id, process.pgid, process.boot_id, process.host) == (
-        execution_id,
-        4242,
-        "boot",
-        "host",
-    )
-    store.executions.step_finished(step_id, state="succeeded", exit_code=0, error=None, log="")
-    assert store.executions.step_processes() == []
 
 
 def test_recovery_keeps_an_execution_whose_processes_still_run(store: Store) -> None:

@@ -1,5 +1,5 @@
 """safety under faults: durable holds, rewrites, outages, suspension, step process groups,
-the daemon lease with its fencing epoch, and the operator control channel
+the daemon lease with its fencing epoch (executions.epoch), and the operator control channel
 
 Revision ID: 0002
 Revises: 0001
@@ -35,9 +35,6 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("epoch", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("pgid", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("boot_id", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("host", sa.String(length=255), nullable=True))
     op.create_table(
         "leases",
         sa.Column("name", sa.String(length=63), nullable=False),
@@ -62,8 +59,7 @@ def downgrade() -> None:
     op.drop_table("control")
     op.drop_table("leases")
     with op.batch_alter_table("executions", schema=None) as batch_op:
-        for column in ("host", "boot_id", "pgid", "epoch"):
-            batch_op.drop_column(column)
+        batch_op.drop_column("epoch")
     with op.batch_alter_table("apps", schema=None) as batch_op:
         batch_op.drop_column("suspended")
     with op.batch_alter_table("repositories", schema=None) as batch_op:
