@@ -176,11 +176,7 @@ def retry(ctx: click.Context, target: str) -> None:
 def suspend(ctx: click.Context, target: str) -> None:
     """Stop reconciling a repository or an app (running executions finish; nothing new
     starts, nothing is deleted) until `innominatus resume`."""
-    store = store_of(ctx)
-    try:
-        what = store.control.suspend(target, suspended=True)
-    finally:
-        store.close()
+    what = _set_suspended(ctx, target, suspended=True)
     click.echo(f"{what} suspended; `innominatus resume {target}` resumes it")
 
 
@@ -191,12 +187,15 @@ def suspend(ctx: click.Context, target: str) -> None:
 @fail_cleanly
 def resume(ctx: click.Context, target: str) -> None:
     """Reconcile a suspended repository or app again."""
+    click.echo(f"{_set_suspended(ctx, target, suspended=False)} resumed")
+
+
+def _set_suspended(ctx: click.Context, target: str, *, suspended: bool) -> str:
     store = store_of(ctx)
     try:
-        what = store.control.suspend(target, suspended=False)
+        return store.control.suspend(target, suspended=suspended)
     finally:
         store.close()
-    click.echo(f"{what} resumed")
 
 
 @main.group()

@@ -13,26 +13,8 @@ import time
 from pathlib import Path
 
 from reconciler.engine.processes import ProcessRecorder, end_leftover_steps, processes_dir
-from reconciler.store import Store, open_store
-
-
-def _begin(store: Store) -> int:
-    execution_id, _ = store.resources.begin(
-        uid="t.default#shop.db",
-        app="shop",
-        name="db",
-        type_="t",
-        class_="default",
-        operation="create",
-        reason="new",
-        provider="p",
-        provider_version="1",
-        workflow="w",
-        inputs_hash="h",
-        commit="c",
-        depends_on=[],
-    )
-    return execution_id
+from reconciler.store import open_store
+from tests.integration.store.test_store import begin_in
 
 
 def test_a_step_group_is_recorded_and_forgotten_when_the_step_ends(tmp_path: Path) -> None:
@@ -51,7 +33,7 @@ def test_at_start_a_running_executions_leftover_group_is_ended_and_others_record
     store = open_store(database_url)
     store.upgrade()
     try:
-        execution_id = _begin(store)
+        execution_id = begin_in(store)
         leftover = subprocess.Popen(
             ["sleep", "60"],
             start_new_session=True,

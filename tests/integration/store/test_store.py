@@ -3,8 +3,6 @@ recovery after a crash, the one-daemon lock."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from reconciler.errors import HeldError, LockedError, PermanentError, StaleError
@@ -128,6 +126,28 @@ def test_an_invalid_app_keeps_its_last_good_spec(store: Store) -> None:
     assert app.error == "a.yaml:3: bad"
 
 
+def begin_in(
+    store: Store, *, uid: str = "t.default#shop.db", app: str = "shop", operation: str = "create"
+) -> int:
+    """Begin an execution of resource ``uid`` of ``app`` (the store's own bookkeeping)."""
+    execution, _ = store.resources.begin(
+        uid=uid,
+        app=app,
+        name="db",
+        type_="t",
+        class_="default",
+        operation=operation,
+        reason="test",
+        provider="p",
+        provider_version="1",
+        workflow="w",
+        inputs_hash=None if operation == "delete" else "h",
+        commit="c1",
+        depends_on=[],
+    )
+    return execution
+
+
 def _held(store: Store, uids: list[str]) -> None:
     store.repositories.register(name="apps", url="x", branch="main")
     store.repositories.record_sync(
@@ -163,21 +183,7 @@ def test_confirm_releases_exactly_the_held_deletes_and_tells_the_daemon(store: S
 def test_confirming_an_app_releases_only_that_apps_held_deletes(store: Store) -> None:
     _held(store, [])
     for app, uid in (("shop", "t.default#shop.db"), ("cart", "t.default#cart.db")):
-        store.resources.begin(
-            uid=uid,
-            app=app,
-            name="db",
-            type_="t",
-            class_="default",
-            operation="create",
-            reason="new",
-            provider="p",
-            provider_version="1",
-            workflow="w",
-            inputs_hash="h",
-            commit="c1",
-            depends_on=[],
-        )
+        begin_in(store, uid=uid, app=app)
     _held(store, ["t.default#shop.db", "t.default#cart.db"])
     assert store.repositories.confirm("shop") == ("apps", 1)
     record = store.repositories.get("apps")
@@ -188,55 +194,13 @@ def test_confirming_an_app_releases_only_that_apps_held_deletes(store: Store) ->
 
 def test_a_held_delete_never_begins_whatever_the_plan_says(store: Store) -> None:
     _held(store, [])
-    execution, _ = store.resources.begin(
-        uid="t.default#shop.db",
-        app="shop",
-        name="db",
-        type_="t",
-        class_="default",
-        operation="create",
-        reason="new",
-        provider="p",
-        provider_version="1",
-        workflow="w",
-        inputs_hash="h",
-        commit="c1",
-        depends_on=[],
-    )
+    execution = begin_in(store)
     store.resources.succeed(execution, outputs={}, secret_keys=[], applied_params={})
     _held(store, ["t.default#shop.db"])
     with pytest.raises(HeldError, match="innominatus confirm apps"):
-        store.resources.begin(
-            uid="t.default#shop.db",
-            app="shop",
-            name="db",
-            type_="t",
-            class_="default",
-            operation="delete",
-            reason="gone",
-            provider="p",
-            provider_version="1",
-            workflow="w",
-            inputs_hash=None,
-            commit="c2",
-            depends_on=[],
-        )
+        begin_in(store, operation="delete")
     store.repositories.confirm("apps")
-    store.resources.begin(
-        uid="t.default#shop.db",
-        app="shop",
-        name="db",
-        type_="t",
-        class_="default",
-        operation="delete",
-        reason="gone",
-        provider="p",
-        provider_version="1",
-        workflow="w",
-        inputs_hash=None,
-        commit="c2",
-        depends_on=[],
-    )
+    begin_in(store, operation="delete")
 
 
 def test_a_suspended_app_begins_nothing_until_resumed(store: Store) -> None:
@@ -245,28 +209,13 @@ def test_a_suspended_app_begins_nothing_until_resumed(store: Store) -> None:
         repository="apps", commit="c1", apps=[AppDesired(name="shop", path="a", desired={})]
     )
     assert store.control.suspend("shop", suspended=True) == "app shop"
-    kwargs: dict[str, Any] = dict(
-        uid="t.default#shop.db",
-        app="shop",
-        name="db",
-        type_="t",
-        class_="default",
-        operation="create",
-        reason="new",
-        provider="p",
-        provider_version="1",
-        workflow="w",
-        inputs_hash="h",
-        commit="c1",
-        depends_on=[],
-    )
     with pytest.raises(HeldError, match="suspended"):
-        store.resources.begin(**kwargs)
+        begin_in(store)
     assert store.control.suspend("apps", suspended=False) == "repository apps"
     with pytest.raises(HeldError, match="app shop is suspended"):
-        store.resources.begin(**kwargs)
+        begin_in(store)
     store.control.suspend("shop", suspended=False)
-    store.resources.begin(**kwargs)
+    begin_in(store)
     assert [e.kind for e in store.control.since(0)] == ["suspend", "resume", "resume"]
 
 

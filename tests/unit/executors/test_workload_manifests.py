@@ -104,14 +104,8 @@ def test_the_examples_are_there() -> None:
     assert len(_examples()) >= 10
 
 
-def test_secret_variables_go_to_a_secret_and_the_output_is_secret(tmp_path: Path) -> None:
-    spec = {
-        "containers": {
-            "web": {"image": "nginx", "variables": {"DB_PASSWORD": "pw-12345", "MODE": "a"}}
-        },
-        "service": {"ports": {"http": {"port": 80, "targetPort": 8080}}},
-    }
-    request = StepRequest(
+def _request(tmp_path: Path, spec: dict[str, Any], *, secrets: set[str]) -> StepRequest:
+    return StepRequest(
         execution_id=1,
         app="shop",
         resource="workload",
@@ -126,8 +120,18 @@ def test_secret_variables_go_to_a_secret_and_the_output_is_secret(tmp_path: Path
         state_dir=tmp_path,
         provider_dir=tmp_path,
         timeout=10,
-        secrets=frozenset({"pw-12345"}),
+        secrets=frozenset(secrets),
     )
+
+
+def test_secret_variables_go_to_a_secret_and_the_output_is_secret(tmp_path: Path) -> None:
+    spec = {
+        "containers": {
+            "web": {"image": "nginx", "variables": {"DB_PASSWORD": "pw-12345", "MODE": "a"}}
+        },
+        "service": {"ports": {"http": {"port": 80, "targetPort": 8080}}},
+    }
+    request = _request(tmp_path, spec, secrets={"pw-12345"})
     result = asyncio.run(ScoreWorkloadExecutor().run(request))
     assert result.status == "succeeded"
     assert result.secret_outputs == {"manifests"}
@@ -168,22 +172,6 @@ def test_a_file_whose_content_holds_a_secret_goes_to_the_secret_not_the_config_m
 
 def test_manifests_holding_a_secret_anywhere_are_a_secret_output(tmp_path: Path) -> None:
     spec = {"containers": {"web": {"image": "nginx", "args": ["--password=pw-12345"]}}}
-    request = StepRequest(
-        execution_id=1,
-        app="shop",
-        resource="workload",
-        resource_uid="workload.default#shop",
-        operation="create",
-        step_name="render",
-        step_type="score-workload",
-        config={},
-        params=spec,
-        previous_outputs={},
-        workdir=tmp_path,
-        state_dir=tmp_path,
-        provider_dir=tmp_path,
-        timeout=10,
-        secrets=frozenset({"pw-12345"}),
-    )
+    request = _request(tmp_path, spec, secrets={"pw-12345"})
     result = asyncio.run(ScoreWorkloadExecutor().run(request))
     assert result.secret_outputs == {"manifests"}
