@@ -20,7 +20,7 @@ from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import resource_references
 from reconciler.score.uid import resource_uid
 from reconciler.types import AppName, ResourceUid
-from reconciler.yamlfile import TooLarge
+from reconciler.yamlfile import NodeBudget, TooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +102,14 @@ class DesiredState:
 ParsedFile = list[Workload] | InputError
 
 
-def parse_file(path: str, content: bytes | TooLarge) -> ParsedFile:
+def parse_file(
+    path: str, content: bytes | TooLarge, *, budget: NodeBudget | None = None
+) -> ParsedFile:
     """Parse one Score file; a broken file is returned as its error, never raised (one known
-    to be too large, as such, without having been read)."""
+    to be too large, as such, without having been read). ``budget``: the YAML nodes the
+    files of one repository pass share."""
     try:
-        return load_workloads(content, file=path)
+        return load_workloads(content, file=path, budget=budget)
     except InputError as exc:
         return exc
 

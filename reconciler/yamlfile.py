@@ -28,6 +28,8 @@ from reconciler.errors import InputError, Location
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 200_000  # per file: bounds alias expansion ("billion laughs") and nesting
 MAX_DEPTH = 100
+MAX_PASS_NODES = 50 * MAX_NODES
+"""Nodes one :class:`NodeBudget` (one pass over a repository) may build across its files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,16 @@ class _Budget:
         self.nodes = 0
 
 
+class NodeBudget:
+    """Nodes many files may build together (one repository pass): a repository of thousands
+    of files each just under :data:`MAX_NODES` must not cost what thousands of bombs do. A
+    file read once the budget is spent is refused unread, as that file's error."""
+
+    def __init__(self, limit: int = MAX_PASS_NODES) -> None:
+        self.limit = limit
+        self.nodes = 0
+
+
 def _construct(
     node: yaml.Node,
     file: str,
@@ -193,8 +205,18 @@ def _construct(
     raise _error(file, node.start_mark, "unsupported YAML node")
 
 
-def load_documents(text: str | bytes | TooLarge, *, file: str) -> list[Document]:
-    """Parse every document of ``text``; raise :class:`InputError` with a position on error."""
+def load_documents(
+    text: str | bytes | TooLarge, *, file: str, budget: NodeBudget | None = None
+) -> list[Document]:
+    """Parse every document of ``text``; raise :class:`InputError` with a position on error.
+    ``budget``: shared by the files of one pass (see :class:`NodeBudget`)."""
+    if budget is not None and budget.nodes > budget.limit:
+        raise InputError(
+            f"not read: this pass already built over {budget.limit} YAML nodes from the "
+            "repository's files (aliases expanded); remove the aliases that multiply, or "
+            "split the repository",
+            location=Location(file, 1, 1),
+        )
     if isinstance(text, TooLarge):
         raise too_large(file, text.size)
     if len(text) > MAX_FILE_BYTES:
@@ -219,13 +241,13 @@ def load_documents(text: str | bytes | TooLarge, *, file: str) -> list[Document]
                 location=Location(file, line, column),
             ) from exc
     documents: list[Document] = []
-    budget = _Budget()  # one for the whole file, not one per document
+    counted = _Budget()  # one for the whole file, not one per document
     try:
         for index, node in enumerate(_compose_all(text)):
             positions: dict[Path_, tuple[int, int]] = {
                 (): (node.start_mark.line + 1, node.start_mark.column + 1)
             }
-            data = _construct(node, file, (), positions, budget)
+            data = _construct(node, file, (), positions, counted)
             documents.append(Document(file=file, data=data, index=index, positions=positions))
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or str(exc)
@@ -242,6 +264,9 @@ def load_documents(text: str | bytes | TooLarge, *, file: str) -> list[Document]
         raise InputError(
             f"invalid YAML: {exc}; fix the syntax", location=Location(file, 1, 1)
         ) from exc
+    finally:
+        if budget is not None:
+            budget.nodes += counted.nodes
     return documents
 
 

@@ -33,6 +33,7 @@ from reconciler.sources.globs import match_glob
 from reconciler.store import AppDesired, AppRecord, RepositoryRecord, Store
 from reconciler.store.repositories import hold_of
 from reconciler.types import AppName, CommitSha
+from reconciler.yamlfile import NodeBudget
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,10 @@ class RepositorySync:
         for path in removed:
             self._parsed.pop(path, None)
         contents = self.mirror.read_files(commit, wanted)
+        budget = NodeBudget()  # the YAML nodes this pass may build, all files together
         for path in wanted:
             if path in contents:
-                self._parsed[path] = parse_file(path, contents[path])
+                self._parsed[path] = parse_file(path, contents[path], budget=budget)
             else:
                 self._parsed.pop(path, None)
         self._commit = commit

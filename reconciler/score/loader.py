@@ -30,14 +30,17 @@ from reconciler.score.placeholders import (
 from reconciler.score.uid import DEFAULT_CLASS
 from reconciler.score.validate import ScoreError, json_pointer, validate_workload
 from reconciler.types import AppName
-from reconciler.yamlfile import Document, Path_, TooLarge, load_documents
+from reconciler.yamlfile import Document, NodeBudget, Path_, TooLarge, load_documents
 
 
-def load_workloads(text: str | bytes | TooLarge, *, file: str) -> list[Workload]:
-    """Every workload of the file, in document order (empty documents are skipped)."""
+def load_workloads(
+    text: str | bytes | TooLarge, *, file: str, budget: NodeBudget | None = None
+) -> list[Workload]:
+    """Every workload of the file, in document order (empty documents are skipped);
+    ``budget``: YAML nodes shared with the other files of the pass."""
     workloads: list[Workload] = []
     seen: dict[str, Workload] = {}
-    for document in _parse(text, file=file):
+    for document in _parse(text, file=file, budget=budget):
         if document.data is None:
             continue
         validate_workload(document)
@@ -56,8 +59,10 @@ def load_workloads(text: str | bytes | TooLarge, *, file: str) -> list[Workload]
     return workloads
 
 
-def _parse(text: str | bytes | TooLarge, *, file: str) -> list[Document]:
-    return load_documents(text, file=file)
+def _parse(
+    text: str | bytes | TooLarge, *, file: str, budget: NodeBudget | None = None
+) -> list[Document]:
+    return load_documents(text, file=file, budget=budget)
 
 
 def _workload(document: Document) -> Workload:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import InputError
-from reconciler.yamlfile import load_documents
+from reconciler.yamlfile import NodeBudget, load_documents
 
 
 def test_yaml_1_2_booleans_keep_yes_and_on_as_strings() -> None:
@@ -60,6 +60,16 @@ def test_the_alias_budget_is_per_file_so_many_small_bombs_cannot_add_up() -> Non
     assert len(load_documents(one, file="f")) == 1
     with pytest.raises(InputError, match="over 200000 nodes in all its documents"):
         load_documents("---\n".join([one] * 30), file="f")
+
+
+def test_the_files_of_one_pass_share_a_node_budget_so_many_bombs_cannot_add_up() -> None:
+    one = _bomb(4)  # ~123,000 nodes: within a file's budget
+    budget = NodeBudget(limit=300_000)
+    for name in ("a", "b", "c"):
+        load_documents(one, file=name, budget=budget)
+    with pytest.raises(InputError, match=r"^d:1:1: not read: this pass already built over"):
+        load_documents(one, file="d", budget=budget)
+    assert len(load_documents(one, file="d", budget=NodeBudget())) == 1  # the next pass
 
 
 def test_files_over_one_mebibyte_are_refused() -> None:
