@@ -269,17 +269,7 @@ class Server:
                 f"create the resource first"
             )
         role = await self.role()
-        verdict = judge(
-            "database",
-            settings.database,
-            database,
-            uid=uid,
-            recorded=recorded_database,
-            owned_by=recorded_role,
-            marker=self.marker,
-        )
-        if verdict is None:
-            raise Refused(not_ours("database", settings.database, uid, legacy=True))
+        verdict = self._ours(database, recorded=recorded_database, owned_by=recorded_role)
         if role is not None:
             judge("role", settings.role, role, uid=uid, recorded=recorded_role)
         if role is None or database.owner_oid != role.oid:
@@ -299,6 +289,24 @@ class Server:
         extensions = await self._extensions(database.oid, managed=settings.previous_extensions)
         return Done(extensions=extensions, database_oid=database.oid, role_oid=role.oid)
 
+    def _ours(
+        self, database: Found, *, recorded: frozenset[int], owned_by: frozenset[int]
+    ) -> Verdict:
+        """How this resource's database is known to be its own (recorded OID, or the marker
+        of a resource from before OIDs were recorded); refused when it is not."""
+        verdict = judge(
+            "database",
+            self.settings.database,
+            database,
+            uid=self.uid,
+            recorded=recorded,
+            owned_by=owned_by,
+            marker=self.marker,
+        )
+        if verdict is None:
+            raise Refused(not_ours("database", self.settings.database, self.uid, legacy=True))
+        return verdict
+
     async def delete(self) -> None:
         """Drop this resource's database and role; checks both before dropping either."""
         settings, log, uid = self.settings, self.log, self.uid
@@ -306,17 +314,7 @@ class Server:
         database, role = await self.database(), await self.role()
         verdict: Verdict | None = None
         if database is not None:
-            verdict = judge(
-                "database",
-                settings.database,
-                database,
-                uid=uid,
-                recorded=recorded_database,
-                owned_by=recorded_role,
-                marker=self.marker,
-            )
-            if verdict is None:
-                raise Refused(not_ours("database", settings.database, uid, legacy=True))
+            verdict = self._ours(database, recorded=recorded_database, owned_by=recorded_role)
         role_verdict = None
         if role is not None:
             role_verdict = judge(
