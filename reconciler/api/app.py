@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.api.cache import VersionedDocument
 from reconciler.api.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
-from reconciler.api.views import StatusViews
+from reconciler.status.views import StatusViews
 
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
 _PROBES = ("/healthz", "/readyz")

@@ -10,9 +10,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from reconciler.api.views import StatusViews, execution_document
 from reconciler.cli.common import OUTPUT_OPTION, config_option, emit, fail_cleanly, store_of
 from reconciler.errors import PermanentError
+from reconciler.status.views import StatusViews, execution_document
 from reconciler.store import ExecutionRecord, Store
 
 FINISHED = frozenset({"succeeded", "failed", "interrupted"})

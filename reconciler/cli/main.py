@@ -17,7 +17,6 @@ import click
 from rich.table import Table
 
 from reconciler import __version__
-from reconciler.api.views import StatusViews
 from reconciler.cli.common import (
     OUTPUT_OPTION,
     config_option,
@@ -28,6 +27,7 @@ from reconciler.cli.common import (
     store_of,
 )
 from reconciler.status.document import summary
+from reconciler.status.views import StatusViews
 
 
 @click.group()
@@ -51,7 +51,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon: watch and poll repositories, reconcile, serve the status endpoint."""
-    from reconciler.runtime import build, run_daemon
+    from reconciler.assembly.runtime import build, run_daemon
 
     settings = settings_of(ctx)
     setup_logging(settings.log_level)
@@ -76,7 +76,7 @@ def reconcile(ctx: click.Context) -> None:
 
     Exit code 0 when every repository was read and every app is Ready, 1 otherwise.
     """
-    from reconciler.runtime import build, run_once
+    from reconciler.assembly.runtime import build, run_once
 
     settings = settings_of(ctx)
     setup_logging(settings.log_level)

@@ -67,7 +67,7 @@ def _providers(settings: Settings) -> tuple[ProviderSet | None, str | None]:
             "no provider is configured, so no workflow can be resolved; pass --config with the "
             "daemon's configuration"
         )
-    from reconciler.engine.catalog import ProviderCatalog  # imported on use: not in `validate`
+    from reconciler.assembly.catalog import ProviderCatalog  # imported on use: not in `validate`
     from reconciler.executors.registry import default_registry
 
     catalog = ProviderCatalog.configured(settings, executors=default_registry())

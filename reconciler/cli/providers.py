@@ -35,7 +35,7 @@ def providers() -> None:
 
 
 def _catalogue(ctx: click.Context) -> dict[str, Any]:
-    from reconciler.engine.catalog import ProviderCatalog  # imported on use
+    from reconciler.assembly.catalog import ProviderCatalog  # imported on use
 
     catalog = ProviderCatalog.configured(settings_of(ctx), executors=default_registry())
     try:
@@ -162,7 +162,7 @@ def test(
     checks the expected outputs, applies its update (if any), then deletes the app.
     Exit 0 when every case passes (skipped ones included), 1 otherwise.
     """
-    from reconciler.testbed import run_provider_tests  # runs the runtime; imported on use
+    from reconciler.assembly.testbed import run_provider_tests  # runs the runtime; imported on use
 
     # Failures are reported per case below; the daemon's log (including the expected
     # "deletes held" of the final delete stage) is shown only on request.

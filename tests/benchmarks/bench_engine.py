@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from reconciler.runtime import build, run_once  # noqa: E402
+from reconciler.assembly.runtime import build, run_once  # noqa: E402
 from reconciler.settings import load_settings  # noqa: E402
 from tests.gitutil import commit_files, make_repo, push  # noqa: E402
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from reconciler.engine.catalog import ProviderCatalog  # noqa: E402
+from reconciler.assembly.catalog import ProviderCatalog  # noqa: E402
 from reconciler.executors.base import StepRequest  # noqa: E402
 from reconciler.executors.postgres import PostgresExecutor  # noqa: E402
 from reconciler.executors.registry import default_registry  # noqa: E402

@@ -65,11 +65,11 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 import reconciler.engine.engine as engine_module  # noqa: E402
+from reconciler.assembly.runtime import Components, build, run_once  # noqa: E402
 from reconciler.engine.runner import RunContext  # noqa: E402
 from reconciler.errors import StaleError  # noqa: E402
 from reconciler.plan.hashing import inputs_hash  # noqa: E402
 from reconciler.plan.model import Action, RecordedResource  # noqa: E402
-from reconciler.runtime import Components, build, run_once  # noqa: E402
 from reconciler.settings import load_settings  # noqa: E402
 from tests.gitutil import GIT_ENV, commit_files, git  # noqa: E402
 

@@ -119,8 +119,8 @@ def test_status_endpoint_and_cli_agree(story: Story) -> None:
     from starlette.testclient import TestClient
 
     from reconciler.api.app import create_app
-    from reconciler.api.views import StatusViews
     from reconciler.settings import load_settings
+    from reconciler.status.views import StatusViews
     from reconciler.store import open_store
 
     story.commit({APP: SCORE.format(size="small")}, "add shop")

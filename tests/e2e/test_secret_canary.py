@@ -15,8 +15,8 @@ from sqlalchemy import column, create_engine, inspect, select, table
 from starlette.testclient import TestClient
 
 from reconciler.api.app import create_app
-from reconciler.api.views import StatusViews
 from reconciler.settings import load_settings
+from reconciler.status.views import StatusViews
 from reconciler.store import load_or_create_key, open_store
 from tests.e2e.conftest import make_story
 

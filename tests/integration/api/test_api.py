@@ -19,7 +19,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from reconciler.api.app import create_app
-from reconciler.api.views import StatusViews
+from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
 
 SPEC = {"path": "apps/shop/score.yaml", "resources": {}, "order": []}

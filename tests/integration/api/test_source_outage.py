@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from reconciler.api.app import create_app
-from reconciler.api.views import StatusViews
 from reconciler.engine.metrics import Metrics
+from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
 
 GOOD = "a" * 40

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.engine.catalog import ProviderCatalog
+from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.errors import PermanentError
 from reconciler.providers.integrity import select_version, tree_hash
 from reconciler.settings import ProviderSourceSettings

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.engine.catalog import ProviderCatalog
+from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.providers.integrity import tree_hash
 from reconciler.settings import ProviderSourceSettings
 from reconciler.sources.git import GitMirror

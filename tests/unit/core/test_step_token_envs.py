@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.assembly.runtime import MirrorWriters, _step_token_envs
 from reconciler.errors import ConfigError
-from reconciler.runtime import MirrorWriters, _step_token_envs
 from reconciler.settings import Settings
 
 

@@ -24,8 +24,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from reconciler.api.app import create_app
-from reconciler.api.views import StatusViews
-from reconciler.engine.catalog import ProviderCatalog
+from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
@@ -39,6 +38,7 @@ from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
+from reconciler.status.views import StatusViews
 from reconciler.store import Store, load_or_create_key, open_store
 
 logger = logging.getLogger("reconciler")

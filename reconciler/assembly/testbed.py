@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.assembly.runtime import Components, build, run_once
 from reconciler.errors import InnominatusError
 from reconciler.providers.manifest import Expectation, ProviderTest
 from reconciler.providers.provider import Provider
-from reconciler.runtime import Components, build, run_once
 from reconciler.settings import (
     EngineSettings,
     ProviderSourceSettings,
