@@ -4,6 +4,9 @@ Loaded once by the CLI (:func:`load_settings`) and passed down, frozen. Every fi
 its unit and default; the defaults run the daemon with no file at all (SQLite and data under
 ``./.innominatus``). Environment variables win over the file; nested keys use ``__``
 (``INNOMINATUS_API__PORT=9000``). Invalid values are reported as ``file:line: key: problem``.
+
+Which file: :func:`find_config`, the one rule every command shares with the daemon
+(``--config``, ``$INNOMINATUS_CONFIG``, ``./innominatus.yaml``, ``/etc/innominatus/config.yaml``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -360,15 +364,71 @@ def _local_relative(value: str) -> bool:
     return ":" not in head
 
 
+CONFIG_ENV = "INNOMINATUS_CONFIG"
+LOCAL_CONFIG = Path("innominatus.yaml")
+"""Looked for in the current directory when neither ``--config`` nor the variable is given."""
+SYSTEM_CONFIG = Path("/etc/innominatus/config.yaml")
+"""Looked for last: where the container image and packages put the daemon's configuration."""
+
+
+@dataclass(frozen=True)
+class ConfigLocation:
+    """Which configuration file applies, and why: what commands say when they cannot find
+    the state they were asked about."""
+
+    path: Path | None
+    """The file; None when none was found (the built-in defaults apply)."""
+    origin: str
+    """How it was chosen: ``--config``, ``INNOMINATUS_CONFIG``, ``./innominatus.yaml``,
+    ``/etc/innominatus/config.yaml``, or ``defaults``."""
+
+    def describe(self) -> str:
+        """``cfg.yaml (from --config)``, or what was looked for when nothing was found."""
+        if self.path is None:
+            return (
+                f"no configuration file ({CONFIG_ENV} is unset, and neither ./{LOCAL_CONFIG} "
+                f"nor {SYSTEM_CONFIG} exists): the built-in defaults"
+            )
+        how = {
+            "--config": "from --config",
+            CONFIG_ENV: f"from {CONFIG_ENV}",
+            f"./{LOCAL_CONFIG}": "found in the current directory",
+        }.get(self.origin, "the system-wide default")
+        return f"{self.path} ({how})"
+
+
+def find_config(
+    explicit: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    system: Path = SYSTEM_CONFIG,
+) -> ConfigLocation:
+    """The configuration file the daemon and every command use: ``explicit`` (``--config``),
+    else ``$INNOMINATUS_CONFIG``, else ``./innominatus.yaml``, else
+    ``/etc/innominatus/config.yaml``, else none (the defaults). A file named explicitly or by
+    the variable is used even when it is missing (loading it then says so); the two default
+    places count only when they exist, so a command never guesses silently."""
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        return ConfigLocation(explicit, "--config")
+    if env.get(CONFIG_ENV):
+        return ConfigLocation(Path(env[CONFIG_ENV]), CONFIG_ENV)
+    local = (cwd or Path()) / LOCAL_CONFIG
+    if local.is_file():
+        return ConfigLocation(local if cwd is not None else LOCAL_CONFIG, f"./{LOCAL_CONFIG}")
+    if system.is_file():
+        return ConfigLocation(system, str(system))
+    return ConfigLocation(None, "defaults")
+
+
 def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
-    """Read ``path`` (or ``$INNOMINATUS_CONFIG``, or nothing) and the environment.
+    """Read ``path`` (or the file :func:`find_config` finds, or nothing) and the environment.
 
     Relative paths in the file are taken relative to the file's folder, so a config works from
     any current directory. Raises :class:`ConfigError` naming the file, line and key.
     """
-    env = os.environ if environ is None else environ
-    if path is None and env.get("INNOMINATUS_CONFIG"):
-        path = Path(env["INNOMINATUS_CONFIG"])
+    path = find_config(path, environ=environ).path
     data: dict[str, Any] = {}
     document = None
     if path is not None:

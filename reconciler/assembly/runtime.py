@@ -4,16 +4,22 @@ scheduler, watchers, API server; signals and graceful shutdown.
 Called by the CLI only. ``run_daemon`` serves until SIGTERM/SIGINT, then drains: no new work,
 running steps get ``engine.shutdown_grace`` to finish, the rest are killed and recorded as
 interrupted; the next start retries them. ``run_once`` is ``innominatus reconcile``.
+
+Startup problems an operator causes (a taken port, a data dir or SQLite database this user
+cannot write) are found before anything starts and raised as one ``ConfigError`` naming the
+setting and the fix (:func:`check_paths`, :func:`listen_api`), never as a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +46,7 @@ from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
 from reconciler.status.views import StatusViews
 from reconciler.store import Store, load_or_create_key, open_store
+from reconciler.store.database import sqlite_file
 
 logger = logging.getLogger("reconciler")
 
@@ -121,8 +128,113 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _writable_folder(folder: Path, *, key: str, env: str, why: str) -> None:
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}: cannot create {folder}: {exc.strerror}; create it writable for this user, "
+            f"or set {key} ({env}) to a folder this user may write"
+        ) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{key}: {folder} is not writable by this user (uid {os.geteuid()}), and {why}; "
+            f"make it writable (chown or chmod), or set {key} ({env}) to a folder that is"
+        )
+
+
+def check_paths(settings: Settings, *, data_dir: bool = True) -> None:
+    """The daemon's data dir (unless ``data_dir`` is False) and SQLite database (file and
+    folder, where SQLite writes its ``-wal`` and ``-shm`` files) are writable by this user;
+    else a ConfigError saying which setting to change. Run before anything is opened, so no
+    half-started daemon is left."""
+    if data_dir:
+        _writable_folder(
+            Path(settings.data_dir),
+            key="data_dir",
+            env="INNOMINATUS_DATA_DIR",
+            why="the daemon keeps its clones, workdirs and keys there",
+        )
+    database = sqlite_file(settings.database)
+    if database is None:
+        return
+    _writable_folder(
+        database.parent,
+        key="database",
+        env="INNOMINATUS_DATABASE",
+        why="SQLite writes the database's -wal and -shm files beside it",
+    )
+    if database.is_dir():
+        raise ConfigError(
+            f"database: {database} is a folder; name a file, e.g. sqlite:///{database / 'state.db'}"
+        )
+    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        raise ConfigError(
+            f"database: {database} is not writable by this user (uid {os.geteuid()}); make "
+            "it writable (chown or chmod), or set database (INNOMINATUS_DATABASE) to a file "
+            "that is; read-only commands such as `innominatus status` can still read it"
+        )
+
+
+def listen_api(settings: Settings) -> list[socket.socket]:
+    """The API's listening sockets, bound now (as uvicorn would bind them) so that a taken
+    port stops the daemon at once with the setting to change; none when the API is off."""
+    if not settings.api.enabled:
+        return []
+    host, port = settings.api.host, settings.api.port
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"api.host: {host!r} does not resolve ({exc.strerror}); set api.host to an address "
+            "of this machine, e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+        ) from exc
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:  # every address on the one port picked
+                sock.bind((address[0], sockets[0].getsockname()[1], *address[2:]))
+            else:
+                sock.bind(address)
+            sock.set_inheritable(True)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ConfigError(_bind_problem(host, port, exc)) from exc
+    return sockets
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"api.port: {where} is already in use (another innominatus, or another program, "
+            "listens there); stop it, or set api.port in the config (or INNOMINATUS_API__PORT) "
+            "to a free port (0 picks one)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"api.port: this user may not listen on {where} (ports below 1024 need "
+            "privileges); set api.port (or INNOMINATUS_API__PORT) to a port above 1023"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"api.host: {host} is not an address of this machine; set api.host (or "
+            "INNOMINATUS_API__HOST), e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+        )
+    return f"api: cannot listen on {where}: {exc.strerror}; check api.host and api.port"
+
+
 def build(settings: Settings, *, lock: bool) -> Components:
     """Open the store (migrated, and locked for a daemon), load providers, make mirrors."""
+    check_paths(settings)
     key = load_or_create_key(
         Path(settings.data_dir),
         env_value=settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -234,11 +346,16 @@ async def run_daemon(
     *,
     on_listening: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
-    """``innominatus run``: watch, poll, reconcile, execute, write back, serve, until stopped."""
+    """``innominatus run``: watch, poll, reconcile, execute, write back, serve, until stopped.
+    ``sockets``: the API's, from :func:`listen_api` (bound here when not given)."""
     settings = components.settings
-    # Before anything starts: an API meant to be authenticated never serves without tokens.
+    # Before anything starts: an API meant to be authenticated never serves without tokens,
+    # and a taken port is reported before any work begins.
     api_tokens = settings.api.bearer_tokens(os.environ) if settings.api.enabled else ()
+    if sockets is None:
+        sockets = listen_api(settings)
     _threads(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -327,7 +444,7 @@ async def run_daemon(
             lifespan="off",
         )
         server = _Server(config)
-        server_task = asyncio.create_task(server.serve(), name="api")
+        server_task = asyncio.create_task(server.serve(sockets=sockets), name="api")
         while not server.started and not server_task.done():
             await asyncio.sleep(0.01)
         if server_task.done():

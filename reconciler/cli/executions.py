@@ -1,19 +1,27 @@
 """``innominatus executions list|show|logs [--follow]``: workflow runs and their step logs,
-read from the database (the same documents as ``/api/v1/executions``)."""
+read from the database, read-only (the same documents as ``/api/v1/executions``)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from reconciler.cli.common import OUTPUT_OPTION, config_option, emit, fail_cleanly, store_of
+from reconciler.cli.common import (
+    OUTPUT_OPTION,
+    complete_apps,
+    config_option,
+    emit,
+    fail_cleanly,
+    store_of,
+)
+from reconciler.cli.tables import Table
 from reconciler.errors import PermanentError
-from reconciler.status.views import StatusViews, execution_document
-from reconciler.store import ExecutionRecord, Store
+
+if TYPE_CHECKING:
+    from reconciler.store import ExecutionRecord, Store
 
 FINISHED = frozenset({"succeeded", "failed", "interrupted"})
 
@@ -25,13 +33,15 @@ def executions() -> None:
 
 @executions.command("list")
 @config_option
-@click.option("--app", help="Only this app's executions.")
+@click.option("--app", help="Only this app's executions.", shell_complete=complete_apps)
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 @OUTPUT_OPTION
 @click.pass_context
 @fail_cleanly
 def list_(ctx: click.Context, app: str | None, limit: int, output: str) -> None:
     """Recent executions, newest first."""
+    from reconciler.status.views import execution_document
+
     store = store_of(ctx)
     try:
         records = store.executions.all(app=app, limit=limit)
@@ -40,16 +50,25 @@ def list_(ctx: click.Context, app: str | None, limit: int, output: str) -> None:
     data = {"executions": [execution_document(r, with_steps=False) for r in records]}
 
     def table() -> Table:
-        grid = Table("ID", "APP", "RESOURCE", "OPERATION", "WORKFLOW", "STATE", "STARTED")
+        grid = Table(
+            ("ID", "APP", "RESOURCE", "OPERATION", "WORKFLOW", "STATE", "STARTED"),
+            wide_columns=("ATTEMPT", "FINISHED", "COMMIT", "ERROR"),
+        )
         for e in data["executions"]:
-            grid.add_row(
+            grid.add(
                 str(e["id"]),
                 e["app"],
                 e["resource"],
                 e["operation"],
                 f"{e['provider']}/{e['workflow']}",
                 e["state"],
-                e["started_at"] or "",
+                e["started_at"],
+                wide=(
+                    str(e["attempt"]),
+                    e["finished_at"],
+                    (e["commit"] or "")[:12],
+                    (e["error"] or "").split("\n", 1)[0],
+                ),
             )
         return grid
 
@@ -73,6 +92,8 @@ def _get(store: Store, execution_id: int) -> ExecutionRecord:
 @fail_cleanly
 def show(ctx: click.Context, execution_id: int, output: str) -> None:
     """One execution with its steps."""
+    from reconciler.status.views import StatusViews
+
     store = store_of(ctx)
     try:
         data: dict[str, Any] = StatusViews(store).execution(execution_id) or {}
@@ -82,14 +103,22 @@ def show(ctx: click.Context, execution_id: int, output: str) -> None:
         store.close()
 
     def table() -> Table:
-        grid = Table("STEP", "TYPE", "STATE", "EXIT", "ERROR")
+        grid = Table(
+            ("STEP", "TYPE", "STATE", "EXIT", "ERROR"),
+            wide_columns=("STARTED", "FINISHED", "LOG TRUNCATED"),
+        )
         for step in data["steps"]:
-            grid.add_row(
+            grid.add(
                 step["name"],
                 step["type"],
                 step["state"],
                 "" if step["exit_code"] is None else str(step["exit_code"]),
                 (step["error"] or "").splitlines()[0] if step["error"] else "",
+                wide=(
+                    step["started_at"],
+                    step["finished_at"],
+                    f"{step['log_truncated']} bytes" if step["log_truncated"] else "",
+                ),
             )
         return grid
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from reconciler.cli.common import (
     OUTPUT_OPTION,
@@ -18,15 +17,13 @@ from reconciler.cli.common import (
     settings_of,
     setup_logging,
 )
+from reconciler.cli.tables import Table
 from reconciler.errors import InnominatusError, PermanentError
-from reconciler.executors.registry import default_registry
-from reconciler.providers.documents import parse_mapping, read_file
-from reconciler.providers.integrity import tree_hash
-from reconciler.providers.legacy import GOLDENPATHS, merge_parameters, migrate, read_goldenpaths
-from reconciler.providers.provider import load_provider
-from reconciler.providers.scaffold import scaffold
-from reconciler.settings import load_settings
-from reconciler.yamlfile import dump
+
+# The provider packages are imported inside the commands: `providers list` must not pay for
+# the migration and scaffolding tools, nor `providers init` for the catalogue.
+GOLDENPATHS = "goldenpaths.yaml"
+"""The legacy catalogue's file name (``reconciler.providers.legacy.GOLDENPATHS``)."""
 
 
 @click.group()
@@ -35,7 +32,8 @@ def providers() -> None:
 
 
 def _catalogue(ctx: click.Context) -> dict[str, Any]:
-    from reconciler.assembly.catalog import ProviderCatalog  # imported on use
+    from reconciler.assembly.catalog import ProviderCatalog
+    from reconciler.executors.registry import default_registry
 
     catalog = ProviderCatalog.configured(settings_of(ctx), executors=default_registry())
     try:
@@ -55,10 +53,22 @@ def list_(ctx: click.Context, output: str) -> None:
     data = _catalogue(ctx)
 
     def table() -> Table:
-        grid = Table("PROVIDER", "VERSION", "SOURCE", "REF", "TYPES")
+        grid = Table(
+            ("PROVIDER", "VERSION", "SOURCE", "REF", "TYPES"),
+            wide_columns=("COMMIT", "TREE SHA256", "WORKFLOWS"),
+        )
         for p in data["providers"]:
-            grid.add_row(
-                p["name"], p["version"], p["source"], p["ref"] or "", ", ".join(p["types"])
+            grid.add(
+                p["name"],
+                p["version"],
+                p["source"],
+                p["ref"],
+                ", ".join(p["types"]),
+                wide=(
+                    (p["commit"] or "")[:12],
+                    p["tree_sha256"],
+                    ", ".join(p["workflows"]),
+                ),
             )
         return grid
 
@@ -84,12 +94,12 @@ def show(ctx: click.Context, name: str, output: str) -> None:
     provider = found[0]
 
     def table() -> Table:
-        grid = Table("FIELD", "VALUE")
+        grid = Table(("FIELD", "VALUE"))
         for key in ("name", "version", "source", "ref", "commit", "tree_sha256"):
-            grid.add_row(key, str(provider[key] or ""))
-        grid.add_row("types", ", ".join(provider["types"]))
-        grid.add_row("aliases", ", ".join(f"{a} -> {t}" for a, t in provider["aliases"].items()))
-        grid.add_row("workflows", ", ".join(provider["workflows"]))
+            grid.add(key, str(provider[key] or ""))
+        grid.add("types", ", ".join(provider["types"]))
+        grid.add("aliases", ", ".join(f"{a} -> {t}" for a, t in provider["aliases"].items()))
+        grid.add("workflows", ", ".join(provider["workflows"]))
         return grid
 
     emit(provider, output, table)
@@ -99,6 +109,9 @@ def show(ctx: click.Context, name: str, output: str) -> None:
 @click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(folders: tuple[Path, ...]) -> None:
     """Check provider folders offline: manifest, workflows, step types; file:line errors."""
+    from reconciler.executors.registry import default_registry
+    from reconciler.providers.provider import load_provider
+
     known = default_registry().known_types()
     failed = False
     for folder in folders:
@@ -122,6 +135,8 @@ def hash_(folder: Path) -> None:
     """The canonical sha256 of a provider tree, for a source's `sha256:` pin: every file's
     path, mode (executable or not) and content; equal to the hash of the same files committed
     to Git (.git entries and symlinks are not part of a tree). Run it on a clean checkout."""
+    from reconciler.providers.integrity import tree_hash
+
     click.echo(tree_hash(folder))
 
 
@@ -162,7 +177,10 @@ def test(
     checks the expected outputs, applies its update (if any), then deletes the app.
     Exit 0 when every case passes (skipped ones included), 1 otherwise.
     """
-    from reconciler.assembly.testbed import run_provider_tests  # runs the runtime; imported on use
+    from reconciler.assembly.testbed import run_provider_tests
+    from reconciler.executors.registry import default_registry
+    from reconciler.providers.provider import load_provider
+    from reconciler.settings import load_settings
 
     # Failures are reported per case below; the daemon's log (including the expected
     # "deletes held" of the final delete stage) is shown only on request.
@@ -217,6 +235,8 @@ def test(
 )
 def init(name: str, directory: Path | None) -> None:
     """Create a new provider NAME whose tests pass as made: `providers test NAME` next."""
+    from reconciler.providers.scaffold import scaffold
+
     try:
         files = scaffold(name)
     except ValueError as exc:
@@ -255,6 +275,11 @@ def migrate_(source: Path, target: Path, goldenpaths: Path | None) -> None:
     declared, with their types and constraints, in the workflow files. The result is then
     validated; exit 0 when it loads, 1 otherwise (the notes say what is left to do).
     """
+    from reconciler.executors.registry import default_registry
+    from reconciler.providers.legacy import migrate, read_goldenpaths
+    from reconciler.providers.provider import load_provider
+    from reconciler.yamlfile import dump
+
     if target.exists() and any(target.iterdir()):
         click.echo(f"error: {target} exists and is not empty; choose a new --output", err=True)
         raise SystemExit(1)
@@ -297,6 +322,8 @@ def migrate_(source: Path, target: Path, goldenpaths: Path | None) -> None:
 
 
 def _yaml_mapping(path: Path) -> dict[str, Any]:
+    from reconciler.providers.documents import parse_mapping, read_file
+
     document = parse_mapping(
         read_file(path, what="provider manifest"), file=str(path), what="provider.yaml"
     )
@@ -333,6 +360,9 @@ def _add_parameters(
     except InnominatusError as exc:
         notes.append(f"{file}: {exc.message}; declare its parameters by hand")
         return
+    from reconciler.providers.legacy import merge_parameters
+    from reconciler.yamlfile import dump
+
     merged, added = merge_parameters(data, declarations)
     if added:
         path.write_text(dump(merged))

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from reconciler.errors import InnominatusError
-from reconciler.yamlfile import dump
 
 
 @click.command()
@@ -28,6 +27,7 @@ def render(score: Path, outputs: Path | None, output: str) -> None:
     from reconciler.score.loader import load_workloads
     from reconciler.score.uid import resource_uid
     from reconciler.score.workload import UnresolvedPlaceholder, resolve_workload
+    from reconciler.yamlfile import dump
 
     try:
         workloads = load_workloads(score.read_bytes(), file=str(score))

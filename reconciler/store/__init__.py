@@ -15,6 +15,7 @@ from reconciler.store.control import Control, ControlEvent
 from reconciler.store.crypto import SecretBox, load_or_create_key
 from reconciler.store.database import (
     DaemonLock,
+    check_schema,
     create_database_engine,
     redact_database_url,
     upgrade,
@@ -35,11 +36,17 @@ from reconciler.store.session import Database
 
 
 class Store:
-    def __init__(self, url: str, *, secret_key: bytes | None = None) -> None:
+    def __init__(
+        self, url: str, *, secret_key: bytes | None = None, read_only: bool = False
+    ) -> None:
         """``secret_key`` seals secret outputs and params at rest (Fernet); without one, a
-        throwaway key is used, for read-only commands that never show secrets."""
+        throwaway key is used, for read-only commands that never show secrets. ``read_only``:
+        the database must exist and is never created, migrated or written (a read-only
+        folder or file is fine); open it so for commands that only look."""
         self.url = redact_database_url(url)
-        self._db = Database(create_database_engine(url), box=SecretBox(secret_key))
+        self.read_only = read_only
+        engine = create_database_engine(url, read_only=read_only)
+        self._db = Database(engine, box=SecretBox(secret_key))
         self.repositories = Repositories(self._db)
         self.apps = Apps(self._db)
         self.resources = Resources(self._db)
@@ -55,6 +62,11 @@ class Store:
 
     def upgrade(self) -> None:
         upgrade(self._db.engine)
+
+    def check_schema(self) -> None:
+        """A StoreError saying what to run unless the schema is the one this version writes
+        (for commands that must not migrate)."""
+        check_schema(self._db.engine)
 
     def lock(
         self,
@@ -87,8 +99,8 @@ class Store:
         self._db.dispose()
 
 
-def open_store(url: str, *, secret_key: bytes | None = None) -> Store:
-    return Store(url, secret_key=secret_key)
+def open_store(url: str, *, secret_key: bytes | None = None, read_only: bool = False) -> Store:
+    return Store(url, secret_key=secret_key, read_only=read_only)
 
 
 __all__ = [

@@ -2,7 +2,10 @@
 
 SQLite (default; WAL, busy timeout, foreign keys) and PostgreSQL through psycopg 3. Migrations
 are Alembic's, shipped in ``reconciler/store/migrations`` and applied at daemon start and by
-``innominatus db upgrade``. Driver errors are translated into ``StoreError``/``ConfigError``.
+``innominatus db upgrade``; Alembic is imported only then, so read-only commands start fast.
+Read-only engines (``innominatus status`` and the other commands that only look) never create,
+migrate or write: SQLite is opened with ``mode=ro``, PostgreSQL sessions are read-only.
+Driver errors are translated into ``StoreError``/``ConfigError``.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -34,8 +37,20 @@ def redact_database_url(url: str) -> str:
         return "<invalid database URL>"
 
 
-def create_database_engine(url: str) -> Engine:
-    """An Engine for ``url``, with SQLite tuned for one writer and many readers."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases, in-memory ones and bad URLs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An Engine for ``url``, with SQLite tuned for one writer and many readers;
+    ``read_only``: one that can neither create the database nor write to it."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -45,6 +60,8 @@ def create_database_engine(url: str) -> Engine:
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
+        if read_only and database and database != ":memory:":
+            return _read_only_sqlite(parsed, Path(database))
         if database and database != ":memory:":
             _private_file(Path(database))
         engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
@@ -62,11 +79,51 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        if read_only:
+            return create_engine(
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"options": "-c default_transaction_read_only=on"},
+            )
         return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
     raise ConfigError(
         f"database: backend {parsed.get_backend_name()!r} is not supported; "
         "use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _read_only_sqlite(parsed: Any, database: Path) -> Engine:
+    """SQLite opened ``mode=ro``: never created, never written, and readable in a folder this
+    user cannot write to. Reading a WAL database needs its ``-shm`` file; when the daemon is
+    stopped that file is gone and a read-only folder cannot get one, so the database (which
+    nobody is writing then: a writer keeps its ``-wal`` file) is read as ``immutable``."""
+    if not database.is_file():
+        raise StoreError(f"no database at {database}")
+    uri = f"file:{quote(str(database.resolve()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except sqlite3.OperationalError:
+            connection.close()
+            if Path(f"{database}-wal").exists():
+                raise
+            connection = sqlite3.connect(
+                uri + "&immutable=1", uri=True, timeout=30, check_same_thread=False
+            )
+        return connection
+
+    engine = create_engine(parsed, creator=connect)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    return engine
 
 
 def _private_file(database: Path) -> None:
@@ -89,6 +146,9 @@ def upgrade(engine: Engine) -> None:
     """Apply every pending migration (idempotent). Serialised between processes (a daemon
     starting while a CLI command opens the same database): a PostgreSQL transaction-level
     advisory lock, or a lock file beside the SQLite file."""
+    from alembic import command  # imported on use: it costs read-only commands 0.1 s
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
@@ -105,6 +165,46 @@ def upgrade(engine: Engine) -> None:
         ) from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"database migration failed: {exc}") from exc
+
+
+SCHEMA_REVISIONS = tuple(
+    sorted(path.name.split("_", 1)[0] for path in (_MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+)
+"""The migrations this innominatus ships, oldest first (file names start with the revision)."""
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database whose schema is not the one this innominatus writes: read-only
+    commands never migrate, so they say what to run instead."""
+    where = redact_database_url(str(engine.url))
+    try:
+        with engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if "alembic_version" not in detail:  # no such table: a database nothing migrated
+            raise StoreError(
+                f"cannot read the database {where}: {detail}; check `database` in the config "
+                "or INNOMINATUS_DATABASE, and that this user may read it"
+            ) from exc
+        revision = None
+    head = SCHEMA_REVISIONS[-1]
+    if revision is None:
+        raise StoreError(
+            f"the database {where} holds no innominatus state yet; start the daemon "
+            "(`innominatus run`) or run `innominatus db upgrade` to create it"
+        )
+    if revision == head:
+        return
+    if revision in SCHEMA_REVISIONS:
+        raise StoreError(
+            f"the database {where} is at schema revision {revision}, this innominatus needs "
+            f"{head}; run `innominatus db upgrade` (the daemon also upgrades at start)"
+        )
+    raise StoreError(
+        f"the database {where} is at schema revision {revision}, newer than this innominatus "
+        f"knows ({head}); use the innominatus version the daemon runs"
+    )
 
 
 @contextmanager

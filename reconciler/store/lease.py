@@ -24,8 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from reconciler.errors import LockedError
@@ -137,5 +135,12 @@ class Lease:
             "expires_at": _NEVER,
             "renewed_at": _NEVER,
         }
-        insert = pg_insert if self._db.postgres else sqlite_insert
-        session.execute(insert(LeaseRow).values(**values).on_conflict_do_nothing())
+        # The dialects' inserts are imported here: read-only commands never take the lease.
+        if self._db.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            session.execute(pg_insert(LeaseRow).values(**values).on_conflict_do_nothing())
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            session.execute(sqlite_insert(LeaseRow).values(**values).on_conflict_do_nothing())
