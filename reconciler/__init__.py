@@ -6,6 +6,8 @@ docs/architecture.md for the layers.
 
 from reconciler.errors import InnominatusError, PermanentError, TemporaryError
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
+"""The one version: the package's (pyproject reads it), ``innominatus --version``'s, and the
+provider core version that ``compatibility`` bounds and ``providers init`` refer to."""
 
 __all__ = ["InnominatusError", "PermanentError", "TemporaryError", "__version__"]

@@ -40,15 +40,17 @@ class InnominatusError(Exception):
 
 
 class TemporaryError(InnominatusError):
-    """A failure that may go away by itself; retry after ``delay`` seconds."""
+    """A failure that may go away by itself: the engine's work queue retries its key after
+    ``delay`` seconds, or after the next delay of its backoff when ``delay`` is None."""
 
-    def __init__(self, message: str, *, delay: float = 10.0) -> None:
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
 
 
 class PermanentError(InnominatusError):
-    """A failure that needs a change of input (a file, a setting, a provider)."""
+    """A failure that needs a change of input (a file, a setting, a provider): the work queue
+    records its message and does not retry; a new trigger (a commit, a reload) looks again."""
 
 
 class ConfigError(PermanentError):

@@ -10,7 +10,10 @@ copied to such a snapshot too, so the files a step runs are the files verified
 (``reconciler.providers.snapshot``). The whole set is then loaded from those folders and
 checked (manifests, workflows, step types, conflicts). Any problem
 refuses the new set as a whole: the last good set keeps serving and the refusal is kept for
-logs, the API and ``innominatus providers list``. Called by the runtime and the CLI.
+logs, the API and ``innominatus providers list``. ``innominatus plan``, which runs where the
+daemon does not, loads with :meth:`ProviderCatalog.load_here` instead: a source held back only
+by a value of the daemon's host (:mod:`.hostonly`) is left out and named, the others load.
+Called by the runtime and the CLI.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import InnominatusError, PermanentError
+from reconciler.assembly.hostonly import HostOnly, absent_here, unfetchable
+from reconciler.errors import InnominatusError, PermanentError, SourceError
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.providers.integrity import TreeDigest, folder_digest, select_version, tree_hash
 from reconciler.providers.registry import ProviderSet, load_provider_set
@@ -175,12 +179,30 @@ class ProviderCatalog:
 
     def load(self) -> Catalogue:
         """Resolve, verify and load every enabled source; raise with every problem found."""
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # mirrors, snapshots
+        return self._load(here=False)[0]
+
+    def load_here(self) -> tuple[Catalogue, tuple[HostOnly, ...]]:
+        """``innominatus plan``'s load on a machine that may not be the daemon's host: a
+        source that cannot load because of a value of that host (:mod:`.hostonly`) is left
+        out and returned; every other problem refuses the set as :meth:`load` does. The
+        daemon never calls it: there, any problem refuses the set."""
+        return self._load(here=True)
+
+    def _load(self, *, here: bool) -> tuple[Catalogue, tuple[HostOnly, ...]]:
+        if any(s.enabled and (s.type == "git" or s.sha256) for s in self.sources):
+            # Mirrors and snapshots live there; plain folders need none (`providers list`
+            # creates nothing for them).
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         problems: list[str] = []
         folders: list[ProviderSourceSettings] = []
         origins: dict[str, Origin] = {}
+        elsewhere: list[HostOnly] = []
         for source in self.sources:
             if not source.enabled:
+                continue
+            host_only = self._host_only(source) if here else None
+            if host_only is not None:
+                elsewhere.append(host_only)
                 continue
             try:
                 folder, origin = self._folder(source)
@@ -207,12 +229,29 @@ class ProviderCatalog:
                             refused.append(f"{step.location}: step {step.name!r}: {exc}")
             if refused:
                 raise PermanentError("provider set refused:\n  - " + "\n  - ".join(refused))
-        return Catalogue(
+        catalogue = Catalogue(
             providers=providers,
             origins=origins,
             loaded_at=datetime.now(UTC),
             fingerprint=providers.fingerprint(),
         )
+        return catalogue, tuple(elsewhere)
+
+    def _host_only(self, source: ProviderSourceSettings) -> HostOnly | None:
+        """The value of the daemon's host that keeps ``source`` from loading here, if any: one
+        naming something absent, or an unset token without which the fetch fails (tried
+        first: a public repository needs none)."""
+        absent = absent_here(source)
+        if absent is not None or source.type != "git" or not source.token_env:
+            return absent
+        token = self.tokens.get(source.name)
+        if token:
+            return None
+        try:
+            self._checkout(source).refresh()
+        except SourceError as exc:
+            return unfetchable(source, token=token, error=exc.message)
+        return None
 
     def reload(self) -> bool:
         """Try a new set; True when it differs from the current one and replaced it. A bad

@@ -1,5 +1,8 @@
-"""``innominatus validate PATH...``: Score files and provider folders, offline, each problem as
-``file:line:column: message``; exit 1 on any. Used by the pre-commit hook and CI."""
+"""``innominatus validate PATH...``: Score files and provider folders, offline, every problem
+of every file in one run, each as ``file:line:column: message``; exit 1 on any. With
+``-o json``: ``{"valid", "problems": [{file, line, column, pointer, message}], "files"}``, one
+object per problem (``pointer``: the RFC 6901 pointer of the offending key of a Score file;
+null for providers). Used by the pre-commit hook and CI."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 
 import click
 
-from reconciler.errors import InnominatusError
+from reconciler.errors import InnominatusError, Location
 
 _SCORE_MARK = re.compile(rb"^apiVersion:\s*[\"']?score\.dev/", re.MULTILINE)
 
@@ -41,19 +44,49 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:
     return found
 
 
+def _problems(path: Path, error: InnominatusError) -> list[dict[str, Any]]:
+    """One entry per problem ``error`` holds (a Score file's or a provider's every problem)."""
+    from reconciler.errors import InputError
+    from reconciler.score.validate import ScoreError
+
+    if isinstance(error, ScoreError):
+        return [
+            _entry(p.location, p.message, pointer=p.pointer or "", shown=str(p))
+            for p in error.located
+        ]
+    inputs = getattr(error, "problems", None)
+    if isinstance(error, InputError):
+        found = [p for p in inputs if isinstance(p, InputError)] if inputs else [error]
+        return [_entry(p.location, p.detail, pointer=None, shown=p.message) for p in found]
+    return [_entry(Location(str(path)), error.message, pointer=None, shown=error.message)]
+
+
+def _entry(location: Location, message: str, *, pointer: str | None, shown: str) -> dict[str, Any]:
+    return {
+        "file": location.file,
+        "line": location.line,
+        "column": location.column,
+        "pointer": pointer,
+        "message": message,
+        "text": shown if shown.startswith(location.file) else f"{location}: {shown}",
+    }
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def validate(paths: tuple[Path, ...], output: str) -> None:
-    """Validate Score files and provider folders (folders are searched recursively)."""
+    """Validate Score files and provider folders (folders are searched recursively); every
+    problem of every file is reported in one run."""
     from reconciler.executors.registry import default_registry
     from reconciler.providers.provider import load_provider
     from reconciler.score.loader import load_workloads
 
     known = default_registry().known_types()
     results: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
     for kind, path in _targets(paths):
         try:
             if kind == "provider":
@@ -63,29 +96,43 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
                 workloads = load_workloads(path.read_bytes(), file=str(path))
                 warnings = [w for workload in workloads for w in workload.warnings]
         except InnominatusError as exc:
+            found = _problems(path, exc)
+            problems += found
             results.append(
                 {
                     "path": str(path),
                     "kind": kind,
                     "valid": False,
                     "error": exc.message,
+                    "problems": len(found),
                     "warnings": [],
                 }
             )
             continue
         results.append(
-            {"path": str(path), "kind": kind, "valid": True, "error": None, "warnings": warnings}
+            {
+                "path": str(path),
+                "kind": kind,
+                "valid": True,
+                "error": None,
+                "problems": 0,
+                "warnings": warnings,
+            }
         )
     invalid = [r for r in results if not r["valid"]]
     if output == "json":
-        click.echo(json.dumps({"valid": not invalid, "files": results}, indent=2))
+        shown = [{k: v for k, v in p.items() if k != "text"} for p in problems]
+        document = {"valid": not invalid, "problems": shown, "files": results}
+        click.echo(json.dumps(document, indent=2))
     else:
         for result in results:
             for warning in result["warnings"]:
                 click.echo(f"warning: {warning}", err=True)
-        for result in invalid:
-            click.echo(result["error"], err=True)
+        for problem in problems:
+            click.echo(problem["text"], err=True)
         click.echo(
-            f"{len(results) - len(invalid)} valid, {len(invalid)} invalid", err=bool(invalid)
+            f"{len(results) - len(invalid)} valid, {len(invalid)} invalid"
+            + (f" ({len(problems)} problems)" if problems else ""),
+            err=bool(invalid),
         )
     sys.exit(1 if invalid or not results else 0)

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.engine.backoff import retry_delay
+from reconciler.backoff import Backoff
+from reconciler.engine.backoff import policy, retry_delay
 from reconciler.engine.metrics import Metrics
 from reconciler.engine.queue import Outcome, WorkQueue
-from reconciler.engine.reconcile import reconcile_app
+from reconciler.engine.reconcile import AppPass, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.sync import RepositorySync
-from reconciler.errors import FencedError, SourceError
+from reconciler.errors import FencedError, PermanentError, SourceError
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
@@ -35,6 +36,9 @@ from reconciler.status.branch import StatusBranch
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
+
+REFUSAL_BACKOFF = Backoff(first=0.1, cap=10.0, jitter=0.0)
+"""Waits before planning again an action refused at its start (second refusal on)."""
 
 
 @dataclass
@@ -108,7 +112,14 @@ class Engine:
         self._awaiting_start: dict[str, float] = {}
         """App -> when the commit its sync brought was detected, until the app's next
         reconcile (which either starts a step — measured as commit → start — or not)."""
-        self.queue = WorkQueue(handler=self._handle, concurrency=max(4, settings.engine.workers))
+        self._app_repository: dict[str, str] = {}
+        """App -> its repository, as its last reconcile found: where its status file goes
+        when a later reconcile fails before it could read the app."""
+        self.queue = WorkQueue(
+            handler=self._handle,
+            concurrency=max(4, settings.engine.workers),
+            backoff=policy(settings.engine.backoff),
+        )
         self.ready = asyncio.Event()
         self.fenced = asyncio.Event()
         """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease
@@ -140,7 +151,7 @@ class Engine:
             return await self._reconcile(name)
         if kind == "status":
             return await self._write_status(name)
-        raise ValueError(f"unknown work key {key!r}")
+        raise PermanentError(f"unknown work key {key!r}")
 
     async def _sync(self, name: str) -> Outcome:
         sync = self._syncs[name]
@@ -182,27 +193,50 @@ class Engine:
         return Outcome()
 
     async def _reconcile(self, name: str) -> Outcome:
-        result = await reconcile_app(
-            name,
-            store=self.store,
-            engine=self.settings.engine,
-            repositories=self._repositories,
-            running=lambda uid: uid in self._running,
-            start=self._start,
-            retry_backoff=not self.one_shot,
-            workload=self.providers.claims("workload") is not None,
-            installed=self.providers.installed(),
-        )
-        due = name in self._status_due or name not in self._status_seen or result.changed
-        if result.repository is not None and due:
-            self._status_due.discard(name)
-            self._status_seen.add(name)
-            self._mark_status(result.repository, name)
+        result: AppPass | None = None
+        try:
+            result = await reconcile_app(
+                name,
+                store=self.store,
+                engine=self.settings.engine,
+                repositories=self._repositories,
+                running=lambda uid: uid in self._running,
+                start=self._start,
+                retry_backoff=not self.one_shot,
+                workload=self.providers.claims("workload") is not None,
+                installed=self.providers.installed(),
+                providers=self.providers,
+            )
+        finally:
+            # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
+            # (a store error, a planning bug) may have recorded a failed phase, and the
+            # status file must say so; the writer re-reads the store when it runs.
+            self._finalize_status(name, result)
         detected = self._awaiting_start.pop(name, None)
         if result.started and detected is not None:
             self.stats.last_commit_to_start = time.monotonic() - detected
             self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
         return result.outcome
+
+    def _finalize_status(self, name: str, result: AppPass | None) -> None:
+        """Mark ``name``'s status file for writing after a reconcile, whatever its exit:
+        when its status may be stale (first pass, spec changed, an execution ended, the
+        phase changed) or when the pass failed (``result`` None)."""
+        if result is None:
+            repository = self._app_repository.get(name)
+            self._status_due.add(name)  # the next pass that completes writes it again
+            if repository is not None:
+                self._mark_status(repository, name)
+            return
+        if result.repository is None:
+            self._app_repository.pop(name, None)
+            return
+        self._app_repository[name] = result.repository
+        due = name in self._status_due or name not in self._status_seen or result.changed
+        if due:
+            self._status_due.discard(name)
+            self._status_seen.add(name)
+            self._mark_status(result.repository, name)
 
     def _mark_status(self, repository: str, app: str | None = None) -> None:
         """Queue ``status:<repository>`` for ``app``'s file, or (None) only for the check that
@@ -228,7 +262,7 @@ class Engine:
             self._status_dirty.setdefault(repository, set()).update(apps)
             if self.one_shot or writer.in_outage:  # retried after the next repository pass
                 return Outcome(error=exc.message)
-            return Outcome(requeue_after=exc.delay, error=exc.message)
+            return Outcome.failed(exc)
         if commit is not None or apps:  # a check that found the branch as left is no write-back
             result = "unchanged" if commit is None else "committed"
             self.metrics.writebacks.labels(result=result).inc()
@@ -258,7 +292,6 @@ class Engine:
                     commit=commit,
                     ctx=RunContext(
                         store=self.store,
-                        providers=self.providers,
                         executors=self.executors,
                         engine=self.settings.engine,
                         data_dir=Path(self.settings.data_dir),
@@ -302,7 +335,7 @@ class Engine:
         if refusals == 1:
             self.trigger_app(action.app)
         else:
-            self.queue.add_after(f"app:{action.app}", min(10.0, 0.1 * 2 ** (refusals - 2)))
+            self.queue.add_after(f"app:{action.app}", REFUSAL_BACKOFF.delay(refusals - 1))
 
     async def fence(self, *, wait: float = 15.0) -> None:
         """The lease is lost: another daemon may own the database. Start nothing more, and

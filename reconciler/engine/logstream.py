@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Collection
 
 from reconciler.errors import InnominatusError
-from reconciler.secrets import mask_text
+from reconciler.secrets import TextMask
 from reconciler.store import Store
 
 
@@ -30,7 +30,7 @@ class LogStream:
     ) -> None:
         self._store = store
         self._step_id = step_id
-        self._secrets = tuple(secrets)
+        self._mask = TextMask(secrets)
         self._limit = limit
         self._interval = interval
         self._chunk_bytes = chunk_bytes
@@ -48,7 +48,7 @@ class LogStream:
     async def _flush(self) -> None:
         if not self._pending:
             return
-        chunk = mask_text("".join(self._pending), self._secrets)
+        chunk = self._mask("".join(self._pending))
         self._pending, self._size = [], 0
         # Live output is best effort: the step's final log is stored when it ends.
         with contextlib.suppress(InnominatusError):

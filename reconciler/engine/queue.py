@@ -3,35 +3,67 @@
 Keys are strings (``repo:<name>``, ``app:<name>``). Adding a key that is queued is a no-op;
 adding a key that is being handled marks it dirty, so it runs once more afterwards (a newer
 commit supersedes queued work instead of piling up). Level-triggered: the handler re-reads
-everything, so coalescing triggers loses nothing. Called by the engine; handlers return an
-:class:`Outcome`.
+everything, so coalescing triggers loses nothing. Called by the engine.
 
-A handler that raises is retried: after the error's ``delay`` for a
-:class:`~reconciler.errors.StoreError` (the database is down or refused a statement), logged as
-one warning when such an outage begins and one info line when it ends (:class:`_Outage`: the
-next handler to finish normally ends it), not a traceback per retry; after 10 s with its
-traceback for anything else (a bug).
+What a handling asks for next is an :class:`Outcome`, and the error hierarchy of
+:mod:`reconciler.errors` *is* the retry policy (kopf's ``execution.py``), whether the handler
+raises the error or returns it as ``Outcome.failed(error)``:
+
+- :class:`~reconciler.errors.TemporaryError` retries the key after the error's ``delay``, or,
+  when it gives none, after the key's next delay of the queue's
+  :class:`~reconciler.backoff.Backoff` (consecutive failures of that key count; a success
+  resets them). A
+  :class:`~reconciler.errors.StoreError` (the database is down or refused a statement) is logged
+  as one warning when such an outage begins and one info line when it ends (:class:`_Outage`:
+  the next handler to finish normally ends it), not a traceback per retry; any other temporary
+  error as one warning line with its message.
+- :class:`~reconciler.errors.PermanentError` is not retried: one warning with its message, and
+  the key waits for a new trigger (a commit, a reload, ``innominatus retry``).
+- Any other exception is a bug: logged with its traceback, retried with the backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from reconciler.errors import StoreError
+from reconciler.backoff import Backoff
+from reconciler.errors import InnominatusError, PermanentError, StoreError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_BACKOFF = Backoff(first=10.0, cap=600.0)
+"""The engine passes its configured ``engine.backoff``; this is the same default."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one handling of a key asks for next (controller-runtime's ``Result``)."""
+    """What one handling of a key asks for next (controller-runtime's ``Result``).
+
+    ``requeue_after``: handle the key again after that many seconds (0: at once). ``error``:
+    what went wrong, for logs and tests. ``terminal``: a permanent failure, not retried until
+    something triggers the key again. ``backoff``: retry after the key's next backoff delay
+    (a temporary failure that named no delay)."""
 
     requeue_after: float | None = None
     error: str | None = None
+    terminal: bool = False
+    backoff: bool = False
+
+    @classmethod
+    def failed(cls, error: InnominatusError) -> Outcome:
+        """The outcome ``error`` asks for by its type: permanent ones are not retried,
+        others are retried after their delay or the backoff."""
+        if isinstance(error, PermanentError):
+            return cls(error=error.message, terminal=True)
+        delay: float | None = getattr(error, "delay", None)
+        if delay is None:
+            return cls(error=error.message, backoff=True)
+        return cls(requeue_after=delay, error=error.message)
 
 
 Handler = Callable[[str], Awaitable[Outcome]]
@@ -61,19 +93,29 @@ class _Outage:
 
 class WorkQueue:
     def __init__(
-        self, *, handler: Handler, concurrency: int, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        handler: Handler,
+        concurrency: int,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handler = handler
         self._outage = _Outage(clock)
+        self._backoff = backoff
         self._concurrency = concurrency
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._active: set[str] = set()
         self._dirty: set[str] = set()
+        self._failures: dict[str, int] = {}
+        """Key -> consecutive failed handlings (what the backoff counts); gone on success."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self.last_outcome: dict[str, Outcome] = {}
+        """Key -> the outcome of its latest handling (for status and tests)."""
 
     def add(self, key: str) -> None:
         timer = self._timers.pop(key, None)
@@ -116,29 +158,57 @@ class WorkQueue:
             self._queued.discard(key)
             self._active.add(key)
             try:
-                outcome = await self._handler(key)
-            except asyncio.CancelledError:
-                raise
-            except StoreError as exc:
-                self._outage.failed(key, exc)
-                outcome = Outcome(requeue_after=exc.delay, error=exc.message)
-            except Exception:
-                logger.exception("handling %s failed; retrying in 10s", key)
-                outcome = Outcome(requeue_after=10.0, error="internal error")
-            else:
-                self._outage.succeeded()
+                outcome = await self._handle(key)
             finally:
                 self._active.discard(key)
+            self.last_outcome[key] = outcome
             if key in self._dirty:
                 self._dirty.discard(key)
                 self.add(key)
-            elif outcome.requeue_after is not None:
+            elif outcome.requeue_after is not None and not outcome.terminal:
                 if outcome.requeue_after <= 0:
                     self.add(key)
                 else:
                     self.add_after(key, outcome.requeue_after)
             if not self._queued and not self._active:
                 self._idle.set()
+
+    async def _handle(self, key: str) -> Outcome:
+        """Run the handler; turn what it raised or returned into the outcome that decides
+        whether, and when, ``key`` runs again. Raised errors are logged here (returned ones
+        were reported by the handler)."""
+        try:
+            outcome = self._settle(key, await self._handler(key))
+        except asyncio.CancelledError:
+            raise
+        except StoreError as exc:
+            self._outage.failed(key, exc)
+            return self._settle(key, Outcome.failed(exc))
+        except PermanentError as exc:
+            logger.warning("%s failed and will not be retried: %s", key, exc.message)
+            return self._settle(key, Outcome.failed(exc))
+        except InnominatusError as exc:
+            outcome = self._settle(key, Outcome.failed(exc))
+            logger.warning(
+                "%s failed: %s; retrying in %.3gs", key, exc.message, outcome.requeue_after
+            )
+            return outcome
+        except Exception:
+            outcome = self._settle(key, Outcome(error="internal error", backoff=True))
+            logger.exception("handling %s failed; retrying in %.3gs", key, outcome.requeue_after)
+            return outcome
+        self._outage.succeeded()
+        return outcome
+
+    def _settle(self, key: str, outcome: Outcome) -> Outcome:
+        """``outcome`` with its backoff delay chosen, and the key's failure count kept."""
+        if outcome.error is None:
+            self._failures.pop(key, None)
+            return outcome
+        if not outcome.backoff or outcome.requeue_after is not None:
+            return outcome
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        return dataclasses.replace(outcome, requeue_after=self._backoff.delay(failures))
 
     async def wait_idle(self) -> None:
         """Until nothing is queued or being handled (delayed timers do not count)."""

@@ -3,17 +3,26 @@
 Re-reads the app's desired snapshot and recorded resources, plans, starts every ready action
 (the caller runs them under the worker limit), stores the phase. Never trusts an event payload:
 running it twice in a row does nothing the second time. An ``Invalid`` app runs nothing.
+
+Status on every exit path (Flux's deferred ``finalizeStatus``, CONVENTIONS #12): a pass that
+raises after it found the app (a planning error, a store error, a bug) first records the app
+as ``Failed`` with reason ``ReconcileFailed`` and the error's message (when the store takes the
+write), then re-raises for the work queue to retry or not by the error's type; the engine marks
+the app's status file for writing whatever the exit (``Engine._finalize_status``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.desired import DesiredApp
 from reconciler.engine.queue import Outcome
+from reconciler.errors import InnominatusError, TemporaryError
+from reconciler.plan.binding import Resolver
 from reconciler.plan.model import Action, AppPlan, RecordedResource
 from reconciler.plan.phase import app_phase
 from reconciler.plan.planner import plan_app
@@ -22,6 +31,8 @@ from reconciler.store import AppRecord, RepositoryRecord, Store
 from reconciler.types import AppName
 
 StartAction = Callable[[Action, RecordedResource | None, str | None], None]
+FAILED_REASON = "ReconcileFailed"
+"""The reason of an app's Ready condition when its last reconcile pass raised."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +59,56 @@ async def reconcile_app(
     retry_backoff: bool = True,
     workload: bool = False,
     installed: Mapping[str, str] | None = None,
+    providers: Resolver | None = None,
+) -> AppPass:
+    """One pass over app ``name``; on any error, its phase says so before the error goes up."""
+    try:
+        return await _reconcile_pass(
+            name,
+            store=store,
+            engine=engine,
+            repositories=repositories,
+            running=running,
+            start=start,
+            retry_backoff=retry_backoff,
+            workload=workload,
+            installed=installed,
+            providers=providers,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        await _record_failure(store, name, exc)
+        raise
+
+
+async def _record_failure(store: Store, name: str, error: Exception) -> None:
+    """Store phase ``Failed`` with the error for app ``name``; best effort (the store may be
+    what failed: then the next pass that reaches it writes the phase)."""
+    if isinstance(error, TemporaryError):
+        message = f"reconcile failed: {error.message}; will retry"
+    elif isinstance(error, InnominatusError):
+        message = f"reconcile failed: {error.message}"
+    else:
+        message = f"reconcile failed: internal error ({type(error).__name__}); will retry"
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(
+            store.apps.set_phase, name, phase="Failed", reason=FAILED_REASON, message=message
+        )
+
+
+async def _reconcile_pass(
+    name: str,
+    *,
+    store: Store,
+    engine: EngineSettings,
+    repositories: dict[str, RepositorySettings],
+    running: Callable[[str], bool],
+    start: StartAction,
+    retry_backoff: bool,
+    workload: bool,
+    installed: Mapping[str, str] | None,
+    providers: Resolver | None,
 ) -> AppPass:
     snapshot = await asyncio.to_thread(store.apps.snapshot, name)
     app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
@@ -75,9 +136,10 @@ async def reconcile_app(
             claims=snapshot.claims,
             workload=workload,
             installed=installed,
+            providers=providers,
         )
         by_uid = {r.uid: r for r in recorded}
-        for action in plan.ready:
+        for action in plan.startable:  # ready ones, and errors to record as failures
             if running(action.uid):
                 continue
             start(action, by_uid.get(action.uid), app.commit)

@@ -1,10 +1,15 @@
-"""Running one action: resolve its workflow, record the execution, run the steps, record the
-outcome (ARCHITECTURE §5.5 step contract, §6 invariants 3-4).
+"""Running one action: record the execution, run the steps of the workflow the plan resolved,
+record the outcome (ARCHITECTURE §5.5 step contract, §6 invariants 3-4).
 
-Called by the app reconciler for each ready action, under the global worker limit. Database and
-filesystem work runs in threads; steps run as asyncio subprocesses through the executors. On
-cancellation (shutdown past the grace period) the execution is recorded as interrupted, and the
-next start retries it.
+Called by the app reconciler for each ready action, under the global worker limit. The plan
+says which workflow runs and with which parameters (:mod:`reconciler.plan.binding`); nothing is
+resolved again here. An action the plan found in error (no provider, a parameter refused) is
+recorded failed at once. A failure no retry can fix (a step type that cannot run here, a
+template error, a rendered step config its executor refuses) is recorded failed with every
+attempt used: it waits for a new commit or ``innominatus retry``, with no backoff round. Any
+other failure is retried with backoff. Database and filesystem work runs in threads; steps run
+as asyncio subprocesses through the executors. On cancellation (shutdown past the grace period)
+the execution is recorded as interrupted, and the next start retries it.
 """
 
 from __future__ import annotations
@@ -29,10 +34,8 @@ from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
-from reconciler.providers.registry import ProviderSet
 from reconciler.providers.rendering import context_for, render_outputs, render_step
 from reconciler.providers.template import TemplateError
-from reconciler.providers.workflow import apply_parameters
 from reconciler.secrets import is_secret_key, mask_text, secret_values
 from reconciler.settings import EngineSettings
 from reconciler.store import Store
@@ -46,24 +49,10 @@ PERSIST_MAX_DELAY = 10.0
 @dataclass(frozen=True, slots=True)
 class RunContext:
     store: Store
-    providers: ProviderSet
     executors: ExecutorRegistry
     engine: EngineSettings
     data_dir: Path
     metrics: Metrics
-
-
-def _builtin_params(action: Action, record: RecordedResource | None) -> dict[str, Any]:
-    uid = str(action.uid)
-    return {
-        "app_name": action.app,
-        "resource_name": action.name,
-        "resource_type": action.type,
-        "resource_class": action.class_,
-        "resource_id": uid.split("#", 1)[1],
-        "resource_uid": uid,
-        "operation": action.operation,
-    }
 
 
 def _identity(action: Action) -> dict[str, str]:
@@ -94,13 +83,29 @@ async def run_action(
     """Run ``action`` to completion; True when it succeeded, None when it did not start
     because the resource changed since the plan (the app is planned again)."""
     store = ctx.store
-    now = datetime.now(UTC)
     if action.release_only:
         await asyncio.to_thread(store.resources.release, action.app, action.uid)
         return True
     if not action.run_workflow:
         await asyncio.to_thread(store.resources.forget, action.uid, reason=action.reason)
         return True
+    if action.status == "error" and action.problem is not None:
+        # Planned in error (no provider, a parameter refused): recorded once, not retried
+        # until an input changes (the planner keeps planning it in error until then).
+        await asyncio.to_thread(
+            store.resources.fail_unstarted,
+            **_identity(action),
+            operation=action.operation,
+            error=action.problem.message,
+            inputs_hash=action.inputs_hash,
+            next_attempt_at=None,
+        )
+        logger.warning(
+            "%s: %s %s: %s", action.app, action.operation, action.uid, action.problem.message
+        )
+        return False
+    if action.resolution is None or action.bound is None:
+        raise ValueError(f"{action.uid}: planned without providers, so it cannot run")
     raw_params = dict(action.params or {})
     digest = action.inputs_hash or inputs_hash(
         type_=action.type,
@@ -109,27 +114,8 @@ async def run_action(
         params=raw_params,
         annotations=action.annotations,
     )
-    try:
-        resolution = ctx.providers.resolve(
-            type_=action.type, operation=action.operation, annotations=action.annotations
-        )
-        workflow = resolution.workflow
-        params = apply_parameters(
-            workflow, {**raw_params, **_builtin_params(action, record)}, secrets=action.secrets
-        )
-    except PermanentError as exc:
-        attempts = (record.attempts if record is not None else 0) + 1
-        await asyncio.to_thread(
-            store.resources.fail_unstarted,
-            **_identity(action),
-            operation=action.operation,
-            error=exc.message,
-            inputs_hash=digest,
-            next_attempt_at=next_attempt(now, attempts, ctx.engine.backoff),
-        )
-        logger.warning("%s: %s %s: %s", action.app, action.operation, action.uid, exc.message)
-        return False
-    provider = resolution.provider
+    provider, workflow = action.resolution.provider, action.resolution.workflow
+    params = dict(action.bound)
     try:
         execution_id, attempt = await asyncio.to_thread(
             store.resources.begin,
@@ -191,6 +177,7 @@ async def run_action(
     step_outputs: dict[str, Mapping[str, str]] = {}
     outputs: dict[str, str] = {}
     error: str | None = None
+    permanent = False  # a failure no retry can fix: no backoff round
     try:
         declared_secret: frozenset[str] = frozenset()
         context = context_for(
@@ -200,13 +187,15 @@ async def run_action(
             previous_outputs=previous,
         )
         for position, step in enumerate(workflow.steps):
-            executor = ctx.executors.get(step.type)
             try:
+                executor = ctx.executors.get(step.type)
                 rendered = render_step(step, context)
             except TemplateError as exc:
-                error = mask_text(
-                    f"step {step.name!r}: template error in {workflow.file}: {exc}", secrets
-                )
+                error = f"step {step.name!r}: template error in {workflow.file}: {exc}"
+            except PermanentError as exc:
+                error = f"step {step.name!r}: {exc.message}"
+            if error is not None:
+                error, permanent = mask_text(error, secrets), True
                 break
             step_id = await _persist(
                 store.executions.step_started,
@@ -286,6 +275,7 @@ async def run_action(
                 error = mask_text(
                     f"step {step.name!r} {result.status}: {result.error or ''}".strip(), secrets
                 )
+                permanent = result.permanent
                 break
             declared_secret |= result.secret_outputs
             step_outputs[step.name] = dict(result.outputs)
@@ -297,6 +287,7 @@ async def run_action(
                 declared_secret |= marked_secret
             except TemplateError as exc:
                 error = mask_text(f"outputs: template error in {workflow.file}: {exc}", secrets)
+                permanent = True
     except FencedError:
         raise  # another daemon owns the database now: this one writes nothing more
     except Exception as exc:  # any failure of a started execution ends in a recorded outcome
@@ -321,7 +312,10 @@ async def run_action(
             store.resources.fail,
             execution_id,
             error=error,
-            next_attempt_at=next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
+            next_attempt_at=None
+            if permanent
+            else next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
+            exhaust=ctx.engine.max_attempts if permanent else None,
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
         _observe(ctx.metrics, workflow.name, "failed", began)

@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.desired import DesiredApp, DesiredResource, ParsedFile, assemble, parse_file
+from reconciler.desired import DesiredApp, ParsedFile, assemble, parse_file
 from reconciler.errors import SourceError
 from reconciler.plan.guard import Hold, evaluate_hold, pending_deletes
-from reconciler.plan.hashing import canonical_json
 from reconciler.plan.planner import WORKLOAD_TYPE, workload_uid
 from reconciler.plan.tenancy import (
-    SHARED_CONFLICT,
-    Declaration,
     app_name_taken,
+    declarations,
     policy_problem,
     shared_conflicts,
 )
@@ -36,10 +34,6 @@ from reconciler.types import AppName, CommitSha
 from reconciler.yamlfile import NodeBudget
 
 logger = logging.getLogger(__name__)
-
-
-def _fingerprint(resource: DesiredResource) -> str:
-    return canonical_json([resource.type, resource.class_, resource.params, resource.annotations])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +60,9 @@ class RepositorySync:
     _commit: CommitSha | None = None
     _parsed: dict[str, ParsedFile] = field(default_factory=dict)
     _reported: set[str] = field(default_factory=set)
+    _conflicted: set[str] = field(default_factory=set)
+    """Apps this sync refused for a shared-resource conflict (typed, from the last pass): the
+    ones that recover by themselves once the conflict is gone."""
 
     def _included(self, path: str) -> bool:
         return any(match_glob(path, pattern) for pattern in self.settings.include)
@@ -292,69 +289,32 @@ class RepositorySync:
         repository = self.settings.name
         by_name = {u.name: u for u in updates}
         stored = {a.name: a for a in self.store.apps.all()}
-        declarations: list[Declaration] = []
+        incumbents: list[tuple[str, DesiredApp]] = []
         retrying: dict[str, DesiredApp] = {}
         for name, record in stored.items():
             if record.desired is None or not _declares_shared(record.desired):
                 continue
-            if name in snapshots and snapshots[name] is None:
-                continue  # removed in this pass
             old = DesiredApp.from_json(name, record.desired)
-            if record.error is not None:
-                conflicted = record.error.startswith(SHARED_CONFLICT)
-                if record.repository == repository and conflicted and name not in snapshots:
-                    retrying[name] = old  # looked at again as a newcomer
-                continue
-            new = snapshots.get(name) if record.repository == repository else None
-            for resource in old.resources.values():
-                if resource.id is None:
-                    continue
-                fingerprint = _fingerprint(resource)
-                if name in snapshots:
-                    again = next(
-                        (
-                            r
-                            for r in (new.resources.values() if new else ())
-                            if r.uid == resource.uid
-                        ),
-                        None,
-                    )
-                    if again is None or _fingerprint(again) != fingerprint:
-                        continue  # changed in this pass: its new declaration is a newcomer
-                declarations.append(
-                    Declaration(
-                        app=name,
-                        repository=record.repository,
-                        path=record.path,
-                        uid=resource.uid,
-                        fingerprint=fingerprint,
-                        incumbent=True,
-                    )
-                )
+            if record.error is None:
+                incumbents.append((record.repository, old))
+            elif record.repository == repository and name in self._conflicted - snapshots.keys():
+                retrying[name] = old  # looked at again as a newcomer
         candidates = {n: a for n, a in snapshots.items() if a is not None} | retrying
-        for name, app in candidates.items():
-            known = {d.uid for d in declarations if d.app == name}
-            for resource in app.resources.values():
-                if resource.id is not None and resource.uid not in known:
-                    declarations.append(
-                        Declaration(
-                            app=name,
-                            repository=repository,
-                            path=app.path,
-                            uid=resource.uid,
-                            fingerprint=_fingerprint(resource),
-                            incumbent=False,
-                        )
-                    )
-        refused = shared_conflicts(declarations, repository=repository, sharing=self.sharing)
-        for name, message in refused.items():
+        newcomers: dict[str, DesiredApp | None] = {**snapshots, **retrying}
+        refused = shared_conflicts(
+            declarations(incumbents, newcomers, repository=repository),
+            repository=repository,
+            sharing=self.sharing,
+        )
+        self._conflicted = set(refused)
+        for name, conflict in refused.items():
             current = by_name.get(name)
             known_app = stored.get(name)
             spec = current.desired if current is not None else None
             if spec is None and known_app is not None:
                 spec = known_app.desired
             path = current.path if current is not None else candidates[name].path
-            by_name[name] = AppDesired(name=name, path=path, desired=spec, error=message)
+            by_name[name] = AppDesired(name=name, path=path, desired=spec, error=conflict.message)
         for name in retrying:
             if name not in refused and name not in by_name:
                 by_name[name] = AppDesired(

@@ -53,6 +53,9 @@ class StepResult:
     secret_outputs: frozenset[str] = field(default_factory=frozenset)
     """Keys of ``outputs`` the step itself declares secret (Terraform ``sensitive`` outputs,
     an exec plugin's ``secret_outputs``): sealed and masked like workflow-marked secrets."""
+    permanent: bool = False
+    """The step refused its rendered config: running it again with the same inputs cannot
+    help, so the resource waits for a new commit or ``innominatus retry`` (no backoff)."""
 
 
 LogSink = Callable[[str], None]

@@ -22,7 +22,7 @@ SUCCEEDED = StepResult(
 class FakeExecutor:
     """Answers each step with ``results[step_name]`` (else ``default``) after ``delay``
     seconds; the wait is cancellable, like a real step. ``invalid`` makes ``validate``
-    refuse every config with that message."""
+    refuse every config with that message, and ``run`` refuse every rendered one."""
 
     def __init__(
         self,
@@ -45,6 +45,16 @@ class FakeExecutor:
     async def run(
         self, request: StepRequest, *, on_log: LogSink | None = None, log_limit: int = 65536
     ) -> StepResult:
+        if self.invalid is not None:  # refused before anything started, like a real step
+            return StepResult(
+                status="failed",
+                exit_code=None,
+                outputs={},
+                log="",
+                log_truncated=0,
+                error=f"invalid step config: {self.invalid}",
+                permanent=True,
+            )
         self.requests.append(request)
         if self.delay:
             await asyncio.sleep(self.delay)

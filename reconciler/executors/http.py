@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from reconciler.backoff import Backoff
 from reconciler.executors import checks
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.logbuffer import LogBuffer
@@ -76,10 +76,12 @@ def _text(value: Any) -> str:
 
 
 def _delay(attempt: int, first: float, response: httpx.Response | None) -> float:
+    """Seconds before retry ``attempt + 1`` (``attempt`` from 0): ``Retry-After`` when the
+    answer has one, else the one backoff primitive (±25 % jitter), both capped."""
     retry_after = str(response.headers.get("retry-after", "")) if response is not None else ""
     if retry_after.isdigit():
         return min(MAX_DELAY, float(retry_after))
-    return random.uniform(0.5, 1.0) * min(MAX_DELAY, first * 2.0**attempt)  # noqa: S311 - jitter
+    return Backoff(first=first, cap=MAX_DELAY, jitter=0.25).delay(attempt + 1)
 
 
 class HttpExecutor:

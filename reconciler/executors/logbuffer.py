@@ -1,32 +1,18 @@
 """A bounded, masked step log: keeps the tail, counts what was cut.
 
-Secrets are replaced before anything is stored or streamed (ARCHITECTURE §5.5). A secret that
-spans lines (a PEM key, a kubeconfig) is also masked line by line, because a step's output
-reaches the log one line, or one read, at a time. Every executor writes its log through one
-:class:`LogBuffer`; :mod:`reconciler.executors.process` feeds it a subprocess's output.
+Secrets are replaced before anything is stored or streamed (ARCHITECTURE §5.5), by the one
+masking rule (:class:`reconciler.secrets.TextMask`: a secret that spans lines is also masked
+line by line, because a step's output reaches the log one line, or one read, at a time).
+Every executor writes its log through one :class:`LogBuffer`;
+:mod:`reconciler.executors.process` feeds it a subprocess's output.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from reconciler.executors.base import LogSink
-
-MASK = "***"
-MIN_SECRET_LENGTH = 4
-"""Shorter values are not masked: masking ``"1"`` or ``"yes"`` would garble every log."""
-
-
-def _needles(secrets: Collection[str]) -> list[str]:
-    """What to mask: each secret, and each line of a secret that spans lines."""
-    found = {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}
-    for secret in list(found):
-        for line in secret.splitlines():
-            if len(line.strip()) >= MIN_SECRET_LENGTH:
-                found.add(line)
-    # Longest first: where one secret contains another, the whole of it is masked.
-    return sorted(found, key=lambda needle: (-len(needle), needle))
+from reconciler.secrets import TextMask
 
 
 class LogBuffer:
@@ -34,9 +20,8 @@ class LogBuffer:
         if limit < 0:
             raise ValueError(f"log_limit must be 0 or more bytes, got {limit}")
         self._limit = limit
-        needles = _needles(secrets)
-        self._pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
-        self.longest_secret = len(needles[0]) if needles else 0
+        self._mask = TextMask(secrets)
+        self.longest_secret = self._mask.longest
         """Length of the longest masked value: a reader cutting a stream into pieces keeps
         this many characters minus one back, so no secret is split between two writes."""
         self._sink = sink
@@ -45,7 +30,7 @@ class LogBuffer:
         self.truncated = 0
 
     def mask(self, text: str) -> str:
-        return text if self._pattern is None else self._pattern.sub(MASK, text)
+        return self._mask(text)
 
     def write(self, text: str, *, live: bool = True) -> None:
         """Add masked ``text``; ``live=False`` keeps it out of the live stream (it is stored

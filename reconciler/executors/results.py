@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from reconciler.executors.base import StepResult
 from reconciler.executors.logbuffer import LogBuffer
@@ -59,8 +60,9 @@ def failed(log: LogBuffer, error: str, *, exit_code: int | None = None) -> StepR
 
 
 def invalid(log: LogBuffer, exc: ValueError) -> StepResult:
-    """A rendered config its executor refuses (a template produced an unusable value)."""
-    return failed(log, f"invalid step config: {exc}")
+    """A rendered config its executor refuses (a template produced an unusable value): no
+    retry with the same inputs can help."""
+    return replace(failed(log, f"invalid step config: {exc}"), permanent=True)
 
 
 def cannot_start(log: LogBuffer, program: str, exc: OSError) -> StepResult:

@@ -3,7 +3,7 @@
 Pure. The engine's repository sync calls :func:`evaluate_hold` on every pass with *every*
 delete pending for the repository (not only this commit's), the hold it recorded before and the
 deletes a human confirmed; the result is stored as durable state and enforced where a delete
-is started. The PR review asks :func:`delete_guard` for the reason alone.
+is started. The PR review evaluates the same hold over the deletes its plan causes.
 
 A hold ends only by ``innominatus confirm`` (which confirms its exact deletes), by a later commit
 under which those deletes are no longer wanted, or when the pending deletes fall within the
@@ -20,22 +20,41 @@ from typing import Literal
 HoldKind = Literal["limit", "rewrite"]
 
 
-def delete_guard(*, deletes: int, live: int, max_deletes: int) -> str | None:
-    """Why ``deletes`` of ``live`` resources must be confirmed first, or None if they need not."""
-    if deletes == 0:
+@dataclass(frozen=True, slots=True)
+class DeleteLimit:
+    """Deletes beyond the guard's limits: every resource of the repository (``everything``),
+    or more than ``max_deletes`` at once."""
+
+    deletes: int
+    live: int
+    max_deletes: int
+
+    @property
+    def everything(self) -> bool:
+        return self.deletes >= self.live
+
+    def reason(self, repository: str | None) -> str:
+        """Why the deletes must be confirmed, with the exact confirmation (``repository``:
+        the config entry's name)."""
+        command = f"`innominatus confirm {repository or '<repository>'}`"
+        if self.everything:
+            text = (
+                f"this commit would delete all {self.live} resources of the repository; "
+                f"if that is intended, run {command}"
+            )
+        else:
+            text = (
+                f"this commit would delete {self.deletes} resources at once, more than "
+                f"engine.max_deletes={self.max_deletes}; if that is intended, run {command}"
+            )
+        return text
+
+
+def delete_guard(*, deletes: int, live: int, max_deletes: int) -> DeleteLimit | None:
+    """Whether ``deletes`` of ``live`` resources must be confirmed first (None: they need not)."""
+    if deletes == 0 or (deletes < live and deletes <= max_deletes):
         return None
-    if deletes >= live:
-        return (
-            f"this commit would delete all {live} resources of the repository; "
-            "if that is intended, run `innominatus confirm <repository>`"
-        )
-    if deletes > max_deletes:
-        return (
-            f"this commit would delete {deletes} resources at once, more than "
-            f"engine.max_deletes={max_deletes}; if that is intended, run "
-            "`innominatus confirm <repository>`"
-        )
-    return None
+    return DeleteLimit(deletes=deletes, live=live, max_deletes=max_deletes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +108,7 @@ def evaluate_hold(
             deletes=len(pending), live=max(live, len(pending)), max_deletes=max_deletes
         )
         if limit is not None:
-            kind, reason = "limit", limit.replace("<repository>", repository)
+            kind, reason = "limit", limit.reason(repository)
     if kind is None:
         return None
     same = previous is not None and previous.kind == kind and previous.uids == unconfirmed

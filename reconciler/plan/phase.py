@@ -62,7 +62,10 @@ def app_phase(
     if held:
         return "Progressing", Condition("Ready", "False", "DeletesHeld", held[0].detail)
     if actions:
-        names = ", ".join(f"{a.name} ({a.operation})" for a in actions[:5])
+        names = ", ".join(
+            f"{a.name} ({a.operation}{': ' + a.detail if a.status == 'waiting' else ''})"
+            for a in actions[:5]
+        )
         return "Progressing", Condition("Ready", "False", "Reconciling", f"pending: {names}")
     orphans = plan.orphans if plan is not None else ()
     message = "all resources active"

@@ -9,8 +9,9 @@ hashes like the same files committed to Git. In a folder every regular file coun
 (``__pycache__`` too); ``.git`` entries (what Git never commits), symlinks and other special
 files are not part of a tree, in a folder as in a commit. Every path is checked before it is
 hashed or written (:func:`check_tree_path`), so a tree can never name a place outside its
-folder. ``select_version``: the highest tag (``v1.4.0`` or ``1.4.0``) inside a range
-(``>=1.2,<2``). Called by the provider catalogue, its snapshots, the Git checkout and the CLI.
+folder. ``select_version``: the highest release tag (``v1.4.0`` or ``1.4.0``) inside a SemVer
+range (``>=1.2,<2``; syntax and rules in :mod:`.versions`). Called by the provider catalogue,
+its snapshots, the Git checkout and the CLI.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from reconciler.errors import PermanentError
+from reconciler.providers.versions import VersionError, select_tag, tag_version
 
 _FORBIDDEN_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) | {"\\"}
 _LEGACY_SKIPPED = frozenset({".git", "__pycache__"})
@@ -136,26 +135,17 @@ def _read_regular(path: Path) -> tuple[bytes, bool] | None:
         return handle.read(), bool(info.st_mode & stat.S_IXUSR)
 
 
-def _version(tag: str) -> Version | None:
-    try:
-        version = Version(tag.removeprefix("v"))
-    except InvalidVersion:
-        return None
-    return None if version.is_prerelease or version.is_devrelease else version
-
-
 def select_version(tags: Iterable[str], spec: str, *, source: str) -> str:
-    """The tag of the highest release inside ``spec``; PermanentError naming what exists."""
+    """The tag of the highest release inside SemVer range ``spec`` (:mod:`.versions`: e.g.
+    ``>=1.2,<2``); PermanentError naming the release tags that exist."""
+    tags = list(tags)
     try:
-        wanted = SpecifierSet(spec)
-    except InvalidSpecifier as exc:
-        raise PermanentError(
-            f"provider {source}: version {spec!r} is not a version range; write e.g. '>=1.2,<2'"
-        ) from exc
-    candidates = [(v, tag) for tag in tags if (v := _version(tag)) is not None and v in wanted]
-    if not candidates:
-        known = ", ".join(sorted(t for t in tags if _version(t) is not None)) or "none"
+        chosen = select_tag(tags, spec)
+    except VersionError as exc:
+        raise PermanentError(f"provider {source}: version {exc}") from exc
+    if chosen is None:
+        known = ", ".join(sorted(t for t in tags if tag_version(t) is not None)) or "none"
         raise PermanentError(
             f"provider {source}: no release tag matches {spec!r} (release tags: {known})"
         )
-    return max(candidates)[1]
+    return chosen

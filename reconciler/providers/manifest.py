@@ -3,9 +3,9 @@
 Owns the innominatus manifest format (ARCHITECTURE §5.5): ``apiVersion``, ``kind: Provider``
 (legacy ``Platform``), ``metadata`` (SemVer ``version``), ``compatibility``, both capability
 formats and ``workflows[]``. Everything checkable from the file's shape alone is checked here
-(types of values, known keys, known operations, SemVer); cross-references (workflows that
-exist, alias targets) are :mod:`.capabilities`' and :mod:`.provider`'s job. Called by
-:func:`reconciler.providers.provider.load_provider`.
+(types of values, known keys, known operations, SemVer by :mod:`.versions`); cross-references
+(workflows that exist, alias targets) are :mod:`.capabilities`' and :mod:`.provider`'s job.
+Called by :func:`reconciler.providers.provider.load_provider`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BeforeValidator, ConfigDict, model_validator
 
+from reconciler import __version__
 from reconciler.errors import InputError, Location
 from reconciler.providers.documents import (
     InvalidInputError,
@@ -28,6 +29,12 @@ from reconciler.providers.documents import (
     read_mapping,
     validate,
 )
+from reconciler.providers.versions import (
+    SEMVER_ADVICE,
+    VersionError,
+    parse_version,
+    precedence,
+)
 from reconciler.providers.workflow import WorkflowName
 from reconciler.yamlfile import Document
 
@@ -35,28 +42,16 @@ Operation = Literal["create", "read", "update", "delete"]
 OPERATIONS: Final[tuple[str, ...]] = get_args(Operation)
 ApiVersion = Literal["v1", "innominatus.io/v1", "innominatus.io/v1alpha1"]
 
-# semver.org's regular expression for a version (2.0.0).
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-
 
 def _semver(value: Any) -> str:
-    if not isinstance(value, str) or not _SEMVER.match(value):
+    try:
+        parse_version(value)
+    except VersionError as exc:
         raise ValueError(
-            f"{describe(value)} is not a SemVer version; write MAJOR.MINOR.PATCH such as 1.0.0"
-        )
+            f"{describe(value)} is not a SemVer version{exc.hint}; {SEMVER_ADVICE}"
+        ) from None
+    assert isinstance(value, str)
     return value
-
-
-def semver_core(version: str) -> tuple[int, int, int]:
-    """``"1.2.3-rc.1"`` -> ``(1, 2, 3)``: enough to order compatibility bounds."""
-    match = _SEMVER.match(version)
-    if match is None:
-        raise ValueError(f"{version!r} is not a SemVer version")
-    return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
 SemVer = Annotated[str, BeforeValidator(_semver)]
@@ -89,10 +84,11 @@ class Metadata(StrictModel):
     category: Text = ""
 
 
-CORE_VERSION = "1.0.0"
-"""The provider contract this engine implements (the innominatus provider API: manifest
-format, workflow language, step contract), which ``compatibility`` bounds refer to. Kept apart
-from the package version: it changes only when providers would need to change."""
+CORE_VERSION: Final[str] = __version__
+"""The core version ``compatibility`` bounds refer to: innominatus' own version (one source of
+truth, ``reconciler.__version__``, so ``innominatus --version`` and the ``minCoreVersion`` that
+``providers init`` writes agree). Its major number changes only when providers would need to
+change (manifest format, workflow language, step contract)."""
 
 
 class Compatibility(StrictModel):
@@ -103,16 +99,17 @@ class Compatibility(StrictModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Compatibility:
-        low, high = self.minCoreVersion, self.maxCoreVersion
-        if low is not None and high is not None and semver_core(low) > semver_core(high):
+        low = parse_version(self.minCoreVersion) if self.minCoreVersion is not None else None
+        high = parse_version(self.maxCoreVersion) if self.maxCoreVersion is not None else None
+        if low is not None and high is not None and precedence(low) > precedence(high):
             raise ValueError(f"minCoreVersion {low} is above maxCoreVersion {high}; swap them")
-        core = semver_core(CORE_VERSION)
-        if low is not None and semver_core(low) > core:
+        core = parse_version(CORE_VERSION)
+        if low is not None and precedence(low) > core:
             raise ValueError(
                 f"needs core {low} or later; this innominatus implements provider core "
                 f"{CORE_VERSION}: use a provider release for core {CORE_VERSION}"
             )
-        if high is not None and semver_core(high) < core:
+        if high is not None and precedence(high) < core:
             raise ValueError(
                 f"works up to core {high}; this innominatus implements provider core "
                 f"{CORE_VERSION}: use a newer release of the provider"

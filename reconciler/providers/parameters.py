@@ -29,13 +29,13 @@ from reconciler.errors import PermanentError
 from reconciler.providers.documents import describe
 from reconciler.providers.slots import text_of
 from reconciler.providers.template import TemplateError, parse, reads, render
+from reconciler.secrets import is_secret_name
 
 ParameterType = Literal["string", "number", "boolean", "map", "object", "array"]
 PARAMETER_TYPES: Final[tuple[str, ...]] = get_args(ParameterType)
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
-_SECRET_WORDS = ("password", "secret", "token", "private_key", "credential", "connection_string")
 BUILTIN_PARAMETERS: Final[frozenset[str]] = frozenset(
     {
         "app_name",
@@ -163,9 +163,9 @@ def _number(value: Any) -> int | float:
 
 
 def looks_secret(name: str) -> bool:
-    """Whether a parameter's name says its value is secret (ARCHITECTURE §5.5)."""
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    """Whether a parameter's name says its value is secret (ARCHITECTURE §5.5): the one
+    secret-name rule, :func:`reconciler.secrets.is_secret_name`."""
+    return is_secret_name(name)
 
 
 def shown(name: str, value: Any, secrets: Collection[str] = ()) -> str:

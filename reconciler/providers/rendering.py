@@ -20,7 +20,7 @@ from reconciler.providers.contexts import SCRIPT_STEP_TYPES, render_special, ren
 from reconciler.providers.scripts import render_script
 from reconciler.providers.shellscan import shell_context
 from reconciler.providers.slots import text_of
-from reconciler.providers.template import parse, render
+from reconciler.providers.template import holds, parse
 from reconciler.providers.workflow import Step, Workflow
 
 __all__ = [
@@ -65,15 +65,12 @@ def _parsed(source: str) -> tuple[Any, ...]:
     return parse(source)
 
 
-def _truthy(text: str) -> bool:
-    return text.strip() not in ("", "false", "False", "0", "<no value>")
-
-
 def render_step(step: Step, context: Mapping[str, Any]) -> RenderedStep:
-    """A step's config for this run; ``skip`` when its ``if:`` condition is false."""
+    """A step's config for this run; ``skip`` when its ``if:`` condition is false by the one
+    truthiness rule of templates (:func:`reconciler.providers.template.truthy`)."""
     if step.when is not None:
         condition = step.when if "{{" in step.when else "{{ " + step.when + " }}"
-        if not _truthy(render(_parsed(condition), context, emit=text_of)):
+        if not holds(_parsed(condition), context, emit=text_of):
             return RenderedStep(config=step.config, env={}, skip=True)
     special, env = render_special(step.type, step.config, context, step.trust)
     config = {

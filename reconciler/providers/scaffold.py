@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from reconciler.providers.manifest import CORE_VERSION, semver_core
+from reconciler.providers.manifest import CORE_VERSION
+from reconciler.providers.versions import parse_version
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,56}[a-z0-9]")
 """2 to 58 characters: a resource type needs two, and the test app ``<name>-test`` must stay
@@ -24,7 +25,7 @@ def scaffold(name: str) -> dict[str, str]:
             f"{name!r} is not a provider name; use 2 to 58 lower-case letters, digits and '-', "
             "starting and ending with a letter or digit, such as my-queue"
         )
-    major = semver_core(CORE_VERSION)[0]
+    major = parse_version(CORE_VERSION).major
     return {
         "provider.yaml": _MANIFEST.format(name=name, core=CORE_VERSION, major=major),
         "workflows/create.yaml": _WRITE.format(

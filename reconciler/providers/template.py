@@ -1,12 +1,24 @@
-"""A parser and evaluator for the Go-template subset innominatus workflows use (ARCHITECTURE
+r"""A parser and evaluator for the Go-template subset innominatus workflows use (ARCHITECTURE
 §5.5): ``{{ .parameters.x }}``, ``{{ .steps.<step-name>.output.<key> }}`` (hyphens allowed),
 ``{{ .previous.parameters.x }}``, ``{{ if … }}/{{ else if … }}/{{ else }}/{{ end }}``,
 ``{{ range $k, $v := .x }}``, ``eq``, ``ne``, ``not``, ``default``, ``now``, pipes
 (``{{ .x | default "y" }}``), string and number literals, and ``{{-``/``-}}`` trimming.
 
 Pure. Templates are parsed once (a syntax error is a :class:`TemplateError` with the line inside
-the template); evaluation hands every printed value to an ``emit`` callback, which is how
-script rendering keeps values out of shell syntax (:mod:`reconciler.providers.rendering`).
+the template; an ``{{`` that is never closed is one); evaluation hands every printed value to an
+``emit`` callback, which is how script rendering keeps values out of shell syntax
+(:mod:`reconciler.providers.rendering`).
+
+String literals are Go's: ``"..."`` with the escapes ``\\ \" \n \t \r \a \b \f \v``,
+``\xNN``, ``\uNNNN``, ``\UNNNNNNNN`` (any other character, ``é`` included, is itself), and raw
+```...``` strings, taken as written.
+
+**Truthiness** — one rule (:func:`truthy`) for ``{{ if }}``, ``not``, ``default`` and a step's
+``if:``: false are ``null``, ``false``, a number equal to 0, an empty list or map, and a string
+that is, ignoring case and surrounding white space, empty, ``"false"`` or ``"0"`` (parameters
+often arrive as text: ``"0"`` means what ``0`` means, ``"False"`` what ``false`` means).
+Everything else is true (``"no"``, ``"off"`` and ``"[]"`` included: YAML 1.2 has no such
+booleans).
 """
 
 from __future__ import annotations
@@ -23,6 +35,20 @@ _TOKEN = re.compile(
     r"|(?P<field>(?:\$[A-Za-z_]\w*)?(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)+|\.)"
     r"|(?P<var>\$[A-Za-z_]\w*)|(?P<word>[A-Za-z_]\w*)|(?P<pipe>\|)|(?P<assign>:=)|(?P<comma>,))"
 )
+
+
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))", re.DOTALL)
+_SIMPLE_ESCAPES = {
+    "\\": "\\",
+    '"': '"',
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
 
 
 class TemplateError(ValueError):
@@ -158,6 +184,7 @@ def parse(source: str) -> tuple[Any, ...]:
         tail = tail.lstrip()
     if tail:
         stack[-1][2].append(Text(tail))
+    _check_unclosed(source)
     if len(stack) != 1:
         raise TemplateError(
             f"{{{{ {stack[-1][0]} }}}} is never closed with {{{{ end }}}}",
@@ -166,8 +193,56 @@ def parse(source: str) -> tuple[Any, ...]:
     return tuple(stack[0][2])
 
 
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "", [], {}) and value != "false"
+def _check_unclosed(source: str) -> None:
+    """Refuse an ``{{`` with no ``}}`` after it: its text would be printed as is."""
+    position = 0
+    while True:
+        start = source.find("{{", position)
+        if start < 0:
+            return
+        end = source.find("}}", start + 2)
+        if end < 0:
+            line = source.count("\n", 0, start) + 1
+            snippet = source[start : start + 30].split("\n", 1)[0]
+            raise TemplateError(f"{snippet!r}: '{{{{' is never closed with '}}}}'", line=line)
+        position = end + 2
+
+
+def _unquote(text: str, line: int) -> str:
+    """A Go string literal's value: ``"..."`` with its escapes, or a raw ```...``` as is."""
+    if text[0] == "`":
+        return text[1:-1]
+
+    def escape(match: re.Match[str]) -> str:
+        hex_code = match.group(1) or match.group(2) or match.group(3)
+        if hex_code is not None:
+            return chr(int(hex_code, 16))
+        char = match.group(4)
+        if char not in _SIMPLE_ESCAPES:
+            raise TemplateError(f"unknown escape \\{char} in string {text}", line=line)
+        return _SIMPLE_ESCAPES[char]
+
+    try:
+        return _ESCAPE.sub(escape, text[1:-1])
+    except ValueError as exc:  # a \U beyond Unicode
+        if isinstance(exc, TemplateError):
+            raise
+        raise TemplateError(f"invalid escape in string {text}: {exc}", line=line) from exc
+
+
+def truthy(value: Any) -> bool:
+    """The one truthiness rule of templates and step conditions (see the module docstring)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0")
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        return len(value) > 0
+    return True
 
 
 class _Scope:
@@ -208,11 +283,11 @@ class _Scope:
             if text == "ne":
                 return len(args) == 2 and not _same(args[0], args[1])
             if text == "not":
-                return not _truthy(args[0]) if args else True
+                return not truthy(args[0]) if args else True
             if text == "default":
                 if len(args) != 2:
                     raise TemplateError("default takes a fallback and a value", line=line)
-                return args[1] if _truthy(args[1]) else args[0]
+                return args[1] if truthy(args[1]) else args[0]
             if text == "now":
                 return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if text in ("true", "false"):
@@ -227,7 +302,7 @@ class _Scope:
     def atom(self, token: tuple[str, str], line: int) -> Any:
         kind, text = token
         if kind == "str":
-            return text[1:-1].encode().decode("unicode_escape") if text[0] == '"' else text[1:-1]
+            return _unquote(text, line)
         if kind == "num":
             return float(text) if "." in text else int(text)
         if kind in ("field", "var"):
@@ -279,7 +354,7 @@ def render(
             parts.append(printed(scope.pipeline(node.pipeline), node.pipeline))
         elif isinstance(node, If):
             for condition, body in node.branches:
-                if _truthy(scope.pipeline(condition)):
+                if truthy(scope.pipeline(condition)):
                     render(
                         body,
                         context,
@@ -313,6 +388,43 @@ def render(
                     node.body, context, emit=emit, emit_slot=emit_slot, variables=bound, out=parts
                 )
     return "".join(parts) if out is None else ""
+
+
+def holds(
+    nodes: tuple[Any, ...], context: Mapping[str, Any], *, emit: Callable[[Any], str]
+) -> bool:
+    """Whether a condition template (a step's ``if:``) is true by :func:`truthy`: the value of
+    its one expression when it is one (so ``[]``, ``0`` and ``"0"`` are judged as values, as
+    ``{{ if }}`` judges them), else the text it renders to."""
+    significant = [n for n in nodes if not (isinstance(n, Text) and not n.text.strip())]
+    if len(significant) == 1 and isinstance(significant[0], Print):
+        return truthy(_Scope(context, {}).pipeline(significant[0].pipeline))
+    return truthy(render(nodes, context, emit=emit))
+
+
+def fields_of(nodes: tuple[Any, ...]) -> list[tuple[str, int]]:
+    """Every field and variable the template reads, with the line (within it) that reads it:
+    for the load-time check that each one can exist."""
+    found: list[tuple[str, int]] = []
+
+    def pipeline(item: Pipeline) -> None:
+        found.extend((name, item.line) for name in reads(item))
+
+    def walk(body: tuple[Any, ...]) -> None:
+        for node in body:
+            if isinstance(node, Print):
+                pipeline(node.pipeline)
+            elif isinstance(node, If):
+                for condition, branch in node.branches:
+                    pipeline(condition)
+                    walk(branch)
+                walk(node.otherwise)
+            elif isinstance(node, Range):
+                pipeline(node.source)
+                walk(node.body)
+
+    walk(nodes)
+    return found
 
 
 def source_of(pipeline: Pipeline) -> str:

@@ -33,6 +33,7 @@ from reconciler.providers.documents import (
     validate,
 )
 from reconciler.providers.parameters import (
+    BUILTIN_PARAMETERS,
     RESERVED_PREFIX,
     Parameter,
     ParameterType,
@@ -42,6 +43,7 @@ from reconciler.providers.parameters import (
     default_problem,
     shown,
 )
+from reconciler.providers.references import check_references
 from reconciler.providers.template import TemplateError, parse
 from reconciler.settings import parse_duration
 from reconciler.yamlfile import Document
@@ -180,6 +182,7 @@ def load_workflow(path: Path) -> Workflow:
     steps = _steps(model, document, problems, trust)
     outputs = _outputs(model, document, problems)
     problems += _template_problems(document)
+    problems += _reference_problems(document, parameters, model.accept_undeclared_parameters)
     problems += _context_problems(document, steps)
     if problems:
         raise InvalidInputError(problems)
@@ -277,6 +280,24 @@ def _template_problems(document: Document) -> list[InputError]:
     data = document.data if isinstance(document.data, dict) else {}
     walk(data.get("steps"), ("steps",))
     walk(data.get("outputs"), ("outputs",))
+    return found
+
+
+def _reference_problems(
+    document: Document, parameters: tuple[Parameter, ...], accept_undeclared: bool
+) -> list[InputError]:
+    """Templates reading what can never exist (:mod:`.references`): load errors at their line."""
+    found: list[InputError] = []
+
+    def report(path: tuple[str | int, ...], value: Any, line: int, problem: str) -> None:
+        where = ".".join(str(part) for part in path)
+        found.append(
+            InputError(f"{where}: {problem}", location=_location(document, path, value, line))
+        )
+
+    data = document.data if isinstance(document.data, dict) else {}
+    declared = None if accept_undeclared else {p.name for p in parameters} | BUILTIN_PARAMETERS
+    check_references(data, parameters=declared, report=report)
     return found
 
 

@@ -14,6 +14,7 @@ state (for every Score file at a commit) and ``innominatus validate``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.score.container import upgrade_arrays
@@ -28,7 +29,7 @@ from reconciler.score.placeholders import (
     split_ref,
 )
 from reconciler.score.uid import DEFAULT_CLASS
-from reconciler.score.validate import ScoreError, json_pointer, validate_workload
+from reconciler.score.validate import ScoreError, combine, json_pointer, validate_workload
 from reconciler.types import AppName
 from reconciler.yamlfile import Document, NodeBudget, Path_, TooLarge, load_documents
 
@@ -37,26 +38,82 @@ def load_workloads(
     text: str | bytes | TooLarge, *, file: str, budget: NodeBudget | None = None
 ) -> list[Workload]:
     """Every workload of the file, in document order (empty documents are skipped);
-    ``budget``: YAML nodes shared with the other files of the pass."""
+    ``budget``: YAML nodes shared with the other files of the pass.
+
+    Reports everything at once: one :class:`ScoreError` holding every problem of every
+    document (schema, placeholders, reference loops, names declared twice), in file order.
+    Only a file that is not YAML stops at its first error."""
     workloads: list[Workload] = []
-    seen: dict[str, Workload] = {}
+    errors: list[ScoreError] = []
+    seen: dict[str, int] = {}
     for document in _parse(text, file=file, budget=budget):
         if document.data is None:
             continue
-        validate_workload(document)
-        workload = _workload(document)
-        _check_references(document, workload)
-        earlier = seen.get(workload.name)
-        if earlier is not None:
-            raise _error(
-                document,
-                ("metadata", "name"),
-                f"workload {workload.name!r} is already declared at line "
-                f"{earlier.location.line} of this file; give each workload its own name",
-            )
-        seen[workload.name] = workload
-        workloads.append(workload)
+        try:
+            validate_workload(document)
+        except ScoreError as error:
+            errors.append(error)
+            valid = False
+        else:
+            valid = True
+        errors += _check_references(document, _Parts.of(document.data))
+        name = _name_of(document.data)
+        if name is not None:
+            earlier = seen.get(name)
+            if earlier is not None:
+                errors.append(
+                    _error(
+                        document,
+                        ("metadata", "name"),
+                        f"workload {name!r} is already declared at line {earlier} of this "
+                        "file; give each workload its own name",
+                    )
+                )
+            else:
+                seen[name] = document.location(("metadata", "name")).line or 0
+        if valid and not errors:
+            workloads.append(_workload(document))
+    if errors:
+        raise combine(errors)
     return workloads
+
+
+def _name_of(data: Any) -> str | None:
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What the placeholder checks read from a document, taken only where it has the right
+    shape: so they also run on a document the schema check refused, and report their own
+    problems in the same run."""
+
+    metadata: dict[str, Any]
+    params: dict[str, dict[str, Any]]
+    containers: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, data: Any) -> _Parts:
+        if not isinstance(data, dict):
+            return cls({}, {}, {})
+        metadata = data.get("metadata")
+        resources = data.get("resources")
+        containers = data.get("containers")
+        return cls(
+            metadata if isinstance(metadata, dict) else {},
+            {
+                name: _map(spec.get("params"))
+                for name, spec in (resources.items() if isinstance(resources, dict) else ())
+                if isinstance(name, str) and isinstance(spec, dict)
+            },
+            {
+                name: spec
+                for name, spec in (containers.items() if isinstance(containers, dict) else ())
+                if isinstance(name, str) and isinstance(spec, dict)
+            },
+        )
 
 
 def _parse(
@@ -97,42 +154,56 @@ def _workload(document: Document) -> Workload:
     )
 
 
-def _check_references(document: Document, workload: Workload) -> None:
-    """Placeholders in params resolve to this workload, and do not loop."""
-    known = sorted(workload.resources)
-    resolve = make_resolver(
-        metadata=workload.metadata, resources={name: _any_output for name in known}
-    )
-    for path, text in _placeholder_strings(workload):
+def _check_references(document: Document, parts: _Parts) -> list[ScoreError]:
+    """Placeholders resolve to this workload, and params do not loop: every problem."""
+    known = sorted(parts.params)
+    resolve = make_resolver(metadata=parts.metadata, resources=dict.fromkeys(known, _any_output))
+    errors: list[ScoreError] = []
+    for path, text in _placeholder_strings(parts):
         for ref in find_references(text):
-            parts = split_ref(ref)
-            if parts[0] == "resources" and len(parts) > 1 and parts[1] not in known:
+            parts_of_ref = split_ref(ref)
+            resource = parts_of_ref[1] if len(parts_of_ref) > 1 else None
+            if parts_of_ref[0] == "resources" and resource is not None and resource not in known:
                 declared = ", ".join(known)
-                raise _error(
-                    document,
-                    path,
-                    f"invalid ref '{ref}': no known resource '{parts[1]}'; declare it under "
-                    f"`resources` or use one of this workload's: {declared}",
+                errors.append(
+                    _error(
+                        document,
+                        path,
+                        f"invalid ref '{ref}': no known resource '{resource}'; declare it "
+                        f"under `resources` or use one of this workload's: {declared}",
+                    )
                 )
+                continue
             try:
                 render(resolve(ref))
             except PlaceholderError as exc:
                 hint = ""
-                if parts[0] == "metadata":
-                    hint = f"; the workload's metadata has: {', '.join(workload.metadata)}"
-                raise _error(document, path, f"{exc}{hint}") from exc
+                if parts_of_ref[0] == "metadata":
+                    hint = f"; the workload's metadata has: {', '.join(map(str, parts.metadata))}"
+                errors.append(_error(document, path, f"{exc}{hint}"))
             except ValueError as exc:  # a metadata value JSON cannot hold (NaN, infinity)
-                raise _error(document, path, f"invalid ref '{ref}': {exc}") from exc
-    refs = {name: resource_references(spec.params) for name, spec in workload.resources.items()}
+                errors.append(_error(document, path, f"invalid ref '{ref}': {exc}"))
+    cycle = _reference_cycle(document, parts)
+    if cycle is not None:
+        errors.append(cycle)
+    return errors
+
+
+def _reference_cycle(document: Document, parts: _Parts) -> ScoreError | None:
+    refs = {name: resource_references(params) for name, params in parts.params.items()}
     try:
         creation_order(refs)
     except CycleError as exc:
         first, then = exc.cycle[0], exc.cycle[1]
-        params = workload.resources[first].params
         path = next(
-            path
-            for path, text in _string_leaves(params, ("resources", first, "params"))
-            if then in resource_references(text)
+            (
+                path
+                for path, text in _string_leaves(
+                    parts.params[first], ("resources", first, "params")
+                )
+                if then in resource_references(text)
+            ),
+            ("resources", first, "params"),
         )
         if first == then:
             why = "a resource's params cannot use its own outputs; remove the reference"
@@ -141,25 +212,40 @@ def _check_references(document: Document, workload: Workload) -> None:
                 "resource params reference each other in a loop, so none can be created "
                 "first; remove one of these references"
             )
-        raise _error(document, path, f"{exc}: {why}") from exc
+        return _error(document, path, f"{exc}: {why}")
+    return None
 
 
-def _placeholder_strings(workload: Workload) -> Iterator[tuple[Path_, str]]:
+def _placeholder_strings(parts: _Parts) -> Iterator[tuple[Path_, str]]:
     """Every string placeholders are substituted in: resource params, container variables,
     file content (unless ``noExpand`` or ``binaryContent``) and volume sources (never command,
     args or image)."""
-    for name, resource in workload.resources.items():
-        yield from _string_leaves(resource.params, ("resources", name, "params"))
-    for name, container in workload.containers.items():
+    for name, params in parts.params.items():
+        yield from _string_leaves(params, ("resources", name, "params"))
+    for name, container in parts.containers.items():
         base: Path_ = ("containers", name)
-        for key, value in (container.get("variables") or {}).items():
-            yield (*base, "variables", key), value
-        for target, entry in (container.get("files") or {}).items():
-            if isinstance(entry, dict) and "content" in entry and not entry.get("noExpand"):
-                yield (*base, "files", target, "content"), entry["content"]
-        for target, entry in (container.get("volumes") or {}).items():
-            if isinstance(entry, dict) and "source" in entry:
+        for key, value in _entries(container.get("variables")):
+            if isinstance(value, str):
+                yield (*base, "variables", key), value
+        for target, entry in _entries(container.get("files")):
+            content = entry.get("content") if isinstance(entry, dict) else None
+            if isinstance(content, str) and not entry.get("noExpand"):
+                yield (*base, "files", target, "content"), content
+        for target, entry in _entries(container.get("volumes")):
+            if isinstance(entry, dict) and isinstance(entry.get("source"), str):
                 yield (*base, "volumes", target, "source"), entry["source"]
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(value: Any) -> list[tuple[str, Any]]:
+    """A map's items (string keys only); nothing for anything else (the schema check says
+    what is wrong with it)."""
+    if not isinstance(value, dict):
+        return []
+    return [(key, item) for key, item in value.items() if isinstance(key, str)]
 
 
 def _any_output(keys: list[str]) -> str:

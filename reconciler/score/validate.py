@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -76,8 +76,22 @@ _CONTAINER_HINTS = {
 _RESOURCE_HINTS = {"properties": f"{_NOT_SCORE}; use `params`"}
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a Score file: where (``file:line:column`` and the RFC 6901 ``pointer``
+    of the key) and what to do about it."""
+
+    location: Location
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.pointer or '(root)'}: {self.message}"
+
+
 class ScoreError(InputError):
-    """An invalid Score document: ``pointer`` (RFC 6901) names the offending key."""
+    """An invalid Score file: every problem found in it (``located``, in file order; the
+    message lists them one per line), the first one's ``pointer`` and location."""
 
     def __init__(
         self,
@@ -86,10 +100,34 @@ class ScoreError(InputError):
         location: Location,
         pointer: str,
         problems: list[tuple[Path_, str]] | None = None,
+        located: Sequence[Problem] | None = None,
     ) -> None:
         super().__init__(f"{pointer or '(root)'}: {message}", location=location)
         self.pointer = pointer
         self.problems: list[tuple[Path_, str]] = problems or []
+        self.located: tuple[Problem, ...] = (
+            tuple(located) if located else (Problem(location, pointer, message),)
+        )
+
+
+def combine(errors: Sequence[ScoreError]) -> ScoreError:
+    """One error holding every problem of ``errors`` (all of one file), in file order."""
+    located = sorted(
+        {problem: None for error in errors for problem in error.located},
+        key=lambda p: (p.location.line or 0, p.location.column or 0),
+    )
+    first = located[0]
+    error = ScoreError(
+        first.message,
+        location=first.location,
+        pointer=first.pointer,
+        problems=[item for error in errors for item in error.problems],
+        located=located,
+    )
+    if len(located) > 1:
+        error.message = "\n".join(str(problem) for problem in located)
+        error.args = (error.message,)
+    return error
 
 
 def json_pointer(path: Path_) -> str:
@@ -125,21 +163,15 @@ class _Check:
 
     def errors(self, problems: list[tuple[Path_, str]]) -> ScoreError:
         """One error holding every problem, one per line, in file order."""
-        located = sorted(
-            ((self.document.location(path), path, message) for path, message in problems),
-            key=lambda item: (item[0].line or 0, item[0].column or 0),
-        )
-        first = located[0]
-        error = ScoreError(
-            first[2], location=first[0], pointer=json_pointer(first[1]), problems=problems
-        )
-        if len(located) > 1:
-            error.message = "\n".join(
-                f"{loc}: {json_pointer(path) or '(root)'}: {message}"
-                for loc, path, message in located
-            )
-            error.args = (error.message,)
-        return error
+        return combine([self.error(path, message) for path, message in problems])
+
+    def collect(self, problems: list[tuple[Path_, str]], check: Callable[[], object]) -> None:
+        """Run ``check``; add what it raised to ``problems`` (checks that stop at their first
+        problem are run one by one, so independent problems are all reported)."""
+        try:
+            check()
+        except ScoreError as error:
+            problems.extend(error.problems)
 
     def mapping(self, path: Path_, value: Any, what: str = "a map") -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -160,11 +192,14 @@ class _Check:
     def known_keys(
         self, path: Path_, data: Mapping[str, Any], allowed: tuple[str, ...], hints: dict[str, str]
     ) -> None:
+        """Raise one error naming every key of ``data`` that ``allowed`` does not hold."""
+        problems: list[tuple[Path_, str]] = []
         for key in data:
             if key in allowed:
                 continue
             if key in hints:
-                raise self.error((*path, key), f"`{key}` {hints[key]}")
+                problems.append(((*path, key), f"`{key}` {hints[key]}"))
+                continue
             if not path and key.startswith("x-"):
                 hint = "Score extensions (x-*) are not part of score.dev/v1b1; remove it"
             else:
@@ -172,51 +207,55 @@ class _Check:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 guess = f"did you mean `{close[0]}`? " if close else ""
                 hint = f"unknown key {where}; {guess}Score allows {', '.join(allowed)}"
-            raise self.error((*path, key), hint)
+            problems.append(((*path, key), hint))
+        if problems:
+            raise self.errors(problems)
 
 
 def validate_workload(document: Document) -> None:
     """Raise one :class:`ScoreError` holding every problem of ``document``, one per line.
 
-    Keys and nesting, ``apiVersion`` (a Kubernetes manifest or an older Score version says so
-    first) and the top-level keys stop the check; then ``metadata``, every container, the
-    service and every resource are checked on their own, so each problem is reported once.
+    Keys that are not strings and nesting too deep stop the check (what follows could not be
+    read safely), and so does a document that is not Score at all (a Kubernetes manifest says
+    so in one line); otherwise every check runs on its own — ``apiVersion``, the top-level
+    keys, ``metadata``, each container, the service, each resource, each field of a resource —
+    so one run reports every problem, each once.
     """
     check = _Check(document)
     data = check.mapping(
         (), document.data, "a Score workload (a map with apiVersion, metadata and containers)"
     )
     _check_keys_and_depth(check, data)
-    if "apiVersion" not in data:
-        raise check.error(("apiVersion",), f"missing; add `apiVersion: {API_VERSION}`")
-    api_version = data["apiVersion"]
-    if api_version != API_VERSION:
-        shown = repr(api_version) if isinstance(api_version, str) else describe(api_version)
-        raise check.error(("apiVersion",), f"{shown} is not supported; expected {API_VERSION!r}")
-    check.known_keys((), data, TOP_LEVEL_KEYS, _TOP_LEVEL_HINTS)
     problems: list[tuple[Path_, str]] = []
-    sections: list[Callable[[], None]] = [
-        partial(_check_metadata, check, data),
-        partial(_check_containers, check, data),
-    ]
+    api_version = data.get("apiVersion")
+    if "apiVersion" not in data:
+        problems.append((("apiVersion",), f"missing; add `apiVersion: {API_VERSION}`"))
+    elif api_version != API_VERSION:
+        shown = repr(api_version) if isinstance(api_version, str) else describe(api_version)
+        message = f"{shown} is not supported; expected {API_VERSION!r}"
+        foreign = isinstance(api_version, str) and not api_version.startswith("score.dev/")
+        if foreign or "kind" in data:
+            raise check.error(("apiVersion",), message)
+        problems.append((("apiVersion",), message))
+    check.collect(problems, partial(check.known_keys, (), data, TOP_LEVEL_KEYS, _TOP_LEVEL_HINTS))
+    check.collect(problems, partial(_check_metadata, check, data))
+    check.collect(problems, partial(_check_containers, check, data))
     resources = data.get("resources")
     if isinstance(resources, dict):
-        sections += [partial(_check_resource, check, n, r) for n, r in resources.items()]
+        for name, resource in resources.items():
+            check.collect(problems, partial(_check_resource, check, name, resource))
     elif "resources" in data:
         what = describe(resources)
         problems.append(
             (("resources",), f"expected a map of resource names to resources, got {what}")
         )
-    for section in sections:
-        try:
-            section()
-        except ScoreError as error:
-            problems.extend(error.problems)
     if problems:
         raise check.errors(problems)
 
 
 def _check_keys_and_depth(check: _Check, data: dict[str, Any]) -> None:
+    """Every key a string, nesting bounded: raise every non-string key at once."""
+    problems: list[tuple[Path_, str]] = []
     stack: list[tuple[Path_, Any]] = [((), data)]
     while stack:
         path, value = stack.pop()
@@ -225,37 +264,63 @@ def _check_keys_and_depth(check: _Check, data: dict[str, Any]) -> None:
         if isinstance(value, dict):
             for key in value:
                 if not isinstance(key, str):
-                    raise check.error(
-                        (*path, str(key)),
-                        f"the key {json.dumps(key)} is not a string; quote it "
-                        "(Score documents are JSON, whose keys are strings)",
+                    problems.append(
+                        (
+                            (*path, str(key)),
+                            f"the key {json.dumps(key)} is not a string; quote it "
+                            "(Score documents are JSON, whose keys are strings)",
+                        )
                     )
-            stack.extend(((*path, key), item) for key, item in reversed(value.items()))
+            stack.extend(
+                ((*path, key), item)
+                for key, item in reversed(value.items())
+                if isinstance(key, str)
+            )
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in reversed(list(enumerate(value))))
+    if problems:
+        raise check.errors(problems)
 
 
 def _check_metadata(check: _Check, data: dict[str, Any]) -> None:
     if "metadata" not in data:
         raise check.error(("metadata",), "missing; add `metadata:` with the workload's `name`")
     metadata = check.mapping(("metadata",), data["metadata"])
+    problems: list[tuple[Path_, str]] = []
     if "name" not in metadata:
-        raise check.error(
-            ("metadata", "name"), "missing; add the workload's name (its app name, unique)"
+        problems.append(
+            (("metadata", "name"), "missing; add the workload's name (its app name, unique)")
         )
-    check.name(("metadata", "name"), metadata["name"], _LABEL, "workload name", _LABEL_RULE)
+    else:
+        check.collect(
+            problems,
+            partial(
+                check.name, ("metadata", "name"), metadata["name"], _LABEL, "workload name",
+                _LABEL_RULE,
+            ),
+        )  # fmt: skip
     if "annotations" in metadata:
-        _check_annotations(check, ("metadata", "annotations"), metadata["annotations"])
+        check.collect(
+            problems,
+            partial(
+                _check_annotations, check, ("metadata", "annotations"), metadata["annotations"]
+            ),
+        )
+    if problems:
+        raise check.errors(problems)
 
 
 def _check_annotations(check: _Check, path: Path_, value: Any) -> None:
     annotations = check.mapping(path, value)
+    problems: list[tuple[Path_, str]] = []
     for key, item in annotations.items():
         if not (2 <= len(key) <= 316 and _ANNOTATION.fullmatch(key)):
-            raise check.error(
-                (*path, key), f"{key!r} is not a valid annotation name; {_ANNOTATION_RULE}"
+            problems.append(
+                ((*path, key), f"{key!r} is not a valid annotation name; {_ANNOTATION_RULE}")
             )
-        check.string((*path, key), item)
+        check.collect(problems, partial(check.string, (*path, key), item))
+    if problems:
+        raise check.errors(problems)
 
 
 def _check_containers(check: _Check, data: dict[str, Any]) -> None:
@@ -270,26 +335,32 @@ def _check_containers(check: _Check, data: dict[str, Any]) -> None:
         raise check.error(("containers",), "empty; add at least one container with an `image`")
     problems: list[tuple[Path_, str]] = []
     for name, container in containers.items():
-        path: Path_ = ("containers", name)
-        check.name(path, name, _LABEL, "container name", _LABEL_RULE)
-        spec = check.mapping(path, container, "a container (a map with `image`)")
-        check.known_keys(path, spec, CONTAINER_KEYS, _CONTAINER_HINTS)
-        problems += CONTAINER.check(path, spec)
-        before = spec.get("before")
-        if isinstance(before, dict):
-            for other in before:
-                if other == name:
-                    problems.append(
-                        ((*path, "before", other), "a container cannot wait for itself")
-                    )
-                elif other not in containers:
-                    known = ", ".join(sorted(containers))
-                    problems.append(
-                        ((*path, "before", other), f"no container {other!r} (containers: {known})")
-                    )
+        check.collect(problems, partial(_check_container, check, containers, name, container))
     problems += _before_cycles(containers)
     if "service" in data:
         problems += SERVICE.check(("service",), data["service"])
+    if problems:
+        raise check.errors(problems)
+
+
+def _check_container(check: _Check, containers: dict[str, Any], name: str, container: Any) -> None:
+    path: Path_ = ("containers", name)
+    problems: list[tuple[Path_, str]] = []
+    check.collect(problems, partial(check.name, path, name, _LABEL, "container name", _LABEL_RULE))
+    spec = check.mapping(path, container, "a container (a map with `image`)")
+    check.collect(problems, partial(check.known_keys, path, spec, CONTAINER_KEYS, _CONTAINER_HINTS))
+    # Unknown keys were reported just above, with a hint: the schema check sees the rest.
+    problems += CONTAINER.check(path, {k: v for k, v in spec.items() if k in CONTAINER_KEYS})
+    before = spec.get("before")
+    if isinstance(before, dict):
+        for other in before:
+            if other == name:
+                problems.append(((*path, "before", other), "a container cannot wait for itself"))
+            elif other not in containers:
+                known = ", ".join(sorted(containers))
+                problems.append(
+                    ((*path, "before", other), f"no container {other!r} (containers: {known})")
+                )
     if problems:
         raise check.errors(problems)
 
@@ -310,19 +381,37 @@ def _before_cycles(containers: dict[str, Any]) -> list[tuple[Path_, str]]:
 
 def _check_resource(check: _Check, name: str, resource: Any) -> None:
     path: Path_ = ("resources", name)
-    check.name(path, name, _LABEL, "resource name", _LABEL_RULE)
+    problems: list[tuple[Path_, str]] = []
+    check.collect(problems, partial(check.name, path, name, _LABEL, "resource name", _LABEL_RULE))
     spec = check.mapping(path, resource, "a resource (a map with `type`)")
-    check.known_keys(path, spec, RESOURCE_KEYS, _RESOURCE_HINTS)
+    check.collect(problems, partial(check.known_keys, path, spec, RESOURCE_KEYS, _RESOURCE_HINTS))
     if "type" not in spec:
-        raise check.error((*path, "type"), "missing; add the resource type, e.g. `postgres`")
-    check.name((*path, "type"), spec["type"], _TYPE, "resource type", _TYPE_RULE)
+        problems.append(((*path, "type"), "missing; add the resource type, e.g. `postgres`"))
+    else:
+        check.collect(
+            problems,
+            partial(check.name, (*path, "type"), spec["type"], _TYPE, "resource type", _TYPE_RULE),
+        )
     if "class" in spec:
-        check.name((*path, "class"), spec["class"], _TYPE, "resource class", _TYPE_RULE)
+        check.collect(
+            problems,
+            partial(
+                check.name, (*path, "class"), spec["class"], _TYPE, "resource class", _TYPE_RULE
+            ),
+        )
     if "id" in spec:
-        check.name((*path, "id"), spec["id"], _ID, "resource id", _ID_RULE)
+        check.collect(
+            problems, partial(check.name, (*path, "id"), spec["id"], _ID, "resource id", _ID_RULE)
+        )
     if "params" in spec:
-        check.mapping((*path, "params"), spec["params"])
+        check.collect(problems, partial(check.mapping, (*path, "params"), spec["params"]))
     if "metadata" in spec:
-        metadata = check.mapping((*path, "metadata"), spec["metadata"])
-        if "annotations" in metadata:
-            _check_annotations(check, (*path, "metadata", "annotations"), metadata["annotations"])
+        check.collect(problems, partial(_check_resource_metadata, check, path, spec["metadata"]))
+    if problems:
+        raise check.errors(problems)
+
+
+def _check_resource_metadata(check: _Check, path: Path_, value: Any) -> None:
+    metadata = check.mapping((*path, "metadata"), value)
+    if "annotations" in metadata:
+        _check_annotations(check, (*path, "metadata", "annotations"), metadata["annotations"])

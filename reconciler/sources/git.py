@@ -17,7 +17,6 @@ mirrors run in parallel. Every failure is a redacted :class:`~reconciler.errors.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import shutil
 import threading
@@ -29,6 +28,7 @@ from types import TracebackType
 
 import git
 
+from reconciler.backoff import Backoff
 from reconciler.errors import SourceError
 from reconciler.sources.commit import build_commit
 from reconciler.sources.globs import compile_globs
@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 PUSH_ATTEMPTS = 5
 """Pushes of one status commit before write_files gives up (each on a re-fetched tip)."""
-_BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 2.0
+_PUSH_BACKOFF = Backoff(first=0.1, cap=2.0, jitter=0.5)
+"""Waits between rejected pushes: jittered widely, so two writers racing drift apart."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -238,9 +239,7 @@ class GitMirror:
                     logger.info("%s: pushed %s to %s", self._label, commit, branch)
                     return commit
             if attempt < PUSH_ATTEMPTS:
-                delay = random.uniform(0.5, 1.0) * min(  # noqa: S311 - jitter, not a secret
-                    _BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (attempt - 1)
-                )
+                delay = _PUSH_BACKOFF.delay(attempt)
                 logger.info(
                     "%s: push to %s rejected (attempt %d of %d); retrying in %.2fs",
                     self._label,

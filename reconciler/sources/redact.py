@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-MASK = "***"
-"""What a secret string is replaced with."""
+from reconciler.secrets import mask_text
 
 # scheme "://" userinfo "@": the userinfo is everything up to the last "@" before the
 # authority ends ("/", "?", "#" or whitespace), so a password holding a raw "@" is still
@@ -33,9 +32,7 @@ def redact_url(url: str) -> str:
 def redact_text(text: str, *, secrets: Collection[str] = ()) -> str:
     """``text`` with every URL's userinfo removed and every string of ``secrets`` masked.
 
-    Secrets are replaced longest first, so a secret that contains another is masked whole;
-    empty strings are ignored (masking "" would mask between every character).
+    Secrets are masked by the one masking function, however short (a token the caller
+    names is secret whatever its length); empty strings are ignored.
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return _URL_USERINFO.sub(r"\g<scheme>", text)
+    return _URL_USERINFO.sub(r"\g<scheme>", mask_text(text, secrets, min_length=1))

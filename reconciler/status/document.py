@@ -2,7 +2,8 @@
 and ``innominatus status`` so all three report the same thing.
 
 Secret outputs never appear: keys the provider marked secret, and keys whose name says so
-(password, secret, token, private_key, credentials, connection_string), are masked.
+(:func:`reconciler.secrets.is_secret_name`), are masked, and every known secret value is
+masked by value elsewhere (:func:`reconciler.secrets.mask_text`).
 
 An app whose repository cannot be fetched or read gets a ``SourceAvailable`` condition with
 status ``"False"`` (the redacted error, when the outage began, the last commit read in full)

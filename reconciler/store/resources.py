@@ -466,7 +466,11 @@ class Resources:
         error: str,
         next_attempt_at: datetime | None,
         interrupted: bool = False,
+        exhaust: int | None = None,
     ) -> None:
+        """The execution failed. ``exhaust`` (engine.max_attempts) marks a failure no retry
+        can fix: every attempt counts as used and there is no next attempt, so the planner
+        waits for a new commit or ``innominatus retry`` instead of backing off."""
         with self._db.transaction(fenced=True) as session:
             execution = session.get_one(ExecutionRow, execution_id)
             row = session.scalars(
@@ -477,13 +481,17 @@ class Resources:
             row.last_error, row.next_attempt_at = error, next_attempt_at
             if interrupted:
                 row.attempts = max(0, row.attempts - 1)
+            if exhaust is not None:
+                row.attempts, row.next_attempt_at = max(row.attempts, exhaust), None
             transition(session, row, "failed", reason=error, execution_id=execution_id)
 
     def forget(self, uid: str, *, reason: str) -> None:
-        """A resource that was only requested (never provisioned) leaves without a workflow."""
+        """A resource that was never provisioned (only requested, or failed before any
+        execution started) leaves without a workflow."""
         with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
-            if row is not None and row.state == "requested":
+            never_ran = row is not None and row.state == "failed" and row.execution_id is None
+            if row is not None and (row.state == "requested" or never_ran):
                 transition(session, row, "terminated", reason=reason)
                 session.execute(delete(ClaimRow).where(ClaimRow.uid == uid))
 

@@ -3,8 +3,10 @@ in ``plan.schema.json`` beside this module (JSON Schema 2020-12).
 
 Stable: fields are only ever added; a rename or a change of meaning bumps
 ``schema_version``. Apps are sorted by name, actions in run order, problems in the order they
-were found. A change's ``old`` is absent for an ``add`` and ``new`` for a ``remove``; secret
-values are stable masks (``***1a2b3c``). Pure; called by ``innominatus plan --format json``.
+were found. A change's ``old`` is absent for an ``add`` and ``new`` for a ``remove``; an
+action's ``workflow_unknown`` and the document's ``notes`` are there only when a provider
+source could not be loaded on this machine. Secret values are stable masks (``***1a2b3c``).
+Pure; called by ``innominatus plan --format json``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _change(change: ParamChange) -> dict[str, Any]:
 
 
 def _action(action: ReviewAction) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "order": action.order,
         "operation": action.operation,
         "uid": action.uid,
@@ -48,10 +50,13 @@ def _action(action: ReviewAction) -> dict[str, Any]:
         "after": list(action.after),
         "changes": [_change(change) for change in action.changes],
     }
+    if action.unknown is not None:
+        entry["workflow_unknown"] = action.unknown
+    return entry
 
 
 def review_document(review: Review) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "mode": review.mode,
         "repository": review.repository,
@@ -73,6 +78,12 @@ def review_document(review: Review) -> dict[str, Any]:
             for p in review.problems
         ],
     }
+    if review.notes:
+        document["notes"] = [
+            {"kind": n.kind, "source": n.source, "setting": n.setting, "message": n.message}
+            for n in review.notes
+        ]
+    return document
 
 
 def render_json(review: Review) -> str:

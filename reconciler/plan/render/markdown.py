@@ -1,6 +1,7 @@
-"""The review as pull-request comments: summary table and problems first, then one folded
-``<details>`` section per app (its actions as a table, each parameter diff in a ``diff``
-block), split into parts that each stay under a forge's comment limit (GitHub: 65,536).
+"""The review as pull-request comments: summary table, problems and the provider sources not
+loadable on this machine first, then one folded ``<details>`` section per app (its actions as
+a table, each parameter diff in a ``diff`` block), split into parts that each stay under a
+forge's comment limit (GitHub: 65,536).
 
 Every part starts with :data:`MARKER` on its first line and ``<!-- innominatus-plan part N of
 M -->`` on its second, so CI finds its own comments again (``examples/ci/sticky-comment.sh``).
@@ -20,6 +21,7 @@ import re
 from reconciler.plan.render.words import (
     SYMBOL,
     change_line,
+    notes_line,
     printable,
     problems_line,
     sides,
@@ -104,6 +106,10 @@ def _header(review: Review, budget: int) -> str:
                 out.append(f"- … {left} more: run `innominatus plan` to see them all")
                 break
             out.append(item)
+        out.append("")
+    if review.notes:
+        out += ["#### Not loadable on this machine", "", _text(notes_line(review)), ""]
+        out += [f"- {_text(note.message, 2000)}" for note in review.notes]
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -1,7 +1,8 @@
 """The review for a terminal: the summary line, then per app its actions in run order with
-their workflows, reasons and parameter diffs, then the problems. Every printed line is one
-line: control characters from Score files (line breaks, terminal escapes) are shown escaped.
-Pure and deterministic (apps sorted by name); called by ``innominatus plan --format text``.
+their workflows, reasons and parameter diffs, then the problems, then the notes (provider
+sources not loadable on this machine). Every printed line is one line: control characters
+from Score files (line breaks, terminal escapes) are shown escaped. Pure and deterministic
+(apps sorted by name); called by ``innominatus plan --format text``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from reconciler.plan.render.words import (
     SYMBOL,
     change_line,
+    notes_line,
     printable,
     problems_line,
     sides,
@@ -29,6 +31,8 @@ def render_text(review: Review) -> str:
     lines = [summary_line(review)]
     if review.problems:
         lines.append(problems_line(review))
+    if review.notes:
+        lines.append(notes_line(review))
     where = f" (repository {review.repository})" if review.repository else ""
     lines += ["", f"Compared: {sides(review)}{where}", ""]
     for app in review.apps:
@@ -51,6 +55,10 @@ def render_text(review: Review) -> str:
         lines.append("Problems:")
         for problem in review.problems:
             lines.extend(_problem(problem))
+        lines.append("")
+    if review.notes:
+        lines.append("Not loadable on this machine:")
+        lines.extend(f"  ~ {note.kind}: {note.message}" for note in review.notes)
         lines.append("")
     # Every line is one line: control characters from Score files are shown as escapes.
     return "\n".join(printable(line) for line in lines).rstrip() + "\n"

@@ -100,8 +100,23 @@ def why(action: ReviewAction) -> str:
 
 
 def workflows(action: ReviewAction) -> str:
-    """The workflow(s) an action runs, in order: a replace deletes first."""
-    runs = action.workflow or "(no workflow)"
+    """The workflow(s) an action runs, in order: a replace deletes first. One that cannot be
+    known on this machine says why (``unknown on this machine (provider team-a not loadable
+    here: ...)``)."""
+    missing = f"unknown on this machine ({action.unknown})" if action.unknown else "(no workflow)"
+    runs = action.workflow or missing
     if action.operation == "replace":
-        return f"{action.delete_workflow or '(no workflow)'} then {runs}"
+        return f"{action.delete_workflow or missing} then {runs}"
     return runs
+
+
+def notes_line(review: Review) -> str:
+    """``2 provider sources are not loadable on this machine: ...``, or empty."""
+    count = len(review.notes)
+    if not count:
+        return ""
+    sources = "source is" if count == 1 else "sources are"
+    return (
+        f"{count} provider {sources} not loadable on this machine (values of the daemon's "
+        "host): their types show as unknown. Not a problem: the daemon's host has them."
+    )

@@ -1,16 +1,19 @@
 """Pull-request review (ARCHITECTURE §5.7): what a merge would do, as a stable model.
 
-:func:`review_desired` compares the desired state at the merge base with the one at head;
-:func:`review_state` compares head with the recorded state (what the daemon would do now).
-Both resolve each action to the ``provider/workflow`` it runs, diff its params with secrets
-masked, and list the problems a reviewer must see. Pure. Called by ``innominatus plan``;
-rendered by :mod:`reconciler.plan.render`.
+Both modes run the daemon's own planner (:func:`reconciler.plan.planner.plan_app`, which
+resolves each action's workflow and binds its parameters): :func:`review_desired` plans head
+against a recorded state synthesised from the merge base, :func:`review_state` against the
+recorded state itself (what the daemon would do now). Each action shows the
+``provider/workflow`` it runs and its parameter diff with secrets masked; problems a reviewer
+must see are listed. Pure. Called by ``innominatus plan`` (through
+:mod:`reconciler.assembly.review`); rendered by :mod:`reconciler.plan.render`.
 """
 
+from reconciler.plan.review.base import review_desired, synthesised
 from reconciler.plan.review.checks import ReviewContext
-from reconciler.plan.review.compare import review_desired
 from reconciler.plan.review.model import (
     OPERATIONS,
+    Note,
     Orphan,
     ParamChange,
     Problem,
@@ -26,6 +29,7 @@ __all__ = [
     "KNOWN_AFTER_APPLY",
     "OPERATIONS",
     "Masker",
+    "Note",
     "Orphan",
     "ParamChange",
     "Problem",
@@ -37,4 +41,5 @@ __all__ = [
     "Side",
     "review_desired",
     "review_state",
+    "synthesised",
 ]

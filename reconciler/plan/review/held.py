@@ -1,19 +1,22 @@
 """Which apps a review leaves alone, and why: the engine's rules for broken input.
 
 A file that no longer parses keeps its apps at their last good version (invariant 1: nothing
-of theirs is deleted); an app declared twice or with a dependency cycle is ``Invalid``; two
-apps declaring one shared resource (same ``id``) differently are both ``Invalid``, each
-message naming the other. Each case becomes a :class:`~.model.Problem`, and the apps it names
-are *held*: no action of theirs is planned. Pure; called by :mod:`.compare` and :mod:`.state`.
+of theirs is deleted); an app declared twice or with a dependency cycle is ``Invalid``; an app
+declaring a shared resource (same ``id``) differently from the app already running it, or one
+another repository owns, is ``Invalid`` while the incumbent keeps running — the engine's rule,
+:func:`reconciler.plan.tenancy.shared_conflicts`, on the same typed declarations. Each case
+becomes a :class:`~.model.Problem`, and the apps it names are *held*: no action of theirs is
+planned. Pure; called by :mod:`.state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from reconciler.desired import DesiredApp, DesiredState
-from reconciler.plan.hashing import canonical_json
 from reconciler.plan.review.model import Problem
+from reconciler.plan.tenancy import declarations
+from reconciler.plan.tenancy import shared_conflicts as refused_declarations
 
 
 def declared_shared(apps: Mapping[str, DesiredApp]) -> dict[str, tuple[str, ...]]:
@@ -49,25 +52,21 @@ def invalid_apps(
     return held
 
 
-def shared_conflicts(apps: Mapping[str, DesiredApp], problems: list[Problem]) -> set[str]:
-    """Apps declaring one shared resource differently; one problem per app and resource."""
-    seen: dict[str, list[tuple[str, str, str]]] = {}
-    for app in apps.values():
-        for r in app.resources.values():
-            if r.id is not None:
-                form = canonical_json([r.type, r.class_, dict(r.params), dict(r.annotations)])
-                seen.setdefault(r.uid, []).append((app.name, app.path, form))
-    conflicted: set[str] = set()
-    for uid, declarations in sorted(seen.items()):
-        if len({form for _, _, form in declarations}) < 2:
-            continue
-        for name, _path, _ in sorted(declarations):
-            others = ", ".join(f"{o} ({p})" for o, p, _ in sorted(declarations) if o != name)
-            message = (
-                f"shared resource conflict: {uid} is also declared by {others} with different "
-                "type, class, params or annotations; declare it identically everywhere, or "
-                "give one of them another id"
-            )
-            problems.append(Problem("shared-conflict", message, name, uid))
-            conflicted.add(name)
-    return conflicted
+def shared_conflicts(
+    incumbents: Iterable[tuple[str, DesiredApp]],
+    apps: Mapping[str, DesiredApp | None],
+    problems: list[Problem],
+    *,
+    repository: str,
+    sharing: Mapping[str, Collection[str]],
+) -> set[str]:
+    """This repository's ``apps`` whose shared-resource declaration the engine would refuse
+    (``incumbents``: (repository, app) running now); one problem per app."""
+    refused = refused_declarations(
+        declarations(incumbents, apps, repository=repository),
+        repository=repository,
+        sharing=sharing,
+    )
+    for name, conflict in sorted(refused.items()):
+        problems.append(Problem("shared-conflict", conflict.message, name, conflict.uid))
+    return set(refused)

@@ -1,7 +1,8 @@
 """The review model: what a merge (or the daemon, now) would do, as plain frozen values.
 
-Built by :mod:`.compare` (desired at the merge base vs desired at head) and :mod:`.state`
-(desired at head vs recorded state); read by the renderers in :mod:`reconciler.plan.render`.
+Built by :mod:`.state` from the planner's actions (head against the recorded state, or against
+one synthesised from the merge base by :mod:`.base`); read by the renderers in
+:mod:`reconciler.plan.render`.
 Machine-facing names (operations, :class:`Reason` values, problem kinds) are part of the JSON
 schema (``reconciler/plan/render/plan.schema.json``): add to them, never rename.
 """
@@ -26,10 +27,13 @@ ProblemKind = Literal[
     "unresolved",  # a placeholder names an output the resource does not have (state mode)
     "delete-guard",  # the deletes wait for `innominatus confirm`
 ]
+NoteKind = Literal[
+    "host-only",  # a provider source held back here by a value of the daemon's host
+]
 
 
 class Reason(StrEnum):
-    """Why an action happens. Every value is produced by :mod:`.compare` or :mod:`.state`."""
+    """Why an action happens. Every value is produced by :mod:`.state`."""
 
     NEW_RESOURCE = "new_resource"
     PARAMS_CHANGED = "params_changed"
@@ -96,6 +100,10 @@ class ReviewAction:
     apps: tuple[str, ...] = ()  # a shared resource: every app declaring it
     after: tuple[str, ...] = ()  # UIDs of actions in this plan that must finish first
     changes: tuple[ParamChange, ...] = ()
+    unknown: str | None = None
+    """Why ``workflow`` (or a replace's ``delete_workflow``) is None without a problem: no
+    provider loaded here claims the type, and a source that might could not be loaded on this
+    machine ("provider team-a not loadable here: path /srv/team-a does not exist ...")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,17 @@ class Problem:
     message: str
     app: str | None = None  # None: about the repository or a file, shown above the apps
     uid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What a reviewer should know that does not stop the plan from being applied: a value
+    of the daemon's host missing here (the daemon's host has it). Not counted as a problem."""
+
+    kind: NoteKind
+    message: str
+    source: str | None = None  # the provider source it is about
+    setting: str | None = None  # where in the configuration: providers[team-a].path
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +152,7 @@ class Review:
     problems: tuple[Problem, ...] = ()
     orphans: tuple[Orphan, ...] = ()
     paths: Mapping[str, str] = field(default_factory=dict)  # app -> its Score file
+    notes: tuple[Note, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Actions per operation, and problems."""
@@ -165,7 +185,8 @@ class Review:
 
     @property
     def exit_code(self) -> int:
-        """Like ``terraform plan -detailed-exitcode``: 1 problems, 2 changes, 0 neither."""
+        """Like ``terraform plan -detailed-exitcode``: 1 problems, 2 changes, 0 neither.
+        Notes never fail a plan: the daemon's host has what they say is missing here."""
         if self.problems:
             return 1
         return 2 if self.actions else 0

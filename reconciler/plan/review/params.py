@@ -9,7 +9,7 @@ plan`` takes ``INNOMINATUS_PLAN_MASK_SALT``, else a random one per run, so masks
 checked against guesses by anyone without it; :data:`DEFAULT_SALT` is for tests only). A
 value holding a ``${resources...}`` placeholder is only known after apply. Values are compared
 in canonical JSON, so ``1`` and ``true`` differ as they do for the inputs hash. Pure; called by
-:mod:`.compare` and :mod:`.state`.
+:mod:`.state`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.desired import DesiredApp, DesiredResource
+from reconciler.plan.binding import has_placeholder
 from reconciler.plan.hashing import canonical_json
-from reconciler.plan.planner import WORKLOAD_TYPE, workload_uid
 from reconciler.plan.review.model import ParamChange
 from reconciler.secrets import MASK, is_secret_key
 
 KNOWN_AFTER_APPLY = "(known after apply)"
 DEFAULT_SALT = b"innominatus plan"
-_PLACEHOLDER = "${resources."
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +51,6 @@ class Masker:
             return False
         text = value if isinstance(value, str) else canonical_json(value)
         return any(secret in text for secret in self.secret_values)
-
-
-def params_of(app: DesiredApp, resource: DesiredResource) -> Mapping[str, Any]:
-    """A resource's params as declared; the workload's are its app's Score spec."""
-    if resource.type == WORKLOAD_TYPE and resource.uid == workload_uid(app.name):
-        return app.spec
-    return resource.params
-
-
-def has_placeholder(value: Any) -> bool:
-    """Whether ``value`` (or anything inside it) references another resource's outputs."""
-    if isinstance(value, str):
-        return _PLACEHOLDER in value
-    if isinstance(value, Mapping):
-        return any(has_placeholder(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_placeholder(v) for v in value)
-    return False
 
 
 def _flatten(

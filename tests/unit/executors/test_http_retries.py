@@ -43,7 +43,7 @@ def test_retry_after_is_honoured_and_capped() -> None:
 def test_backoff_grows_with_jitter_and_stays_bounded() -> None:
     for attempt in range(12):
         delay = _delay(attempt, 1.0, None)
-        assert 0.5 * min(MAX_DELAY, 2.0**attempt) <= delay <= min(MAX_DELAY, 2.0**attempt)
+        assert 0.75 * min(MAX_DELAY, 2.0**attempt) <= delay <= min(MAX_DELAY, 1.25 * 2.0**attempt)
 
 
 def test_a_429_is_retried(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ secret-carrying variables only through a Secret)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,12 @@ from reconciler.score.placeholders import find_references, split_ref
 from reconciler.score.uid import resource_uid
 from reconciler.score.workload import resolve_workload
 from reconciler.secrets import is_secret_key
+from tests.golden import check_golden
+from tests.tools import missing
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 EXAMPLES = SHARED / "corpus" / "score" / "score-compose" / "examples"
 GOLDEN = Path(__file__).with_name("golden") / "workload"
-UPDATE = os.environ.get("INNOMINATUS_UPDATE_GOLDEN") == "1"
 DNS = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -93,14 +93,12 @@ def test_score_compose_examples_render_to_golden_and_sound_manifests(path: Path)
         _check(manifests)
     text = "---\n".join(yaml.safe_dump_all(m, sort_keys=False) for m in rendered)
     golden = GOLDEN / (str(path.relative_to(EXAMPLES)).replace("/", "__"))
-    if UPDATE or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(golden, text, test=__file__)
 
 
 def test_the_examples_are_there() -> None:
     if not EXAMPLES.is_dir():
-        pytest.skip(f"score-compose examples not found at {EXAMPLES}; clone ../shared beside")
+        missing(f"score-compose examples not found at {EXAMPLES}; clone ../shared beside")
     assert len(_examples()) >= 10
 
 

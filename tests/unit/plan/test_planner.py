@@ -203,10 +203,15 @@ def test_new_inputs_retry_a_failed_resource_at_once() -> None:
 def test_the_delete_guard_holds_mass_and_total_deletes() -> None:
     assert delete_guard(deletes=0, live=3, max_deletes=10) is None
     assert delete_guard(deletes=2, live=3, max_deletes=10) is None
-    assert "all 3 resources" in (delete_guard(deletes=3, live=3, max_deletes=10) or "")
-    assert "more than engine.max_deletes=10" in (
-        delete_guard(deletes=11, live=20, max_deletes=10) or ""
-    )
+    everything = delete_guard(deletes=3, live=3, max_deletes=10)
+    assert everything is not None
+    assert everything.everything
+    assert "all 3 resources" in everything.reason("apps")
+    many = delete_guard(deletes=11, live=20, max_deletes=10)
+    assert many is not None
+    assert not many.everything
+    assert "more than engine.max_deletes=10" in many.reason("apps")
+    assert "`innominatus confirm apps`" in many.reason("apps")
 
 
 def test_phase_is_ready_only_when_nothing_is_pending() -> None:

@@ -95,17 +95,14 @@ def test_an_app_declared_twice_is_invalid_and_keeps_its_base_version() -> None:
     assert [(p.kind, p.app) for p in result.problems] == [("invalid-app", "shop")]
 
 
-def test_shared_resources_declared_differently_make_both_apps_invalid() -> None:
+def test_a_newcomer_declaring_a_shared_resource_differently_is_invalid_as_in_the_engine() -> None:
     cache = "  cache:\n    type: test-db\n    id: cache\n    params: {size: %s}\n"
     before = {"apps/aa/score.yaml": score("aa", cache % "small")}
     after = before | {"apps/bb/score.yaml": score("bb", cache % "large")}
     result = review(before, after)
-    assert result.actions == ()
-    assert [(p.kind, p.app) for p in result.problems] == [
-        ("shared-conflict", "aa"),
-        ("shared-conflict", "bb"),
-    ]
-    assert "also declared by bb (apps/bb/score.yaml)" in result.problems[0].message
+    assert result.actions == ()  # the incumbent aa keeps running; bb's version is held
+    assert [(p.kind, p.app) for p in result.problems] == [("shared-conflict", "bb")]
+    assert "also declared by app 'aa' (apps/aa/score.yaml)" in result.problems[0].message
 
 
 def test_a_shared_resource_changed_by_every_app_declaring_it_is_one_update() -> None:

@@ -11,7 +11,6 @@ tests build their states and providers with. Regenerate the golden files with
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +23,9 @@ from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.plan.review import Masker, Review, ReviewContext, Side, review_desired
 from reconciler.providers.registry import ProviderSet, load_provider_set
 from reconciler.settings import ProviderSourceSettings
+from tests.golden import check_golden
 
 GOLDEN = Path(__file__).with_name("golden")
-UPDATE = os.environ.get("INNOMINATUS_UPDATE_GOLDEN") == "1"
 BASE = Side("merge-base of main and feature", "a" * 40)
 HEAD = Side("feature", "b" * 40)
 MASKER = Masker(b"test salt")
@@ -131,10 +130,7 @@ def scenario() -> Review:
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE or not path.exists():
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from the golden file"
+    check_golden(GOLDEN / name, text, test=__file__)
 
 
 def test_text_matches_the_golden_file(scenario: Review) -> None:

@@ -188,9 +188,12 @@ def test_failed_running_and_exhausted_resources_say_where_they_are() -> None:
     failed = record(DB.uid, state_="failed", attempts=1, operation="update", params={"size": "x"})
     (retry,) = plan(shop("  db:\n" + db("small")), {"shop": [failed]}).actions
     assert retry.reason == Reason.RETRYING_FAILED
-    exhausted = record(DB.uid, state_="failed", attempts=3, operation="update")
+    exhausted = record(DB.uid, state_="failed", attempts=3, operation="update", next_attempt_at=NOW)
     (stuck,) = plan(shop("  db:\n" + db("small")), {"shop": [exhausted]}).actions
     assert "failed 3 times" in stuck.detail
+    permanent = record(DB.uid, state_="failed", attempts=3, operation="update")
+    (refused,) = plan(shop("  db:\n" + db("small")), {"shop": [permanent]}).actions
+    assert "failed with an error retrying cannot fix" in refused.detail
     running = record(DB.uid, state_="updating", operation="update")
     (busy,) = plan(shop("  db:\n" + db("small")), {"shop": [running]}).actions
     assert (busy.reason, busy.detail) == (Reason.IN_PROGRESS, "update running")

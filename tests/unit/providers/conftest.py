@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import missing
+
 CORPUS = (
     Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "innominatus" / "providers"
 )
@@ -37,7 +39,7 @@ MakeProvider = Callable[..., Path]
 def corpus() -> Path:
     """The corpus providers folder of ../shared; skips when the checkout has no ../shared."""
     if not CORPUS.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS}: these tests need ../shared beside the repo")
+        missing(f"corpus not found at {CORPUS}: these tests need ../shared beside the repo")
     return CORPUS
 
 

@@ -152,10 +152,12 @@ def test_unknown_operation_key_is_refused_naming_the_known_ones(
 @pytest.mark.parametrize(
     ("written", "shown"),
     [
-        ("1.0", "1.0"),
-        ('"v1.0.0"', "'v1.0.0'"),
-        ('"1.0.0.0"', "'1.0.0.0'"),
-        ('"01.0.0"', "'01.0.0'"),
+        ("1.0", "1.0 is not a SemVer version"),
+        ('"v1.0.0"', "'v1.0.0' is not a SemVer version (without the 'v')"),
+        ('"1.0.0.0"', "'1.0.0.0' is not a SemVer version"),
+        ('"01.0.0"', "'01.0.0' is not a SemVer version (no leading zeros)"),
+        ('"1.02.0"', "'1.02.0' is not a SemVer version (no leading zeros)"),
+        ('"1.0.0-01"', "'1.0.0-01' is not a SemVer version (no leading zeros)"),
     ],
 )
 def test_version_that_is_not_semver_is_refused(
@@ -164,7 +166,7 @@ def test_version_that_is_not_semver_is_refused(
     root = make_provider(manifest(replace=("version: 1.0.0", f"version: {written}")), BOTH)
 
     assert problems_of(root) == [
-        f"{root}/provider.yaml:5:3: metadata.version: {shown} is not a SemVer version; write "
+        f"{root}/provider.yaml:5:3: metadata.version: {shown}; write "
         "MAJOR.MINOR.PATCH such as 1.0.0"
     ]
 

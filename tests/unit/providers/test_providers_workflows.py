@@ -85,7 +85,11 @@ def test_step_names_must_be_unique(tmp_path: Path) -> None:
 
     assert problems_of(path) == [
         f"{path}:22:5: step name 'plan' is used twice (first at line 16); step names must be "
-        "unique because outputs refer to them as .steps.<name>"
+        "unique because outputs refer to them as .steps.<name>",
+        # ... and, in the same run, what the renamed step breaks:
+        f"{path}:26: outputs.host: .steps.apply-it.output.host: there is no step 'apply-it'",
+        f"{path}:29: outputs.password.value: .steps.apply-it.output.password: "
+        "there is no step 'apply-it'",
     ]
 
 

@@ -44,8 +44,10 @@ HOSTILE = [
 
 
 def workflow(tmp_path: Path, body: str, parameters: str = "") -> Workflow:
+    """A workflow of ``body``; without ``parameters`` it takes any (these tests are about where
+    values land, not which parameters are declared)."""
     path = tmp_path / "w.yaml"
-    path.write_text(HEAD + parameters + body)
+    path.write_text(HEAD + (parameters or "accept_undeclared_parameters: true\n") + body)
     return load_workflow(path)
 
 
@@ -101,7 +103,8 @@ def test_the_cluster_role_binding_attack_adds_no_document(tmp_path: Path) -> Non
 def test_a_whole_plain_scalar_becomes_the_value_with_its_type(tmp_path: Path) -> None:
     step = workflow(
         tmp_path,
-        "steps:\n  - name: m\n    type: kubernetes\n    config:\n      manifest: |\n"
+        "steps:\n  - {name: s, type: shell, config: {command: ['true']}}\n"
+        "  - name: m\n    type: kubernetes\n    config:\n      manifest: |\n"
         "        apiVersion: v1\n        kind: ConfigMap\n        metadata: {name: m}\n"
         "        data:\n"
         "          number: {{ .parameters.n }}\n"
@@ -111,7 +114,7 @@ def test_a_whole_plain_scalar_becomes_the_value_with_its_type(tmp_path: Path) ->
         '          quoted: "{{ .parameters.n }}"\n'
         "          joined: {{ .parameters.n }}-{{ .parameters.flag }}\n"
         "          block: |\n            x={{ .parameters.n }}\n",
-    ).steps[0]
+    ).steps[1]
     config = rendered(step, {"n": 3, "flag": "true", "labels": {"a": "1"}}, s={"replicas": "2"})
     assert config["manifest"][0]["data"] == {
         "number": 3,
@@ -152,9 +155,10 @@ def test_a_manifest_template_that_cannot_be_filled_leaf_by_leaf_is_refused_at_lo
 def test_a_step_output_may_hand_over_a_whole_manifest(tmp_path: Path) -> None:
     step = workflow(
         tmp_path,
-        "steps:\n  - name: m\n    type: kubernetes\n    config:\n"
+        "steps:\n  - {name: render, type: shell, config: {command: ['true']}}\n"
+        "  - name: m\n    type: kubernetes\n    config:\n"
         '      manifest: "{{ .steps.render.output.manifests }}"\n',
-    ).steps[0]
+    ).steps[1]
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
     assert rendered(step, {}, render={"manifests": text})["manifest"] == text
 

@@ -15,7 +15,11 @@ from reconciler.providers.workflow import Workflow, apply_parameters, load_workf
 
 ROOT = Path(__file__).resolve().parents[3]
 HEAD = "apiVersion: innominatus.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\n"
-STEPS = "steps:\n  - {name: run, type: shell, config: {command: [echo, '{{ .parameters.x }}']}}\n"
+STEPS = (
+    "steps:\n  - {name: run, type: shell, "
+    "config: {command: [echo, '{{ .parameters.app_name }}', '{{ .parameters.size }}']}}\n"
+)
+SIZE = "parameters:\n  - {name: size, type: string}\n"
 BUILTINS = {name: f"<{name}>" for name in BUILTIN_PARAMETERS}
 
 
@@ -26,13 +30,24 @@ def workflow(tmp_path: Path, text: str) -> Workflow:
 
 
 def test_only_declared_parameters_and_builtins_reach_a_workflow(tmp_path: Path) -> None:
-    declared = workflow(tmp_path, "parameters:\n  - {name: size, type: string}\n")
+    declared = workflow(tmp_path, SIZE)
 
     bound = apply_parameters(declared, {"size": "s", "x": "undeclared", **BUILTINS})
 
     assert bound == {"size": "s", **BUILTINS}
     config = render_step(declared.steps[0], context_for(parameters=bound, steps={})).config
-    assert config["command"] == ["echo", ""]
+    assert config["command"] == ["echo", "<app_name>", "s"]
+
+
+def test_a_template_reading_an_undeclared_parameter_is_refused_at_load(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        workflow(tmp_path, "parameters:\n  - {name: sise, type: string}\n")
+
+    assert [problem.message for problem in refused.value.problems] == [
+        f"{tmp_path / 'w.yaml'}:7: steps.0.config.command.2: .parameters.size: parameter "
+        "'size' is not declared (did you mean 'sise'?); declare it under parameters: or set "
+        "accept_undeclared_parameters: true"
+    ]
 
 
 def test_a_workflow_may_accept_undeclared_parameters(tmp_path: Path) -> None:
@@ -48,7 +63,7 @@ def test_a_workflow_may_accept_undeclared_parameters(tmp_path: Path) -> None:
 def test_an_ansible_named_param_is_refused_whatever_the_workflow_says(
     tmp_path: Path, accept: str, name: str
 ) -> None:
-    declared = workflow(tmp_path, f"accept_undeclared_parameters: {accept}\n")
+    declared = workflow(tmp_path, f"accept_undeclared_parameters: {accept}\n{SIZE}")
 
     with pytest.raises(PermanentError, match=f"param '{name}' is refused"):
         apply_parameters(declared, {name: "/bin/sh -c id"})

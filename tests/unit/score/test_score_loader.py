@@ -493,10 +493,12 @@ def test_invalid_workload_is_rejected_at_the_offending_key(text: str, message: s
     assert error_of(text) == message
 
 
-def test_the_first_broken_document_fails_the_whole_file() -> None:
+def test_a_broken_document_fails_the_whole_file_with_every_problem_of_every_document() -> None:
     text = BASE + "---\n" + edit("score.dev/v1b1", "score.dev/v2")
     assert error_of(text) == (
-        f"{F}:11:1: /apiVersion: 'score.dev/v2' is not supported; expected 'score.dev/v1b1'"
+        f"{F}:11:1: /apiVersion: 'score.dev/v2' is not supported; expected 'score.dev/v1b1'\n"
+        f"{F}:13:3: /metadata/name: workload 'shop' is already declared at line 3 of this file; "
+        "give each workload its own name"
     )
 
 
