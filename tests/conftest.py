@@ -4,7 +4,7 @@ conformance folder, and a clean environment for git.
 PostgreSQL is real: each test gets a fresh database on the server named by
 ``INNOMINATUS_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``,
 the server ``.ci/run`` starts). Without a reachable server the PostgreSQL half is skipped with
-a reason, except under ``CI=true`` where it fails.
+a reason, except under ``CI=true`` where it fails (``tests/tools.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.tools import missing, need
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -41,22 +43,21 @@ def _libpq(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def _postgres_server() -> str | None:
+def _postgres_server() -> str | psycopg.Error:
+    """The server's admin URL, or why it cannot be reached (asked once per session)."""
     try:
         with psycopg.connect(_libpq(PG_ADMIN), connect_timeout=3):
             return PG_ADMIN
     except psycopg.Error as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {PG_ADMIN} is required in CI: {exc}")
-        return None
+        return exc
 
 
 @pytest.fixture
-def postgres_url(_postgres_server: str | None) -> Iterator[str]:
-    if _postgres_server is None:
-        pytest.skip(
-            "PostgreSQL not reachable at INNOMINATUS_TEST_POSTGRES "
-            f"({PG_ADMIN}); start one (`.ci/run` does) or set the variable"
+def postgres_url(_postgres_server: str | psycopg.Error) -> Iterator[str]:
+    if isinstance(_postgres_server, psycopg.Error):
+        missing(
+            f"PostgreSQL not reachable at INNOMINATUS_TEST_POSTGRES ({PG_ADMIN}): "
+            f"{_postgres_server}; start one (`.ci/run` does) or set the variable"
         )
     name = f"innominatus_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_libpq(_postgres_server), autocommit=True) as conn:
@@ -80,6 +81,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"conformance data not found at {SHARED}; clone ../shared beside the project")
+    need(
+        SHARED.is_dir(),
+        f"conformance data not found at {SHARED}; clone ../shared beside the project",
+    )
     return SHARED

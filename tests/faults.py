@@ -19,6 +19,8 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, daemon=True)
+        self.refused = 0
+        """Connections refused while cut: how often the client has tried again."""
 
     def __enter__(self) -> TcpProxy:
         self._thread.start()
@@ -57,6 +59,7 @@ class TcpProxy:
             except OSError:
                 return
             if self._down.is_set():
+                self.refused += 1
                 client.close()
                 continue
             try:

@@ -15,14 +15,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.e2e.conftest import SCORE, make_story
-from tests.e2e.test_daemon import API, daemon, get, wait_for
+from tests.e2e.daemons import API, daemon, get, wait_for
 from tests.gitutil import commit_files, make_repo, push
 
 BLOG = """\
@@ -30,6 +29,17 @@ apiVersion: score.dev/v1b1
 metadata: {name: blog}
 containers: {web: {image: nginx}}
 """
+
+
+def waiting_for_a_lock(libpq: str) -> bool:
+    """Whether another session of this database waits for a lock (a fresh connection each
+    time: a transaction sees one snapshot of ``pg_stat_activity``)."""
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return found is not None and found[0] > 0
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -63,8 +73,12 @@ def test_a_confirm_committing_after_a_quicker_command_still_reaches_the_daemon(
             found = get(api + "api/v1/repositories")["repositories"]
             return bool(next(r for r in found if r["name"] == "apps")["hold"])
 
+        def shop_says_held() -> bool:
+            shop = get(api + "api/v1/apps/shop")
+            return any("held by the delete guard" in str(c["message"]) for c in shop["conditions"])
+
         wait_for(held)
-        time.sleep(1)
+        wait_for(shop_says_held)  # the app's pass after the hold ran, and deleted nothing
         assert not [e for e in story.effects_log() if e.startswith("delete")]
         confirm_command = [sys.executable, "-m", "reconciler", "confirm", "apps"]
         confirm_command += ["--config", str(story.config)]
@@ -79,9 +93,10 @@ def test_a_confirm_committing_after_a_quicker_command_still_reaches_the_daemon(
                 cwd=story.root,
                 env=dict(os.environ),
             )
-            time.sleep(1.5)  # its control row is inserted; its update waits
+            # Its control row is inserted (flushed first) once its update waits for the row.
+            wait_for(lambda: waiting_for_a_lock(libpq), timeout=60)
             story.innominatus("suspend", "other", check=True)  # a later id, committed first
-            time.sleep(1.5)  # the daemon reads it
+            wait_for(lambda: "operator: suspend other" in process.log())  # the daemon read it
             blocker.rollback()
         output, _ = confirm.communicate(timeout=60)
         assert confirm.returncode == 0, output

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import SCORE, Story, make_story
-from tests.e2e.test_daemon import API, daemon, get, wait_for
+from tests.e2e.daemons import API, daemon, get, wait_for
 from tests.gitutil import commit_files, make_repo, push
 
 HOSTILE = """\

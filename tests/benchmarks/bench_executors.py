@@ -1,6 +1,6 @@
 """Step executor timings (issue 5's closing figures), printed as a table.
 
-    .venv/bin/python tests/benchmarks/bench_executors.py [--runs N] [--cycles N]
+    .venv/bin/python tests/benchmarks/bench_executors.py [--runs N] [--cycles N] [--smoke]
 
 1. Per-step overhead: a no-op ``shell`` step (``config.script: ":"`` and ``config.command:
    ["true"]``) through :class:`ShellExecutor`, median and p95 over N runs, beside the bare cost
@@ -10,7 +10,9 @@
 3. Ansible create / update / delete of one file on localhost, median over N cycles.
 4. git-commit of one file to a local bare repository through GitMirror (fetch-free push).
 
-Terraform and ansible rows are skipped with the reason when the tool is absent.
+Terraform and ansible rows are skipped with the reason when the tool is absent. ``--smoke``
+(what CI runs, seconds): 3 runs, one cycle, and of ansible (seconds per run) only the create,
+so that nothing rots; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -135,12 +137,19 @@ async def shell_rows(bench: Bench, runs: int) -> list[Row]:
     ]
 
 
+OPERATIONS = (("create", "small"), ("update", "large"), ("delete", "large"))
+
+
 async def cycle_rows(
-    name: str, executor: StepExecutor, make: Callable[[str, str], StepRequest], cycles: int
+    name: str,
+    executor: StepExecutor,
+    make: Callable[[str, str], StepRequest],
+    cycles: int,
+    operations: tuple[tuple[str, str], ...] = OPERATIONS,
 ) -> list[Row]:
-    times: dict[str, list[float]] = {"create": [], "update": [], "delete": []}
+    times: dict[str, list[float]] = {operation: [] for operation, _ in operations}
     for cycle in range(cycles):
-        for operation, size in (("create", "small"), ("update", "large"), ("delete", "large")):
+        for operation, size in operations:
             times[operation].append(await timed(executor, make(operation, f"{size}{cycle}")))
     return [
         (f"{name} {operation}", ms(values), f"min {min(values) * 1000:6.1f} ms, n={cycles}")
@@ -162,7 +171,7 @@ async def terraform_rows(bench: Bench, cycles: int) -> list[Row]:
     return await cycle_rows("terraform", TerraformExecutor(terraform=binary), make, cycles)
 
 
-async def ansible_rows(bench: Bench, cycles: int) -> list[Row]:
+async def ansible_rows(bench: Bench, cycles: int, *, smoke: bool) -> list[Row]:
     binary = find_ansible_playbook()
     if binary is None:
         return [("ansible create/update/delete", "skipped", "pip install 'innominatus[ansible]'")]
@@ -173,7 +182,9 @@ async def ansible_rows(bench: Bench, cycles: int) -> list[Row]:
         config = {"playbook": "site.yml"}
         return bench.request("ansible", config, operation=operation, params=params)
 
-    return await cycle_rows("ansible", AnsibleExecutor(ansible_playbook=binary), make, cycles)
+    executor = AnsibleExecutor(ansible_playbook=binary)
+    operations = OPERATIONS[:1] if smoke else OPERATIONS
+    return await cycle_rows("ansible", executor, make, cycles, operations)
 
 
 async def git_commit_rows(bench: Bench, runs: int) -> list[Row]:
@@ -196,7 +207,7 @@ async def git_commit_rows(bench: Bench, runs: int) -> list[Row]:
     return [("git-commit of one file, pushed (GitMirror)", ms(times), f"p95 {p95(times)}")]
 
 
-async def main_async(runs: int, cycles: int) -> list[Row]:
+async def main_async(runs: int, cycles: int, *, smoke: bool = False) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-executors-") as tmp:
         root = Path(tmp)
@@ -204,7 +215,7 @@ async def main_async(runs: int, cycles: int) -> list[Row]:
             (
                 lambda bench: shell_rows(bench, runs),
                 lambda bench: terraform_rows(bench, cycles),
-                lambda bench: ansible_rows(bench, cycles),
+                lambda bench: ansible_rows(bench, cycles, smoke=smoke),
                 lambda bench: git_commit_rows(bench, min(runs, 30)),
             )
         ):
@@ -218,8 +229,11 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--runs", type=int, default=100, help="no-op steps to time")
     options.add_argument("--cycles", type=int, default=5, help="create/update/delete cycles")
+    options.add_argument("--smoke", action="store_true", help="toy sizes, seconds (for CI)")
     args = options.parse_args()
-    rows = asyncio.run(main_async(args.runs, args.cycles))
+    if args.smoke:
+        args.runs, args.cycles = 3, 1
+    rows = asyncio.run(main_async(args.runs, args.cycles, smoke=args.smoke))
     print(f"{'figure':<46} {'median':>11}  detail")
     print("-" * 80)
     for name, median, detail in rows:

@@ -4,7 +4,10 @@ file, wall time of the whole command as CI runs it (process start included). Tar
 Prints a table: the interpreter's own start and `innominatus --version` (imports) for scale,
 then `plan` in each format, median and slowest of N runs.
 
-    .venv/bin/python tests/benchmarks/bench_plan.py [--files 5000] [--runs 5]
+    .venv/bin/python tests/benchmarks/bench_plan.py [--files 5000] [--runs 5] [--smoke]
+
+``--smoke`` (what CI runs, seconds): 20 files, one run of each command, so that nothing rots;
+its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -76,7 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, seconds (for CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.files, args.runs = 20, 1
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         work, _ = make_repo(root)

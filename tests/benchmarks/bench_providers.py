@@ -1,6 +1,6 @@
 """Provider timings (issue "Providers as versioned products"), printed as a table.
 
-    .venv/bin/python tests/benchmarks/bench_providers.py [--runs N]
+    .venv/bin/python tests/benchmarks/bench_providers.py [--runs N] [--smoke]
 
 1. Loading and verifying a provider set (manifests, workflow files, templates, step types,
    conflicts, step configs): the six valid corpus providers, and the four built-in ones —
@@ -10,7 +10,8 @@
 3. ``innominatus providers test`` of the built-in ``dns`` provider (one case: create, delete),
    as a subprocess including interpreter start.
 
-PostgreSQL rows are skipped with the reason when the server is unreachable.
+PostgreSQL rows are skipped with the reason when the server is unreachable. ``--smoke`` (what
+CI runs, seconds): one run of each, so that nothing rots; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -176,11 +177,14 @@ def providers_test(runs: int) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="one run of each (for CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     rows = [
         *provider_sets(args.runs),
         *postgres_step(args.runs),
-        *providers_test(max(3, args.runs // 3)),
+        *providers_test(1 if args.smoke else max(3, args.runs // 3)),
     ]
     width = max(len(row[0]) for row in rows)
     print(f"{'figure':<{width}}  {'median':>10}  detail")

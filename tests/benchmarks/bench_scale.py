@@ -2,7 +2,12 @@
 
     .venv/bin/python tests/benchmarks/bench_scale.py [--apps 5000]
         [--database sqlite|postgresql|both] [--seed store|run] [--api-seconds 10]
-        [--idle-seconds 30]
+        [--idle-seconds 30] [--smoke]
+
+``--smoke`` (what CI runs, seconds): every figure below on both databases at toy sizes — 3
+apps, one changed-file run, 0.3 s of API load, an idle daemon of 2 repositories x 1 app over
+0.3 s, without waiting for the daemons to go quiet — so that nothing rots; its numbers mean
+nothing.
 
 One repository of N Score files, 5 resources each (5 types claimed by a small provider written
 to a temp dir, whose workflows are one `shell` step with `config.command: ["true"]`):
@@ -191,9 +196,8 @@ async def _seed_action(
 ) -> bool | None:
     """Stands in for `reconciler.engine.runner.run_action` while seeding: the store calls the
     runner makes for a successful execution, without running the workflow's step."""
-    resolution = ctx.providers.resolve(
-        type_=action.type, operation=action.operation, annotations=action.annotations
-    )
+    resolution = action.resolution  # resolved by the planner, as the runner takes it
+    assert resolution is not None, f"{action.uid} was planned without a workflow"
     raw_params = dict(action.params or {})
     digest = action.inputs_hash or inputs_hash(
         type_=action.type,
@@ -315,7 +319,9 @@ async def _settled(engine: engine_module.Engine) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _decide(components: Components, work: Path, runs: int) -> tuple[list[float], list[float]]:
+async def _decide(
+    components: Components, work: Path, runs: int, changed: int
+) -> tuple[list[float], list[float]]:
     settings = components.settings
     workers = settings.engine.workers * 3 + 8
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=workers))
@@ -341,13 +347,14 @@ async def _decide(components: Components, work: Path, runs: int) -> tuple[list[f
         assert engine.stats.executions_started == 0, "the state was not up to date"
         from_commit, from_trigger = [], []
         for run in range(runs):
-            uid = "bench-db.default#app-7.db"
+            uid = f"bench-db.default#app-{changed}.db"
             started_at.pop(uid, None)
-            content = _app("7", size=f"large-{run}")
-            await asyncio.to_thread(commit_files, work, {"apps/a7/score.yaml": content}, f"r{run}")
+            content = _app(str(changed), size=f"large-{run}")
+            path = f"apps/a{changed}/score.yaml"
+            await asyncio.to_thread(commit_files, work, {path: content}, f"r{run}")
             committed = time.perf_counter()
             engine.trigger_repository("apps")  # what the watcher does on the commit
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # generous: a loaded machine must not fail it
             while uid not in started_at and time.monotonic() < deadline:
                 await asyncio.sleep(0.001)
             if uid not in started_at:
@@ -360,10 +367,13 @@ async def _decide(components: Components, work: Path, runs: int) -> tuple[list[f
         await engine.drain(grace=5)
 
 
-def decision(config: Path, work: Path, runs: int = 5) -> tuple[list[float], list[float]]:
+def decision(
+    config: Path, work: Path, runs: int = 5, *, apps: int
+) -> tuple[list[float], list[float]]:
+    """Commit -> enqueue of one existing app's change (app 7, or the last of a smaller run)."""
     components = build(load_settings(config), lock=True)
     try:
-        return asyncio.run(_decide(components, work, runs))
+        return asyncio.run(_decide(components, work, runs, min(7, apps - 1)))
     finally:
         components.close()
 
@@ -396,12 +406,30 @@ def _get(url: str, timeout: float = 60) -> tuple[int, bytes]:
         return 0, b""
 
 
+SMOKE = {"apps": 3, "api_seconds": 0.3, "idle_seconds": 0.3, "database": "both"}
+"""What ``--smoke`` sets; the rest of the smoke run is :class:`Sizes`."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a run measures over besides --apps: the full benchmark's, or the smoke run's."""
+
+    decision_runs: int = 5
+    idle_repositories: int = 10
+    idle_apps: int = 3
+    settle: bool = True
+    """Wait for the daemon to go quiet before measuring it (meaningless in a smoke run)."""
+
+
+SMOKE_SIZES = Sizes(decision_runs=1, idle_repositories=2, idle_apps=1, settle=False)
+
+
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
 
 
@@ -490,11 +518,12 @@ async def _load(url: str, seconds: float, connections: int) -> tuple[list[float]
     return latencies, errors, size
 
 
-def api_figures(config: Path, root: Path, seconds: float) -> dict[str, Any]:
+def api_figures(config: Path, root: Path, seconds: float, *, settle: bool) -> dict[str, Any]:
     with Daemon(config, _port_of(config), root / "api-daemon.log") as daemon:
         started = time.perf_counter()
         daemon.ready(timeout=300)
-        daemon.quiet(below=0.05)
+        if settle:
+            daemon.quiet(below=0.05)
         settle = time.perf_counter() - started
         began = time.perf_counter()
         latencies, errors, size = asyncio.run(_load(daemon.base + "/api/v1/apps", seconds, 16))
@@ -523,20 +552,22 @@ def _port_of(config: Path) -> int:
 
 
 # 4. idle daemon -------------------------------------------------------------------------
-def idle_figure(kind: str, admin: str, seconds: float) -> tuple[float, float]:
+def idle_figure(kind: str, admin: str, seconds: float, sizes: Sizes) -> tuple[float, float]:
     """(% of one core over `seconds`, seconds until all apps were Ready)."""
+    count, per = sizes.idle_repositories, sizes.idle_apps
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
         root = Path(tmp)
         provider = _provider(root)
-        repos = {f"r{n}": _repo(root, f"r{n}", 3, prefix=f"r{n}-") for n in range(10)}
+        repos = {f"r{n}": _repo(root, f"r{n}", per, prefix=f"r{n}-") for n in range(count)}
         with _database(kind, root, admin) as url:
             config = _config(root, url, repos, provider, port=_free_port())
             with Daemon(config, _port_of(config), root / "idle-daemon.log") as daemon:
                 started = time.perf_counter()
-                daemon.all_ready(30, timeout=300)
+                daemon.all_ready(count * per, timeout=300)
                 ready = time.perf_counter() - started
-                daemon.quiet(below=0.05, window=2.0)
-                time.sleep(1)
+                if sizes.settle:
+                    daemon.quiet(below=0.05, window=2.0)
+                    time.sleep(1)
                 before, began = _cpu_seconds(daemon.pid), time.perf_counter()
                 time.sleep(seconds)
                 used = _cpu_seconds(daemon.pid) - before
@@ -545,7 +576,7 @@ def idle_figure(kind: str, admin: str, seconds: float) -> tuple[float, float]:
 
 
 # the run ---------------------------------------------------------------------------------
-def bench(kind: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
+def bench(kind: str, args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, str, str]]:
     apps = args.apps
     seed = args.seed or ("run" if apps <= 1000 else "store")
     rows: list[tuple[str, str, str]] = []
@@ -588,11 +619,12 @@ def bench(kind: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 )
             )
 
-            from_commit, from_trigger = decision(config, work)
+            from_commit, from_trigger = decision(config, work, sizes.decision_runs, apps=apps)
             print(f"[{kind}] decision: {from_commit} / {from_trigger}", flush=True)
             rows.append(
                 (
-                    "one file changed: commit -> update enqueued (median of 5)",
+                    "one file changed: commit -> update enqueued "
+                    f"(median of {sizes.decision_runs})",
                     f"{statistics.median(from_commit):.3f} s",
                     "<= 0.5 s",
                 )
@@ -605,7 +637,7 @@ def bench(kind: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 )
             )
 
-            api = api_figures(config, root, args.api_seconds)
+            api = api_figures(config, root, args.api_seconds, settle=sizes.settle)
             print(f"[{kind}] api: {api}", flush=True)
             label = f"GET /api/v1/apps at {api['apps']:,} apps, 16 connections"
             rows.append((label, f"{api['rate']:.1f} req/s", ">= 500 req/s"))
@@ -625,11 +657,22 @@ def bench(kind: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 )
             )
 
-    cpu, ready = idle_figure(kind, args.postgres, args.idle_seconds)
+    cpu, ready = idle_figure(kind, args.postgres, args.idle_seconds, sizes)
+    repositories, idle_apps = sizes.idle_repositories, sizes.idle_repositories * sizes.idle_apps
     rows.append(
-        (f"idle daemon, 10 repositories, over {args.idle_seconds:.0f} s", f"{cpu:.2f} %", "< 2 %")
+        (
+            f"idle daemon, {repositories} repositories, over {args.idle_seconds:g} s",
+            f"{cpu:.2f} %",
+            "< 2 %",
+        )
     )
-    rows.append(("  start -> 30 apps / 150 resources Ready", f"{ready:.1f} s", ""))
+    rows.append(
+        (
+            f"  start -> {idle_apps} apps / {idle_apps * RESOURCES_PER_APP} resources Ready",
+            f"{ready:.1f} s",
+            "",
+        )
+    )
     return rows
 
 
@@ -657,11 +700,18 @@ def main() -> None:
             "INNOMINATUS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
         ),
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="toy sizes on both databases, seconds (for CI)"
+    )
     args = parser.parse_args()
+    sizes = Sizes()
+    if args.smoke:
+        vars(args).update(SMOKE)
+        sizes = SMOKE_SIZES
     for key, value in GIT_ENV.items():
         os.environ.setdefault(key, value)
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
-    tables = [(kind, bench(kind, args)) for kind in kinds]
+    tables = [(kind, bench(kind, args, sizes)) for kind in kinds]
     for kind, rows in tables:
         _print(f"{kind} ({os.cpu_count()} cores)", rows)
 

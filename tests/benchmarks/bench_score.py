@@ -1,7 +1,9 @@
 """Benchmark: load and validate 5,000 typical Score files (ARCHITECTURE §7, issue "Score
 fidelity": <= 5 s on this machine).
 
-    .venv/bin/python tests/benchmarks/bench_score.py [--files N]
+    .venv/bin/python tests/benchmarks/bench_score.py [--files N] [--smoke]
+
+``--smoke`` (what CI runs): 40 files, so that nothing rots; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ resources:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--smoke", action="store_true", help="40 files (for CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.files = 40
     sizes = ["small", "medium", "large"]
     files = [
         TEMPLATE.format(i=i, team=i % 17, port=8000 + i % 100, size=sizes[i % 3]).encode()

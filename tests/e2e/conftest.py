@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.gitutil import commit_files, make_repo, push
+from tests.inprocess import invoke
 
 SCORE = """\
 apiVersion: score.dev/v1b1
@@ -124,16 +125,18 @@ class Story:
         check: bool = False,
         env: Mapping[str, str] | None = None,
         config: Path | None = None,
+        process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the console script with ``--config`` after the subcommand, as users type it."""
-        command = [
-            sys.executable,
-            "-m",
-            "reconciler",
-            *args,
-            "--config",
-            str(config or self.config),
-        ]
+        """Run the console script with ``--config`` after the subcommand, as users type it:
+        in this process (:func:`tests.inprocess.invoke`), or as a real one with ``process``
+        (``run`` always is one)."""
+        arguments = [*args, "--config", str(config or self.config)]
+        if not process and args[0] != "run":
+            result = invoke(arguments, env=env)
+            if check:
+                assert result.returncode == 0, result.stdout + result.stderr
+            return result
+        command = [sys.executable, "-m", "reconciler", *arguments]
         result = subprocess.run(
             command,
             capture_output=True,
@@ -206,7 +209,8 @@ def story(tmp_path: Path, database_url: str) -> Story:
 
 
 class Cli:
-    """Runs ``python -m reconciler`` in ``tmp_path`` with a private ``TMPDIR``."""
+    """Runs ``innominatus`` in ``tmp_path`` with a private ``TMPDIR``: in this process
+    (:func:`tests.inprocess.invoke`), or as ``python -m reconciler`` with ``process``."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.cwd = tmp_path
@@ -214,8 +218,10 @@ class Cli:
         self.tmpdir.mkdir()
 
     def __call__(
-        self, *args: str, env: Mapping[str, str] | None = None
+        self, *args: str, env: Mapping[str, str] | None = None, process: bool = False
     ) -> subprocess.CompletedProcess[str]:
+        if not process:
+            return invoke(args, env={"TMPDIR": str(self.tmpdir), **(env or {})}, cwd=self.cwd)
         return subprocess.run(
             [sys.executable, "-m", "reconciler", *args],
             capture_output=True,

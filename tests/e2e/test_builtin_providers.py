@@ -11,10 +11,8 @@ database and role never collide with another run's; a finalizer drops whatever i
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +27,8 @@ from psycopg.conninfo import conninfo_to_dict
 from tests.conftest import PG_ADMIN
 from tests.e2e.conftest import Story
 from tests.gitutil import git, make_repo
+from tests.inprocess import invoke
+from tests.tools import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = ROOT / "providers"
@@ -67,9 +67,7 @@ def admin_dsn() -> str:
         with psycopg.connect(dsn, connect_timeout=3):
             return dsn
     except psycopg.Error as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(UNREACHABLE.format(error=exc))
-        pytest.skip(UNREACHABLE.format(error=exc))
+        missing(UNREACHABLE.format(error=exc))
 
 
 def query(
@@ -527,19 +525,11 @@ def test_the_admin_password_never_shows_in_outputs_logs_or_status_files(
 def test_providers_test_passes_on_each_built_in_provider(
     name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    env = dict(os.environ)
+    env = {}
     if name == "postgres":
         env["INNOMINATUS_POSTGRES_ADMIN_DSN"] = request.getfixturevalue("admin_dsn")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "providers", "test", str(PROVIDERS / name)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env=env,
-    )
+    result = invoke(["providers", "test", str(PROVIDERS / name)], env=env, cwd=tmp_path)
 
     if result.returncode != 0 and name == "postgres":
         # The case's app is always pgtest: drop what the failed run may have left (only then,
@@ -554,14 +544,7 @@ def test_providers_test_passes_on_each_built_in_provider(
 def test_providers_test_accepts_a_folder_relative_to_the_current_directory() -> None:
     # dns' steps source $INNOMINATUS_PROVIDER_DIR/workflows/hostname.sh from their own workdir,
     # so a relative provider folder must reach them resolved.
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "providers", "test", "providers/dns"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    result = invoke(["providers", "test", "providers/dns"], cwd=ROOT)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "1 passed"

@@ -1,90 +1,21 @@
-"""Issue "Reconcile core", step 8: `innominatus run` as a subprocess. A commit to a watched
-local repository starts its workflow without waiting for the poll; an unwatched repository is
-polled; SIGTERM drains, interrupted executions are recorded and retried at the next start."""
+"""Issue "Reconcile core", step 8: `innominatus run`. A commit to a watched local repository
+starts its workflow without waiting for the poll (the console script as a real process);
+an unwatched repository is polled; SIGTERM drains, interrupted executions are recorded and
+retried at the next start; a second daemon on one SQLite file is refused."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SCORE, Story, make_story
+from tests.e2e.conftest import SCORE, make_story
+from tests.e2e.daemons import API, after_passes, daemon, ready, resource_states, wait_for
 
 APP = "apps/shop/score.yaml"
-
-
-@contextmanager
-def daemon(story: Story) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`innominatus run` with its output in a file (a full pipe would block it)."""
-    log_path = story.root / f"daemon-{time.monotonic_ns()}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "run", "--config", str(story.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=story.root,
-            env=os.environ.copy(),
-        )
-    url = ""
-    deadline = time.monotonic() + 30
-    while not url and time.monotonic() < deadline and process.poll() is None:
-        for line in log_path.read_text().splitlines():
-            if "status: http://" in line:
-                url = line.split("status: ", 1)[1].split()[0]
-        time.sleep(0.02)
-    assert url, "daemon did not start:\n" + log_path.read_text()
-    try:
-        yield process, url
-    except BaseException:
-        print(log_path.read_text())  # shown by pytest when the test fails
-        raise
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def ready(url: str) -> bool:
-    with urllib.request.urlopen(url + "readyz", timeout=5) as response:
-        return bool(response.status == 200)
-
-
-def get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def wait_for(check: Callable[[], bool], *, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, ValueError):
-            pass  # not up yet, or a 503 while it starts
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def resource_states(url: str) -> dict[str, str]:
-    apps = get(url + "api/v1/apps")["apps"]
-    if not apps:
-        return {}
-    return {name: r["state"] for name, r in apps[0]["resources"].items()}
-
-
-API = "api: {host: 127.0.0.1, port: 0}\n"
 
 
 def test_a_commit_to_a_watched_repository_starts_work_without_waiting_for_the_poll(
@@ -94,14 +25,17 @@ def test_a_commit_to_a_watched_repository_starts_work_without_waiting_for_the_po
     story.config.write_text(
         story.config.read_text().replace("prune: true", "prune: true\n    interval: 1h")
     )
-    with daemon(story) as (process, url):
+    with daemon(story, process=True) as (process, url):
         wait_for(lambda: ready(url))
         story.commit({APP: SCORE.format(size="small")}, "add shop")
         wait_for(lambda: resource_states(url) == {"db": "active", "route": "active"})
         assert story.effects_log() == ["create db", "create route"]
         wait_for(lambda: (story.status_file() or {}).get("phase") == "Ready")
         commits = story.status_commits()
-        time.sleep(1.5)  # our own status push must not start another pass that commits again
+        # Our own status push must not start a pass that commits again: after one more pass
+        # (an unrelated commit causes it) there is still the one status commit.
+        story.commit({"README.md": "the apps of team a\n"}, "unrelated")
+        after_passes(url, 1)
         assert story.status_commits() == commits
         assert story.effects_log() == ["create db", "create route"]
         story.commit({APP: SCORE.format(size="large")}, "bigger")
@@ -153,7 +87,7 @@ def test_sigterm_interrupts_a_long_step_and_the_next_start_retries_it(
             f"set -eu\n        if [ -f {slow} ]; then touch {slow}.started; sleep 60; fi\n",
         )
     )
-    with daemon(story) as (process, url):
+    with daemon(story, process=True) as (process, url):
         story.commit({APP: SCORE.format(size="small")}, "add shop")
         wait_for(lambda: Path(f"{slow}.started").exists())
         started = time.monotonic()
@@ -176,7 +110,7 @@ def test_a_second_daemon_on_the_same_sqlite_file_is_refused(
     tmp_path: Path, database_url: str
 ) -> None:
     story = make_story(tmp_path, database_url, extra_config=API)
-    with daemon(story) as (process, _url):
+    with daemon(story, process=True) as (process, _url):
         second = story.innominatus("run")
         assert second.returncode == 1
         assert "another innominatus daemon is using" in second.stderr

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.gitutil import commit_files, make_repo, push
+from tests.inprocess import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = """\
@@ -39,13 +39,7 @@ def configure(tmp_path: Path, database_url: str, bare: Path, region: str) -> Pat
 
 
 def innominatus(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return invoke([*args, "--config", str(config)])
 
 
 def resources(config: Path) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`innominatus plan` as users and CI run it: a real clone with a feature branch, the provider
-of the end-to-end story, the console script as a subprocess. Exit codes, the three formats,
+of the end-to-end story, the console script's command (the CI jobs run the real script).
+Exit codes, the three formats,
 `--output-dir`, the repository entry found by the clone's remote, `--against-state` after a
 real `innominatus reconcile`, and the GitHub Actions job posting its sticky comment."""
 

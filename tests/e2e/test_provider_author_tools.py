@@ -1,10 +1,11 @@
 """``innominatus providers init`` and ``providers test`` as a provider author runs them: the
-console script as a subprocess, a scaffolded provider in ``tmp_path``, real reconcile passes in
-the throwaway directories ``providers test`` makes.
+console script's commands (in this process, and once as a real subprocess), a scaffolded
+provider in ``tmp_path``, real reconcile passes in the throwaway directories ``providers test``
+makes.
 
-Each run gets its own ``TMPDIR`` (so ``tempfile.gettempdir()`` of the subprocess is a folder of
-this test); leftovers are compared there, unaffected by other processes using the system's
-temporary directory at the same time.
+Each run gets its own ``TMPDIR`` (so ``tempfile.gettempdir()`` is a folder of this test);
+leftovers are compared there, unaffected by other processes using the system's temporary
+directory at the same time.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def test_init_makes_a_provider_whose_tests_pass_as_made(cli: Cli, name: str) -> 
         f"created provider {name} in {target}; next: innominatus providers test {target}\n"
     )
     assert (target / "provider.yaml").is_file()
-    run = cli("providers", "test", str(target))
+    run = cli("providers", "test", str(target), process=name == "ab")  # the console script
     assert run.returncode == 0, shown(run)
     assert f"PASSED   a {name} is created, resized and deleted (" in run.stdout
     assert run.stdout.splitlines()[-1] == "1 passed"

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from tests.e2e.conftest import SCORE, Story, make_story
-from tests.e2e.test_daemon import API, daemon, get, wait_for
+from tests.e2e.daemons import API, after_passes, daemon, get, wait_for
 from tests.gitutil import git
 
 
@@ -72,16 +71,16 @@ def test_a_held_wipe_out_survives_status_pushes_polls_reloads_and_restarts_until
         assert len(hold["deletes"]) == 8
         assert hold["command"] == "innominatus confirm apps"
         # The daemon's own status push, a few polls, and a provider reload: still held.
-        time.sleep(2.5)
+        after_passes(url, 2)
         (story.root / "provider" / "provider.yaml").touch()
-        time.sleep(2.0)
+        after_passes(url, 2)
         assert _repository(url)["hold"] == hold
         assert _deletes(story) == 0
         shop = get(url + "api/v1/apps/app0")
         assert "innominatus confirm apps" in shop["conditions"][0]["message"]
         _stop(process)
     with daemon(story) as (process, url):
-        time.sleep(3.0)  # a restart re-evaluates the guard: the hold is durable state
+        after_passes(url, 2)  # a restart re-evaluates the guard: the hold is durable state
         assert _repository(url)["hold"] == hold
         assert _deletes(story) == 0
         confirmed = story.innominatus("confirm", "apps", check=True)
@@ -108,7 +107,7 @@ def test_a_max_deletes_hold_counts_every_pending_delete_not_only_this_commits(
         # An unrelated commit deletes nothing itself; the four pending deletes stay held.
         story.commit({"apps/app2/score.yaml": _score("app2", "large")}, "unrelated")
         wait_for(lambda: "update db" in _ops(story))
-        time.sleep(2.0)
+        after_passes(url, 2)
         hold = _repository(url)["hold"]
         assert isinstance(hold, dict)
         assert len(hold["deletes"]) == 4
@@ -137,7 +136,7 @@ def test_rewritten_history_holds_the_deletes_it_causes_until_confirmed(
         rewritten = repository["history_rewritten"]
         assert isinstance(rewritten, dict)
         assert rewritten["from"] != base
-        time.sleep(2.0)
+        after_passes(url, 2)
         assert _deletes(story) == 0
         story.innominatus("confirm", "shop", check=True)
         wait_for(lambda: _deletes(story) == 2, timeout=20)
@@ -158,7 +157,7 @@ def test_retry_suspend_and_resume_reach_the_running_daemon(
     with daemon(story) as (process, url):
         wait_for(lambda: get(url + "api/v1/apps/shop")["phase"] == "Failed")
         gate.touch()
-        time.sleep(1.5)
+        after_passes(url, 2)
         assert get(url + "api/v1/apps/shop")["phase"] == "Failed"  # exhausted: waits for a human
         story.innominatus("retry", "shop", check=True)
         wait_for(lambda: _all_active(url, 1), timeout=10)
@@ -167,7 +166,7 @@ def test_retry_suspend_and_resume_reach_the_running_daemon(
         wait_for(lambda: get(url + "api/v1/apps/shop")["conditions"][0]["reason"] == "Suspended")
         assert _repository(url)["suspended"] is True
         story.commit({"apps/shop/score.yaml": _score("shop", "large")}, "bigger")
-        time.sleep(2.5)
+        after_passes(url, 2)
         assert "update db" not in _ops(story)
         story.innominatus("resume", "apps", check=True)
         wait_for(lambda: "update db" in _ops(story), timeout=10)

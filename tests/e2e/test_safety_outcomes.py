@@ -5,13 +5,12 @@ recorded outcome without a restart."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import SCORE, make_story
-from tests.e2e.test_daemon import API, daemon, get, resource_states, wait_for
+from tests.e2e.daemons import API, daemon, get, resource_states, wait_for
 from tests.faults import TcpProxy
 
 APP = "apps/shop/score.yaml"
@@ -38,7 +37,11 @@ def test_an_execution_whose_step_ends_during_a_database_outage_is_recorded_once_
             wait_for(started.exists)
             proxy.cut()
             wait_for(finished.exists)
-            time.sleep(15.0)  # the outcome waits in memory (the issue saw ~20 s outages)
+            # The outcome waits in memory while the daemon keeps knocking (the issue saw ~20 s
+            # outages): its warning is logged, then a good number of refused reconnections.
+            wait_for(lambda: "keeping the execution's outcome" in process.log())
+            knocks = proxy.refused
+            wait_for(lambda: proxy.refused >= knocks + 20, timeout=60)
             proxy.restore()
             wait_for(
                 lambda: resource_states(api) == {"db": "active", "route": "active"}, timeout=40

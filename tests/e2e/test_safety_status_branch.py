@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import SCORE, Story, make_story
-from tests.e2e.test_daemon import API, daemon, get, wait_for
+from tests.e2e.daemons import API, after_passes, daemon, get, wait_for
 from tests.gitutil import commit_files, git
 
 STATUS = "innominatus-status"
@@ -66,10 +66,10 @@ def tip(story: Story) -> str | None:
     return done.stdout.strip() or None
 
 
-def stays_still(story: Story, seconds: float = 3.0) -> str | None:
-    """The status tip after ``seconds`` (three polls) in which it must not move."""
+def stays_still(story: Story, url: str) -> str | None:
+    """The status tip after three more polls of the daemon, during which it must not move."""
     before = tip(story)
-    time.sleep(seconds)
+    after_passes(url, 3)
     assert tip(story) == before, "the daemon committed again to its own status branch"
     return before
 
@@ -92,22 +92,22 @@ def edit_status(story: Story, files: dict[str, str], *, orphan: bool) -> str:
 def test_a_deleted_status_branch_has_every_apps_file_back_within_one_poll_and_stays_still(
     tmp_path: Path, database_url: str, watch: bool
 ) -> None:
-    with running(tmp_path, database_url, watch=watch) as (story, _url):
-        stays_still(story)
+    with running(tmp_path, database_url, watch=watch) as (story, url):
+        stays_still(story, url)
         git(story.work, "push", "--quiet", "origin", "--delete", STATUS)
         assert tip(story) is None
 
         wait_for(lambda: all(phase(story, app) == "Ready" for app in APPS), timeout=10)
 
-        stays_still(story)
+        stays_still(story, url)
         assert story.status_commits() == 1  # one orphan commit with every app's file
         files = git(story.bare, "ls-tree", "-r", "--name-only", STATUS).split()
         assert files == ["apps/cart.yaml", "apps/shop.yaml"]
 
 
 def test_a_hand_edited_status_file_is_restored(tmp_path: Path, database_url: str) -> None:
-    with running(tmp_path, database_url) as (story, _url):
-        stays_still(story)
+    with running(tmp_path, database_url) as (story, url):
+        stays_still(story, url)
         shown = git(story.bare, "show", f"{STATUS}:apps/shop.yaml")
         edit = edit_status(
             story, {"apps/shop.yaml": shown.replace("phase: Ready", "phase: Failed")}, orphan=False
@@ -116,7 +116,7 @@ def test_a_hand_edited_status_file_is_restored(tmp_path: Path, database_url: str
 
         wait_for(lambda: phase(story, "shop") == "Ready", timeout=10)
 
-        restored = stays_still(story)
+        restored = stays_still(story, url)
         assert git(story.bare, "rev-parse", f"{restored}^") == edit  # fast-forward
         assert git(story.bare, "show", "--name-only", "--format=", str(restored)).split() == [
             "apps/shop.yaml"
@@ -126,13 +126,13 @@ def test_a_hand_edited_status_file_is_restored(tmp_path: Path, database_url: str
 def test_a_force_pushed_status_branch_is_replaced_fast_forward_from_the_new_tip(
     tmp_path: Path, database_url: str
 ) -> None:
-    with running(tmp_path, database_url) as (story, _url):
-        ours = stays_still(story)
+    with running(tmp_path, database_url) as (story, url):
+        ours = stays_still(story, url)
         forced = edit_status(story, {"apps/shop.yaml": "phase: Gone\n"}, orphan=True)
 
         wait_for(lambda: all(phase(story, app) == "Ready" for app in APPS), timeout=10)
 
-        restored = stays_still(story)
+        restored = stays_still(story, url)
         history = git(story.bare, "rev-list", STATUS).split()
         assert history == [restored, forced]  # on top of the forced tip, never forced back
         assert ours not in history
@@ -178,5 +178,5 @@ def test_an_unreachable_repository_shows_source_available_false_until_it_is_back
         with urllib.request.urlopen(url + "metrics", timeout=5) as response:
             metrics = response.read().decode()
         assert 'innominatus_repository_last_success_timestamp_seconds{repository="apps"}' in metrics
-        stays_still(story)
-        assert all(len((story.status_file(app) or {})["conditions"]) == 1 for app in APPS)
+        wait_for(lambda: all(len((story.status_file(a) or {})["conditions"]) == 1 for a in APPS))
+        stays_still(story, url)

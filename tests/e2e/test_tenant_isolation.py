@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from tests.e2e.conftest import SCORE, Story, make_story
-from tests.e2e.test_daemon import API, daemon, get, resource_states, wait_for
+from tests.e2e.daemons import API, after_passes, daemon, get, resource_states, wait_for
 from tests.gitutil import commit_files, make_repo, push
 
 CANARY = "s3cret-canary"  # the password the test provider's create-test-db outputs
@@ -59,7 +58,8 @@ def test_another_repository_reusing_an_app_name_changes_nothing_of_the_owners_ap
         commit_files(hostile, {"score.yaml": takeover}, "take over shop")
         push(hostile)
         wait_for(lambda: "belongs to repository 'apps'" in str(_hostile_repository(api)))
-        time.sleep(2.5)  # several passes of both repositories: the app never flips
+        for repository in ("apps", "hostile"):  # several passes of both: it never flips
+            after_passes(api, 2, repository=repository)
         after = get(api + "api/v1/apps/shop")
         assert after["repository"] == "apps"
         assert after["path"] == before["path"]
@@ -91,7 +91,8 @@ def test_a_shared_id_belongs_to_the_repository_that_declared_it_first(
         differing = shared.replace("NAME", "blog").replace("small", "huge")
         commit_files(hostile, {"score.yaml": differing}, "declare it differently")
         push(hostile)
-        time.sleep(2.5)
+        for repository in ("apps", "hostile"):
+            after_passes(api, 2, repository=repository)
         shop = get(api + "api/v1/apps/shop")
         assert shop["phase"] == "Ready"
         assert shop["repository"] == "apps"
@@ -115,6 +116,8 @@ def test_share_with_lets_a_named_repository_declare_the_owners_shared_resource(
         "resources:\n  cache:\n    type: test-db\n    id: shared-cache\n    params: {size: small}\n"
     )
     story.commit({"apps/shop/score.yaml": shared.replace("NAME", "shop")}, "team a's cache")
+    story.innominatus("reconcile")  # team a declares it first (hostile has no branch yet)
+    assert {a["app"]: a["phase"] for a in story.status_json()["apps"]} == {"shop": "Ready"}
     commit_files(hostile, {"score.yaml": shared.replace("NAME", "blog")}, "friendly")
     push(hostile)
     story.innominatus("reconcile", check=True)

@@ -7,11 +7,9 @@ import base64
 import hashlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +19,8 @@ from starlette.testclient import TestClient
 from reconciler.api.app import create_app
 from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
+from tests.tools import require_tool
+from tests.waiting import wait_until
 
 SPEC = {"path": "apps/shop/score.yaml", "resources": {}, "order": []}
 
@@ -241,9 +241,9 @@ def test_readyz_says_why_it_is_not_ready(store: Store) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_dashboard_renders_in_chromium(store: Store) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium not found; install it with `apt-get install chromium` (Debian)")
+    chromium = require_tool(
+        "chromium", "chromium-browser", how="install it with `apt-get install chromium` (Debian)"
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -258,8 +258,7 @@ def test_the_dashboard_renders_in_chromium(store: Store) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            time.sleep(0.02)
+        wait_until(lambda: server.started, what="the dashboard server to listen")
         dom = subprocess.run(
             [
                 chromium,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.tools import require_tool
 
 SCRIPT = Path(__file__).resolve().parents[3] / "examples" / "ci" / "sticky-comment.sh"
 MARKER = "<!-- innominatus-plan -->"
@@ -159,10 +160,9 @@ class Forge:
 
 
 def make_forge(root: Path, kind: str, comments: list[dict[str, object]] | None = None) -> Forge:
-    if shutil.which("sh") is None:
-        pytest.skip("needs a POSIX sh")
-    if kind == "github" and shutil.which("jq") is None:
-        pytest.skip("the fake gh evaluates --jq with jq, which is not installed")
+    require_tool("sh", how="the script needs a POSIX sh (`apt-get install dash`)")
+    if kind == "github":
+        require_tool("jq", how="the fake gh evaluates --jq with it: `apt-get install jq`")
     (root / "bin").mkdir(parents=True)
     for name, text in (("gh", FAKE_GH), ("curl", FAKE_CURL)):
         (root / "bin" / name).write_text(text)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
 
 import pytest
 
@@ -19,13 +20,26 @@ from reconciler.store.crypto import SecretBox
 from reconciler.store.database import create_database_engine
 from reconciler.store.lease import Lease
 from reconciler.store.session import Database
+from tests.waiting import wait_until_async
+
+
+class WatchedEvent(asyncio.Event):
+    """An event that tells when someone waits for it (the keeper waiting for a fence)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.awaited = asyncio.Event()
+
+    async def wait(self) -> Literal[True]:
+        self.awaited.set()
+        return await super().wait()
 
 
 class FakeEngine:
     """What the keeper needs of the engine: the fenced flag and ``fence``."""
 
     def __init__(self) -> None:
-        self.fenced = asyncio.Event()
+        self.fenced = WatchedEvent()
         self.fenced_at: float | None = None
 
     async def fence(self) -> None:
@@ -56,12 +70,22 @@ def test_renewals_keep_a_second_daemon_out_past_the_first_expiry(
     store: Store, other: Database
 ) -> None:
     store.lock(holder="first", ttl=1.5)
+    assert store.lease is not None
+    first = store.lease.describe()
+    assert first is not None
+    first_expiry, first_sent = first[2], store.lease.renewed_at
+
+    def past_the_first_expiry() -> bool:
+        return datetime.now(UTC) > first_expiry
 
     async def scenario() -> None:
         task = asyncio.create_task(keeper(store, FakeEngine(), 1.5).run(lambda: None))
-        await asyncio.sleep(2.5)
+        await wait_until_async(past_the_first_expiry, what="the first expiry", timeout=10)
         with pytest.raises(LockedError, match="another innominatus daemon"):
             await asyncio.to_thread(Lease(other, holder="second", ttl=30, where="db").acquire)
+        assert not task.done()
+        assert store.lease is not None
+        assert store.lease.renewed_at > first_sent  # kept by renewals, not by a slow clock
         task.cancel()
 
     asyncio.run(scenario())
@@ -114,7 +138,7 @@ def test_a_fenced_write_seen_by_an_execution_ends_the_run_at_once(store: Store) 
 
     async def scenario() -> float:
         task = asyncio.create_task(kept.run(lambda: None))
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(engine.fenced.awaited.wait(), 10)  # the keeper is in its pause
         engine.fenced.set()  # what Engine._execute does on FencedError
         started = time.monotonic()
         await asyncio.wait_for(task, 2)

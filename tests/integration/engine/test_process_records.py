@@ -9,12 +9,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from reconciler.engine.processes import ProcessRecorder, end_leftover_steps, processes_dir
 from reconciler.store import open_store
 from tests.integration.store.test_store import begin_in
+from tests.waiting import wait_until
 
 
 def test_a_step_group_is_recorded_and_forgotten_when_the_step_ends(tmp_path: Path) -> None:
@@ -44,9 +44,7 @@ def test_at_start_a_running_executions_leftover_group_is_ended_and_others_record
         stale.write_text(json.dumps({"pgid": 1, "boot_id": "x", "host": "y"}))
         kept = asyncio.run(end_leftover_steps(store, data_dir=tmp_path, grace=0.5))
         assert kept == frozenset()
-        deadline = time.monotonic() + 5
-        while leftover.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: leftover.poll() is not None, what="the leftover step to end")
         assert leftover.returncode == -signal.SIGTERM
         assert not stale.exists()  # execution 999 is not running: its record is dropped
     finally:

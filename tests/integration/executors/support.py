@@ -1,6 +1,6 @@
 """Helpers for the executor tests: running a step, a GitOps target repository wired through
 :class:`GitMirror` as the runtime does, a recording fake ``kubectl``, and the real tools (or a
-skip that says how to install them)."""
+skip that says how to install them, a failure under ``CI=true``: ``tests/tools.py``)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reconciler.executors.ansible import find_ansible_playbook
 from reconciler.executors.base import StepExecutor, StepRequest, StepResult
 from reconciler.sources.git import GitMirror
 from tests.gitutil import git
+from tests.tools import missing
 
 
 def run(executor: StepExecutor, request: StepRequest, **kwargs: Any) -> StepResult:
@@ -70,7 +69,7 @@ def terraform_binary() -> str:
         "/usr/local/bin/terraform" if Path("/usr/local/bin/terraform").is_file() else None
     )
     if found is None:
-        pytest.skip(
+        missing(
             "terraform not found on PATH or at /usr/local/bin/terraform; install it from "
             "https://developer.hashicorp.com/terraform/install (`.ci/run` does)"
         )
@@ -80,7 +79,7 @@ def terraform_binary() -> str:
 def ansible_binary() -> str:
     found = find_ansible_playbook()
     if found is None:
-        pytest.skip(
+        missing(
             "ansible-playbook not found; install the extra: "
             "`.venv/bin/pip install -e '.[ansible]'` (or `pip install ansible-core`)"
         )

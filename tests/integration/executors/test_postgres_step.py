@@ -30,6 +30,7 @@ from reconciler.executors.registry import default_registry
 from tests.conftest import PG_ADMIN
 from tests.integration.executors.conftest import MakeRequest
 from tests.integration.executors.support import run
+from tests.tools import missing
 
 ADMIN = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://", 1)
 ENV = "PLATFORM_PG_ADMIN_DSN"
@@ -114,7 +115,7 @@ def _reachable() -> None:
         with psycopg.connect(ADMIN, connect_timeout=3):
             pass
     except psycopg.Error as exc:
-        pytest.skip(
+        missing(
             f"PostgreSQL not reachable at INNOMINATUS_TEST_POSTGRES ({PG_ADMIN}): {exc}; start "
             "one (`.ci/run` does, or `pg_ctlcluster 15 main start`) or set the variable"
         )

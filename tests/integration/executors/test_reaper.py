@@ -23,6 +23,7 @@ from reconciler.executors import host
 from reconciler.executors.logbuffer import LogBuffer
 from reconciler.executors.process import run_process
 from reconciler.executors.reaper import end_groups
+from tests.waiting import wait_until
 
 
 def members(pgid: int) -> list[int]:
@@ -58,10 +59,7 @@ def spawn(
         env["INNOMINATUS_EXECUTION_ID"] = str(execution)
     process = subprocess.Popen(["bash", "-c", script], env=env, start_new_session=True)
     started.append(process)
-    deadline = time.monotonic() + 5
-    while len(members(process.pid)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(members(process.pid)) == 3
+    wait_until(lambda: len(members(process.pid)) == 3, what="the group's three processes")
     return process
 
 
@@ -102,11 +100,14 @@ def test_a_group_that_is_gone_needs_no_ending() -> None:
 
 
 def test_nothing_of_a_step_runs_before_its_group_is_recorded(tmp_path: Path) -> None:
-    began = tmp_path / "began"
+    began, control = tmp_path / "began", tmp_path / "control"
     seen: list[tuple[int, list[int], bool]] = []
 
     async def on_process(pgid: int) -> None:
-        await asyncio.sleep(0.3)  # a slow database: the program must still be held
+        # A slow database: the program must still be held. Proof that it had every chance to
+        # run meanwhile: a shell started after it has run the same `touch` and exited.
+        other = await asyncio.create_subprocess_exec("bash", "-c", f"touch {control}")
+        assert await other.wait() == 0
         seen.append((pgid, members(pgid), began.exists()))
 
     async def scenario() -> None:
@@ -221,10 +222,7 @@ def test_a_step_cancelled_while_it_starts_leaves_nothing_running(tmp_path: Path)
             await cancel_after(step * 0.002)
 
     asyncio.run(scenario())
-    deadline = time.monotonic() + 5
-    while marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marked(mark) == []
+    wait_until(lambda: not marked(mark), what="every cancelled step's processes to end")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -255,22 +253,19 @@ def test_a_step_leader_dies_with_a_killed_daemon_and_its_children_are_reaped(
     )
     process = subprocess.Popen([sys.executable, "-c", daemon], cwd=Path(__file__).parents[3])
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if (
+        wait_until(
+            lambda: (
                 report.exists()
                 and report.read_text()
                 and len(members(int(report.read_text()))) == 2
-            ):
-                break
-            time.sleep(0.05)
+            ),
+            what="the stand-in daemon's step group of two",
+            timeout=20,
+        )
         pgid = int(report.read_text())
-        assert len(members(pgid)) == 2
         process.kill()
         process.wait()
-        deadline = time.monotonic() + 5
-        while pgid in members(pgid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: pgid not in members(pgid), what="the leader to die with the daemon")
         left = members(pgid)
         assert pgid not in left  # the leader died with the daemon
         assert len(left) == 1  # `sleep 60` did not

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.executors.base import StepRequest, StepResult
 from reconciler.executors.shell import ShellExecutor
+from tests.waiting import wait_until_async
 
 
 def request(tmp_path: Path, script: str, **overrides: Any) -> StepRequest:
@@ -151,8 +152,9 @@ def test_cancellation_kills_the_process_group_and_reraises(tmp_path: Path) -> No
         task = asyncio.create_task(
             ShellExecutor().run(request(tmp_path, f"sleep 300 & echo $! > {pids}\nwait"))
         )
-        while not pids.exists() or not pids.read_text().strip():
-            await asyncio.sleep(0.02)
+        await wait_until_async(
+            lambda: pids.exists() and pids.read_text().strip(), what="the step's child"
+        )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

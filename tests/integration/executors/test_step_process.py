@@ -29,6 +29,8 @@ from reconciler.executors.shell import ShellExecutor
 from tests.conftest import SHARED
 from tests.integration.executors.conftest import MakeRequest
 from tests.integration.executors.support import run
+from tests.tools import need
+from tests.waiting import wait_until_async
 
 CORPUS_WORKFLOW = (
     SHARED / "corpus/innominatus/providers/database-team/workflows/provision-postgres-mock.yaml"
@@ -159,15 +161,22 @@ def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) ->
 def test_a_second_cancellation_during_the_kill_grace_still_kills_the_group(
     tmp_path: Path,
 ) -> None:
-    pidfile = tmp_path / "pids"
-    script = f"trap '' TERM; sleep 300 & echo $! $$ > {pidfile}; wait"
+    pidfile, terms = tmp_path / "pids", tmp_path / "terms"
+    # The shell notes each SIGTERM and goes on waiting; its child ignores SIGTERM outright.
+    script = (
+        f"trap 'echo TERM >> {terms}' TERM; (trap '' TERM; exec sleep 300) & "
+        f"echo $! $$ > {pidfile}; while :; do wait; done"
+    )
 
     async def scenario() -> float:
         task = asyncio.create_task(bash(script, tmp_path, grace=60.0))
-        while not pidfile.exists() or len(pidfile.read_text().split()) < 2:
-            await asyncio.sleep(0.02)
+        await wait_until_async(
+            lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2,
+            what="the step to start its child",
+        )
         task.cancel()
-        await asyncio.sleep(0.2)  # now inside the 60 s grace: SIGTERM is being ignored
+        # Now inside the 60 s grace: SIGTERM was delivered, and is being ignored.
+        await wait_until_async(terms.exists, what="the step to receive SIGTERM")
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -205,10 +214,10 @@ def test_large_output_keeps_bounded_memory_and_its_final_object_is_found(
     assert len(finished.stdout.encode()) == STDOUT_KEPT
 
 
-@pytest.mark.skipif(not CORPUS_WORKFLOW.exists(), reason=f"corpus not found: {CORPUS_WORKFLOW}")
 def test_the_corpus_postgres_mock_credentials_step_yields_its_outputs(
     make_request: MakeRequest,
 ) -> None:
+    need(CORPUS_WORKFLOW.exists(), f"corpus not found: {CORPUS_WORKFLOW}; clone ../shared beside")
     workflow = yaml.safe_load(CORPUS_WORKFLOW.read_text())
     [step] = [s for s in workflow["steps"] if s["name"] == "generate-mock-credentials"]
     script = re.sub(r"\{\{\s*\.parameters\.db_name\s*\}\}", "orders", step["config"]["script"])

@@ -26,6 +26,7 @@ from reconciler.providers.template import TemplateError
 from reconciler.providers.workflow import Workflow, apply_parameters, load_workflow
 from tests.integration.executors.conftest import MakeRequest
 from tests.integration.executors.support import Api, GitOpsRepo, ansible_binary, run
+from tests.tools import missing
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "innominatus"
 BUILTINS = {
@@ -77,7 +78,7 @@ def test_a_label_value_never_adds_a_cluster_admin_binding_to_the_gitops_reposito
 ) -> None:
     source = CORPUS / "providers" / "container-team" / "workflows" / "provision-namespace.yaml"
     if not source.is_file():
-        pytest.skip(f"corpus not found at {source}")
+        missing(f"corpus not found at {source}; clone ../shared beside the project")
     workflow = load_workflow(source)  # verbatim: its labels are "{{ $value }}" in a manifest
     hostile = f'x"\n---\n{BINDING}\n#'
     request = prepared(

@@ -15,6 +15,7 @@ from reconciler.errors import PermanentError
 from reconciler.providers.integrity import select_version, tree_hash
 from reconciler.settings import ProviderSourceSettings
 from tests.gitutil import commit_files, git, make_repo, push
+from tests.tools import require_tool
 
 MANIFEST = """\
 apiVersion: v1
@@ -191,12 +192,10 @@ def _gpg_key(home: Path) -> str:
     return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr"))
 
 
-@pytest.mark.skipif(
-    shutil.which("gpg") is None, reason="gpg not found; install GnuPG (apt-get install gnupg)"
-)
 def test_signed_tags_are_verified_against_the_keyring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    require_tool("gpg", how="install GnuPG (`apt-get install gpg`)")
     trusted = tmp_path / "trusted"
     key = _gpg_key(trusted)
     monkeypatch.setenv("GNUPGHOME", str(trusted))

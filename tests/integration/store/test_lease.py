@@ -5,8 +5,9 @@ old holder is refused once another daemon has the lease."""
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,8 @@ from reconciler.store.crypto import SecretBox
 from reconciler.store.database import create_database_engine
 from reconciler.store.lease import Lease
 from reconciler.store.models import ExecutionRow
-from reconciler.store.session import Database
+from reconciler.store.session import Database, now
+from tests.waiting import wait_until
 
 UID = "db.default#shop.db"
 
@@ -71,24 +73,54 @@ def test_every_acquisition_grows_the_epoch(store: Store, other: Database) -> Non
 def test_a_live_lease_of_another_holder_is_refused_until_it_expires(
     store: Store, other: Database
 ) -> None:
-    first = lease(other, "daemon-a", ttl=1.5)
+    first = lease(other, "daemon-a", ttl=0.5)
     first.acquire()
+    described = first.describe()
+    assert described is not None
+    expiry = described[2]
     second = lease(other, "daemon-b")
     with pytest.raises(LockedError, match=r"another innominatus daemon is using .*daemon-a"):
         second.acquire()
-    time.sleep(1.7)
-    assert second.acquire() == 2
+    taken: list[int] = []
+
+    def take() -> bool:
+        with contextlib.suppress(LockedError):
+            taken.append(second.acquire())
+        return bool(taken)
+
+    wait_until(take, what="daemon-a's lease to expire and daemon-b to take it")
+    assert taken == [2]
+    now_held = second.describe()
+    assert now_held is not None
+    taken_at = now_held[2] - timedelta(seconds=second.ttl)  # on the database's clock
+    assert taken_at >= expiry  # not one moment before the first lease ran out
     assert first.renew() is False  # the old holder learns it lost the lease
 
 
-def test_a_renewed_lease_outlives_its_first_expiry(store: Store, other: Database) -> None:
+class Clock:
+    """The lease's clock (the database's ``now()``), moved by the test."""
+
+    def __init__(self) -> None:
+        self.at = now()
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def test_a_renewed_lease_outlives_its_first_expiry(
+    store: Store, other: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(Lease, "_now", lambda _lease, _session: clock.at)
     first = lease(other, "daemon-a", ttl=1.5)
     first.acquire()
-    time.sleep(1.0)
+    clock.advance(1.0)
     assert first.renew() is True
-    time.sleep(1.0)  # 2 s after it was taken, 1 s after the renewal
+    clock.advance(1.0)  # 2 s after it was taken, 1 s after the renewal
     with pytest.raises(LockedError):
         lease(other, "daemon-b").acquire()
+    clock.advance(1.0)  # past the renewal's expiry too: now it is free
+    assert lease(other, "daemon-b").acquire() == 2
 
 
 def test_a_holder_proved_dead_is_taken_over_at_once(store: Store, other: Database) -> None:
