@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,10 +28,41 @@ Raise :class:`PlaceholderError` (or ``KeyError(key)``) when the keys lead nowher
 Resolver = Callable[[str], Any]
 """Given the text inside ``${...}``, its value (raise :class:`PlaceholderError` if unknown)."""
 
-# Same expression as the reference: "$" then "${...}" (escaped), "{...}" (a placeholder) or "$".
-# Python's ``re`` and Go's RE2 both take the leftmost alternative that matches, so
-# "$$${x}" reads as "$$" (-> "$") followed by the placeholder "${x}", as in the reference.
-_PLACEHOLDER = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
+# The reference matches ``\$((?:\$?\{([^}]*)\})|\$)``: "$" then "${...}" (escaped), "{...}" (a
+# placeholder) or "$", taking the leftmost alternative that matches, so "$$${x}" reads as "$$"
+# (-> "$") followed by the placeholder "${x}". Go's RE2 runs it in linear time; Python's ``re``
+# backtracks, and rescans to the end of the string for every "${" without a closing "}", which
+# is quadratic. :func:`_scan` finds the same matches in a single pass.
+
+
+def _scan(text: str) -> Iterator[tuple[int, int, str | None]]:
+    """Each match of the reference's expression in ``text``, left to right, without overlap.
+
+    Yields ``(start, end, ref)``: ``ref`` is the text inside a placeholder ``${ref}``, or
+    ``None`` for an escape (``$$`` or ``$${...}``), which stands for ``text[start + 1 : end]``.
+    """
+    # ``close`` is the first "}" after some position at or before the "{" being looked at (-1:
+    # there is none, so there is none after any later "{" either). The "{" positions only grow
+    # and the search restarts only past the last "}" found, so each character is searched once.
+    close = text.find("}")
+    position = 0
+    while (start := text.find("$", position)) >= 0:
+        after = text[start + 1 : start + 2]
+        escaped = after == "$" and text.startswith("{", start + 2)
+        if escaped or after == "{":
+            brace = start + 2 if escaped else start + 1
+            if 0 <= close < brace:
+                close = text.find("}", brace + 1)
+            if close > brace:
+                yield start, close + 1, None if escaped else text[brace + 1 : close]
+                position = close + 1
+                continue
+        if after == "$":
+            yield start, start + 2, None
+            position = start + 2
+            continue
+        position = start + 1
+
 
 _UNKNOWN_ROOT = "unknown reference root, use $$ to escape the substitution"
 
@@ -77,17 +107,21 @@ def render(value: Any) -> str:
 def substitute_string(text: str, resolve: Resolver) -> str:
     """``text`` with every ``${ref}`` replaced by ``render(resolve(ref))`` and ``$$`` un-escaped."""
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group(1).startswith("$"):
-            return match.group(0)[1:]
-        ref = match.group(2)
-        value = resolve(ref)
-        try:
-            return render(value)
-        except ValueError as exc:
-            raise PlaceholderError(f"invalid ref '{ref}': {exc}") from exc
-
-    return _PLACEHOLDER.sub(replace, text)
+    pieces: list[str] = []
+    done = 0
+    for start, end, ref in _scan(text):
+        pieces.append(text[done:start])
+        if ref is None:
+            pieces.append(text[start + 1 : end])
+        else:
+            value = resolve(ref)
+            try:
+                pieces.append(render(value))
+            except ValueError as exc:
+                raise PlaceholderError(f"invalid ref '{ref}': {exc}") from exc
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def substitute(value: Any, resolve: Resolver) -> Any:
@@ -169,11 +203,7 @@ def find_references(value: Any) -> list[str]:
     Escaped ones (``$${...}``) are literal text, not references.
     """
     if isinstance(value, str):
-        return [
-            match.group(2)
-            for match in _PLACEHOLDER.finditer(value)
-            if not match.group(1).startswith("$")
-        ]
+        return [ref for _, _, ref in _scan(value) if ref is not None]
     if isinstance(value, Mapping):
         return [ref for item in value.values() for ref in find_references(item)]
     if isinstance(value, list | tuple):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import pytest
@@ -134,3 +136,65 @@ def test_resolver_is_asked_exactly_for_the_found_references(text: str) -> None:
 @given(st.text().filter(lambda text: "}" not in text))
 def test_doubling_every_dollar_keeps_text_literal(text: str) -> None:
     assert substitute_string(text.replace("$", "$$"), _fail) == text
+
+
+# The expression the scanner replaced (the reference's, quadratic under Python's backtracking
+# ``re``): the oracle the single-pass scanner must agree with, match for match.
+_ORACLE = re.compile(r"\$((?:\$?\{([^}]*)\})|\$)")
+
+
+def _oracle_references(text: str) -> list[str]:
+    return [m.group(2) for m in _ORACLE.finditer(text) if not m.group(1).startswith("$")]
+
+
+def _oracle_substitute(text: str, resolve: Any) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1).startswith("$"):
+            return match.group(0)[1:]
+        ref = match.group(2)
+        value = resolve(ref)
+        try:
+            return render(value)
+        except ValueError as exc:
+            raise PlaceholderError(f"invalid ref '{ref}': {exc}") from exc
+
+    return _ORACLE.sub(replace, text)
+
+
+def _outcome(substitute_text: Any, text: str) -> tuple[str, list[str]]:
+    """What substituting ``text`` gives (or the error it raises) and the refs asked, in order."""
+    asked: list[str] = []
+
+    def resolve(ref: str) -> Any:
+        asked.append(ref)
+        if ref.count("a") == 2:
+            raise PlaceholderError(f"invalid ref '{ref}': no")
+        return math.nan if "\\" in ref else f"<{ref}>"
+
+    try:
+        return substitute_text(text, resolve), asked
+    except PlaceholderError as exc:
+        return f"error: {exc}", asked
+
+
+@settings(max_examples=2000, database=None, deadline=None)
+@given(st.text(alphabet=st.sampled_from("${}\\.a")))
+def test_scanner_agrees_with_the_reference_expression(text: str) -> None:
+    assert find_references(text) == _oracle_references(text)
+    assert _outcome(substitute_string, text) == _outcome(_oracle_substitute, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["${", "$${", "${$", "}${", "${a}${", "$$${a}", "${a}}", "$\n${\n}", "$", "$$$", "${}"],
+)
+def test_scanner_agrees_with_the_reference_expression_on_edges(text: str) -> None:
+    assert find_references(text) == _oracle_references(text)
+    assert _outcome(substitute_string, text) == _outcome(_oracle_substitute, text)
+
+
+def test_scanning_many_unterminated_placeholders_is_linear() -> None:
+    # Each unterminated "${" made the backtracking expression rescan to the end: an hour here.
+    text = "}" + "${" * 200_000 + "$${" * 100_000
+    assert find_references(text) == []
+    assert substitute_string(text, _fail) == "}" + "${" * 300_000
