@@ -18,13 +18,15 @@ from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import RecordedResource
 from reconciler.score.placeholders import PlaceholderError, make_resolver, substitute
 from reconciler.score.workload import resolve_spec
-from reconciler.secrets import is_secret_key
+from reconciler.secrets import is_secret_key, secret_values
 from reconciler.types import ResourceUid
 
 
 def _output_lookup(name: str, recorded: RecordedResource, secrets: set[str]) -> Any:
     """Looks up an output; values of secret outputs are noted in ``secrets`` for masking.
     Outputs not known yet (a review's synthesised state) leave the placeholder as written."""
+
+    carried = secret_values(recorded.outputs, recorded.secret_keys)
 
     def lookup(keys: list[str]) -> Any:
         if not keys:
@@ -41,8 +43,12 @@ def _output_lookup(name: str, recorded: RecordedResource, secrets: set[str]) -> 
                     f"(its outputs: {known}); fix the reference or the provider's outputs"
                 )
             value = value[key]
+        text = value if isinstance(value, str) else canonical_json(value)
         if is_secret_key(keys[0], recorded.secret_keys):
-            secrets.add(value if isinstance(value, str) else canonical_json(value))
+            secrets.add(text)
+        # A non-secret output may still carry a secret (a URL with the password in it): the
+        # secret values inside it are secret wherever the value goes.
+        secrets.update(s for s in carried if s in text)
         return value
 
     return lookup

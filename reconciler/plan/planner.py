@@ -43,6 +43,7 @@ from reconciler.plan.model import (
 from reconciler.score.order import CycleError, creation_order
 from reconciler.score.placeholders import PlaceholderError
 from reconciler.score.workload import UnresolvedPlaceholder
+from reconciler.secrets import secret_values
 from reconciler.types import AppName, ResourceUid
 
 __all__ = [
@@ -237,7 +238,7 @@ def _resolved(
         operation=action.operation,
         annotations=action.annotations if action.operation != "delete" else {},
         params=params,
-        secrets=action.secrets,
+        secrets=action.secrets | secret_values(params),
     )
     if binding.problem is None:
         return replace(

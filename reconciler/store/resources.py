@@ -509,7 +509,9 @@ class Resources:
         next_attempt_at: datetime | None,
     ) -> None:
         """Record a failure that happened before any workflow could start (no provider,
-        missing parameter): the resource shows ``failed`` with the message; no retry loop."""
+        missing parameter): the resource shows ``failed`` with the message; no retry loop.
+        It uses no attempt (nothing ran): once the input is fixed (a commit, a provider
+        reload) the resource runs whatever ``engine.max_attempts`` is."""
         with self._db.transaction(fenced=True) as session:
             row = session.scalar(select(ResourceRow).where(ResourceRow.uid == uid))
             if row is None:
@@ -518,7 +520,6 @@ class Resources:
                 )
             if row.desired_hash != inputs_hash or row.operation != operation:
                 row.attempts = 0
-            row.attempts += 1
             row.last_error, row.operation, row.desired_hash = error, operation, inputs_hash
             row.next_attempt_at, row.updated_at = next_attempt_at, now()
             if row.state != "failed":
