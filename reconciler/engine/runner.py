@@ -34,8 +34,10 @@ from reconciler.executors.base import StepRequest
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
+from reconciler.providers.parameters import BUILTIN_PARAMETERS, RESERVED_PREFIX
 from reconciler.providers.rendering import context_for, render_outputs, render_step
 from reconciler.providers.template import TemplateError
+from reconciler.providers.workflow import Workflow
 from reconciler.secrets import is_secret_key, mask_text, secret_values
 from reconciler.settings import EngineSettings
 from reconciler.store import Store
@@ -183,7 +185,7 @@ async def run_action(
         context = context_for(
             parameters=params,
             steps={},
-            previous_parameters=record.applied_params if record and record.applied_params else {},
+            previous_parameters=previous_parameters(workflow, record, params),
             previous_outputs=previous,
         )
         for position, step in enumerate(workflow.steps):
@@ -326,7 +328,13 @@ async def run_action(
         # create workflow generated) stay as they were.
         outputs = {**record.outputs, **outputs}
         marked |= record.secret_keys
-    secret_keys = sorted(k for k in outputs if is_secret_key(k, marked))
+    named = secret_values(outputs, marked)
+    # An output carrying a secret value (a URL with the password in it) is sealed too.
+    secret_keys = sorted(
+        k
+        for k, value in outputs.items()
+        if is_secret_key(k, marked) or any(secret in str(value) for secret in named)
+    )
     short = [k for k in secret_keys if len(str(outputs[k])) < 4]
     if short:
         logger.warning(
@@ -352,6 +360,32 @@ async def run_action(
     await asyncio.to_thread(shutil.rmtree, workdir, True)
     _observe(ctx.metrics, workflow.name, "succeeded", began)
     return True
+
+
+def previous_parameters(
+    workflow: Workflow, record: RecordedResource | None, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What ``.previous.parameters`` holds for a step of ``workflow``: the resource's last
+    applied params (kept raw in the store, as the plan compares them), but only those the
+    workflow declares, as for ``.parameters`` (any with ``accept_undeclared_parameters``; never
+    an ``ansible_*`` one), so a param the workflow never declared cannot reach a step this way.
+    The built-ins are the engine's, never a param of that name: the resource's identity, the
+    same as in ``params``; ``operation`` is not (the one that applied them is not recorded)."""
+    if record is None or record.applied_params is None:
+        return {}  # nothing applied yet (a create, or a retried create that never succeeded)
+    applied = record.applied_params
+    declared = {parameter.name for parameter in workflow.parameters}
+    kept = {
+        key: value
+        for key, value in applied.items()
+        if (workflow.accept_undeclared_parameters or key in declared)
+        and key not in BUILTIN_PARAMETERS
+        and not key.lower().startswith(RESERVED_PREFIX)
+    }
+    identity = {
+        key: params[key] for key in sorted(BUILTIN_PARAMETERS - {"operation"}) if key in params
+    }
+    return kept | identity
 
 
 def _observe(metrics: Metrics, workflow: str, status: str, began: float) -> None:

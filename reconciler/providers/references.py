@@ -2,12 +2,14 @@
 
 A template that refers to something that can never exist is a load error at its
 ``file:line``, not an empty string at run time: an unknown root (``{{ .parametrs.size }}``), a
-parameter the workflow does not declare (``{{ .parameters.nope }}``; the engine's built-ins
-such as ``app_name`` are always there, and ``accept_undeclared_parameters: true`` lets any
-name through), and the output of a step that does not exist, or that runs later (a step reads
-only the steps before it; the workflow's ``outputs`` read any step). The roots are
-``.parameters.<name>``, ``.steps.<step>.output.<key>``, ``.previous.parameters.<name>`` and
-``.previous.outputs.<key>``. Pure; called by :mod:`.workflow` for every template of a file,
+parameter the workflow does not declare (``{{ .parameters.nope }}``, and also
+``{{ .previous.parameters.nope }}``: a step sees only the previous parameters its workflow
+declares; the engine's built-ins such as ``app_name`` are always there, and
+``accept_undeclared_parameters: true`` lets any name through), and the output of a step that
+does not exist, or that runs later (a step reads only the steps before it; the workflow's
+``outputs`` read any step). The roots are ``.parameters.<name>``,
+``.steps.<step>.output.<key>``, ``.previous.parameters.<name>`` and ``.previous.outputs.<key>``.
+Pure; called by :mod:`.workflow` for every template of a file,
 a step's bare ``if:`` expression included.
 """
 
@@ -54,21 +56,29 @@ def reference_problem(
     root = parts[0]
     if root not in ROOTS:
         return f"unknown field {field}{_suggest(root, ROOTS)}; templates read {_FORMS}"
-    if root == "parameters" and len(parts) > 1 and parameters is not None:
-        name = parts[1]
-        if name not in parameters:
-            return (
-                f"{field}: parameter '{name}' is not declared{_suggest(name, parameters)}; "
-                "declare it under parameters: or set accept_undeclared_parameters: true"
-            )
+    if root == "parameters" and len(parts) > 1:
+        return _parameter_problem(field, parts[1], parameters)
     if root == "previous" and len(parts) > 1 and parts[1] not in _PREVIOUS:
         return (
             f"unknown field {field}{_suggest(parts[1], _PREVIOUS)}; .previous holds "
             "parameters and outputs"
         )
+    if root == "previous" and len(parts) > 2 and parts[1] == "parameters":
+        # The engine hands a step only the previous parameters this workflow declares
+        # (runner.py), so an undeclared one here could only ever be empty.
+        return _parameter_problem(field, parts[2], parameters)
     if root == "steps" and len(parts) > 1:
         return _step_problem(field, parts, steps, position)
     return None
+
+
+def _parameter_problem(field: str, name: str, parameters: Collection[str] | None) -> str | None:
+    if parameters is None or name in parameters:
+        return None
+    return (
+        f"{field}: parameter '{name}' is not declared{_suggest(name, parameters)}; "
+        "declare it under parameters: or set accept_undeclared_parameters: true"
+    )
 
 
 def _step_problem(
