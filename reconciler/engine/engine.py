@@ -359,6 +359,8 @@ class Engine:
     # lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         self.queue.start()
+        if not self._repositories:
+            self.ready.set()  # nothing to look at: every repository (none) was looked at
 
     async def settle(self) -> None:
         """Until no work is queued and no execution runs (backoff timers do not count)."""

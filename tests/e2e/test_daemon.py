@@ -116,3 +116,12 @@ def test_a_second_daemon_on_the_same_sqlite_file_is_refused(
         assert "another innominatus daemon is using" in second.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_a_daemon_with_no_repositories_is_ready_at_once(tmp_path: Path, database_url: str) -> None:
+    story = make_story(tmp_path, database_url, extra_config=API)
+    config = story.config.read_text()
+    head, _, rest = config.partition("repositories:\n")
+    story.config.write_text(head + "repositories: []\n" + rest[rest.index("providers:") :])
+    with daemon(story) as (_process, url):
+        wait_for(lambda: ready(url), timeout=10)
