@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import click
 
+from reconciler.cli.group import HELP_OPTIONS
 
-@click.command()
+
+@click.command(context_settings=HELP_OPTIONS)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
 def completion(ctx: click.Context, shell: str) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.common import complete_apps, config_option, fail_cleanly, store_of
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.errors import PermanentError
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("target")
 @click.pass_context
@@ -29,7 +30,7 @@ def confirm(ctx: click.Context, target: str) -> None:
     )
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("target", shell_complete=complete_apps)
 @click.pass_context
@@ -58,7 +59,7 @@ def retry(ctx: click.Context, target: str) -> None:
     )
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("target")
 @click.pass_context
@@ -70,7 +71,7 @@ def suspend(ctx: click.Context, target: str) -> None:
     click.echo(f"{what} suspended; `innominatus resume {target}` resumes it")
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("target")
 @click.pass_context

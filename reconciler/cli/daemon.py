@@ -21,9 +21,10 @@ from reconciler.cli.common import (
     settings_of,
     setup_logging,
 )
+from reconciler.cli.group import HELP_OPTIONS
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.pass_context
 @fail_cleanly
@@ -53,7 +54,7 @@ def run(ctx: click.Context) -> None:
                 sock.close()
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.pass_context
 @fail_cleanly
@@ -83,7 +84,7 @@ def reconcile(ctx: click.Context) -> None:
     sys.exit(1 if broken or any(a.phase != "Ready" for a in apps) else 0)
 
 
-@click.group()
+@click.group(context_settings=HELP_OPTIONS)
 def db() -> None:
     """Database maintenance."""
 

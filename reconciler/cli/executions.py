@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     fail_cleanly,
     store_of,
 )
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.cli.tables import Table
 from reconciler.errors import PermanentError
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 FINISHED = frozenset({"succeeded", "failed", "interrupted"})
 
 
-@click.group()
+@click.group(context_settings=HELP_OPTIONS)
 def executions() -> None:
     """Workflow executions and their step logs."""
 

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+"""Every command's context settings: ``-h`` is ``--help``, also when a command is invoked on its
+own (click caches a command's help option the first time it is built)."""
+
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 

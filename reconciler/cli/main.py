@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
-from reconciler.cli.group import RootGroup
+from reconciler.cli.group import HELP_OPTIONS, RootGroup
 
 COMMANDS = {
     "run": ("reconciler.cli.daemon:run", "Run the daemon: watch, reconcile, serve status."),
@@ -41,7 +41,7 @@ the commands without importing them; a test loads every entry."""
 @click.group(
     cls=RootGroup,
     lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
 )
 @click.version_option(__version__, prog_name="innominatus")
 @click.option(

@@ -26,6 +26,7 @@ import click
 
 from reconciler.assembly.review import review_clone
 from reconciler.cli.common import config_option, fail_cleanly, settings_of
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.sources.refs import LocalRepository
 
@@ -54,7 +55,7 @@ def _write_parts(parts: Sequence[str], output_dir: Path) -> None:
     click.echo(f"wrote {len(parts)} part(s) to {output_dir}", err=True)
 
 
-@click.command(cls=_PlanCommand)
+@click.command(cls=_PlanCommand, context_settings=HELP_OPTIONS)
 @config_option
 @click.option(
     "--repo",

@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     settings_of,
     setup_logging,
 )
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.cli.tables import Table
 from reconciler.errors import InnominatusError, PermanentError
 
@@ -26,7 +27,7 @@ GOLDENPATHS = "goldenpaths.yaml"
 """The legacy catalogue's file name (``reconciler.providers.legacy.GOLDENPATHS``)."""
 
 
-@click.group()
+@click.group(context_settings=HELP_OPTIONS)
 def providers() -> None:
     """Provider catalogue and provider-author tools."""
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.errors import InnominatusError
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.argument("score", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--outputs",

@@ -22,6 +22,7 @@ from reconciler.cli.common import (
     fail_cleanly,
     store_of,
 )
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.errors import PermanentError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _table(data: dict[str, Any]) -> Table:
     return table
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("app", required=False, shell_complete=complete_apps)
 @OUTPUT_OPTION
@@ -125,7 +126,7 @@ def _progress(document: dict[str, Any] | None, condition: str) -> tuple[bool, st
     return False, f"{where}: {message}" if message else where
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @config_option
 @click.argument("app", shell_complete=complete_apps)
 @click.option(

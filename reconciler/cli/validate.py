@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from reconciler.cli.group import HELP_OPTIONS
 from reconciler.errors import InnominatusError, Location
 
 _SCORE_MARK = re.compile(rb"^apiVersion:\s*[\"']?score\.dev/", re.MULTILINE)
@@ -72,7 +73,7 @@ def _entry(location: Location, message: str, *, pointer: str | None, shown: str)
     }
 
 
-@click.command()
+@click.command(context_settings=HELP_OPTIONS)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True

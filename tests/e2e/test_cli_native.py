@@ -326,6 +326,19 @@ def test_every_command_answers_dash_h(path: tuple[str, ...], tmp_path: Path) -> 
     assert result.output.startswith(f"Usage: {' '.join(['innominatus', *path])}")
 
 
+def test_dash_h_still_works_after_a_command_was_invoked_on_its_own() -> None:
+    # click builds a command's help option once and keeps it: a command first run on its own
+    # (outside the root group, as a plugin host or a test would) must keep -h as well.
+    from click.testing import CliRunner
+
+    from reconciler.cli import main
+    from reconciler.cli.validate import validate
+
+    assert CliRunner().invoke(validate, ["-h"]).exit_code == 0
+    result = CliRunner().invoke(main, ["validate", "-h"], prog_name="innominatus")
+    assert result.exit_code == 0, result.output
+
+
 def test_completion_prints_a_script_for_each_shell(tmp_path: Path) -> None:
     for shell in ("bash", "zsh", "fish"):
         result = innominatus("completion", shell, cwd=tmp_path)
