@@ -56,6 +56,27 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
+_SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def parse_size(value: Any) -> int:
+    """``"1MiB"``, ``"512KiB"``, ``"64kB"`` or a number of bytes -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 1MiB, 512KiB or 65536")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    raise ValueError(f"{value!r} is not a size; write e.g. 1MiB, 512KiB or a number of bytes")
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
 
 class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +137,56 @@ class ApiSettings(_Group):
         except ValueError:
             return ("localhost", bound) if bound and bound != "localhost" else ("localhost",)
         return ("localhost",)
+
+
+class RateLimitSettings(_Group):
+    per_minute: int = Field(default=120, ge=1)
+    """Requests one source address may send per minute (default 120), as a token bucket that
+    holds a minute's worth: a burst of that many, then one every 60/per_minute seconds."""
+
+
+class WebhookSettings(_Group):
+    """The webhook receiver: a listener of its own (not the read-only status API) that turns a
+    forge's signed push event into "look at repository R now"."""
+
+    enabled: bool = False
+    """Serve the receiver (default false)."""
+    host: str = "127.0.0.1"
+    """Interface to bind (default 127.0.0.1; 0.0.0.0 to take hooks from outside)."""
+    port: int = Field(default=8082, ge=0, le=65535)
+    """TCP port (default 8082; 0 picks a free port)."""
+    secret_env: str | None = None
+    """Env var holding the shared secret: for repositories without ``webhook_secret_env``
+    and for provider repositories."""
+    max_body: Size = Field(default=1024 * 1024, ge=1024)
+    """Largest request body accepted (default 1MiB); larger ones get 413."""
+    read_timeout: Duration = Field(default=10.0, gt=0)
+    """How long a sender may take to send its body (default 10s); slower ones get 408."""
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+    def secrets(
+        self, environ: Mapping[str, str], repositories: tuple[RepositorySettings, ...]
+    ) -> tuple[str | None, dict[str, str]]:
+        """(shared secret, per-repository secrets by repository name) from the environment.
+        A ConfigError when a named variable is unset or empty: a receiver that verified with
+        an empty secret would accept anyone's hooks."""
+
+        def read(key: str, env: str) -> str:
+            value = environ.get(env, "")
+            if not value:
+                raise ConfigError(
+                    f"{key}: environment variable {env} is not set or empty; export the "
+                    "webhook secret there, or remove the key"
+                )
+            return value
+
+        shared = read("webhooks.secret_env", self.secret_env) if self.secret_env else None
+        own = {
+            repo.name: read(f"repositories.{repo.name}.webhook_secret_env", repo.webhook_secret_env)
+            for repo in repositories
+            if repo.webhook_secret_env
+        }
+        return shared, own
 
 
 class BackoffSettings(_Group):
@@ -193,6 +264,8 @@ class RepositorySettings(_Group):
     """Env var holding an HTTPS token (sent as a header, never in the URL)."""
     ssh_key: Path | None = None
     """Private key file for ssh:// and git@ URLs."""
+    webhook_secret_env: str | None = None
+    """Env var holding this repository's webhook secret (default: ``webhooks.secret_env``)."""
 
     @field_validator("name")
     @classmethod
@@ -272,6 +345,7 @@ class Settings(BaseSettings):
     """Fernet key sealing secret outputs at rest; set it through INNOMINATUS_SECRET_KEY, never
     in the file. Unset: a key file ``data_dir/secret.key`` (0600) is created on first start."""
     api: ApiSettings = ApiSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     engine: EngineSettings = EngineSettings()
     repositories: tuple[RepositorySettings, ...] = ()
     providers: tuple[ProviderSourceSettings, ...] = ()
@@ -295,6 +369,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"two repositories are named {repo.name!r}; rename one")
             seen.add(repo.name)
         return value
+
+    @model_validator(mode="after")
+    def _webhook_secret(self) -> Settings:
+        if self.webhooks.enabled and not (
+            self.webhooks.secret_env or any(r.webhook_secret_env for r in self.repositories)
+        ):
+            raise ValueError(
+                "webhooks.enabled: the receiver needs a secret; set webhooks.secret_env "
+                "(or repositories[].webhook_secret_env) to an environment variable holding it"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -468,13 +553,17 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): ", message)
+            if not loc and named:  # a check across groups names its key: point at it
+                loc = tuple(named.group(1).split("."))
+                message = message[named.end() :]
             key = ".".join(str(part) for part in loc) or "(root)"
             where = (
                 str(document.location(loc))
                 if document is not None
                 else (str(path) if path else "environment")
             )
-            message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown key; check the spelling against the README's configuration table"
             elif err["type"] == "literal_error":

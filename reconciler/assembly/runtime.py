@@ -25,12 +25,15 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from reconciler.api.app import create_app
+from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
+from reconciler.assembly.hooks import webhook_receiver
 from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
@@ -181,15 +184,26 @@ def listen_api(settings: Settings) -> list[socket.socket]:
     port stops the daemon at once with the setting to change; none when the API is off."""
     if not settings.api.enabled:
         return []
-    host, port = settings.api.host, settings.api.port
+    return _listen(settings.api.host, settings.api.port, key="api")
+
+
+def listen_webhooks(settings: Settings) -> list[socket.socket]:
+    """The webhook receiver's listening sockets (see :func:`listen_api`); none when it is off."""
+    if not settings.webhooks.enabled:
+        return []
+    return _listen(settings.webhooks.host, settings.webhooks.port, key="webhooks")
+
+
+def _listen(host: str, port: int, *, key: str) -> list[socket.socket]:
+    env = f"INNOMINATUS_{key.upper()}__"
     try:
         addresses = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except socket.gaierror as exc:
         raise ConfigError(
-            f"api.host: {host!r} does not resolve ({exc.strerror}); set api.host to an address "
-            "of this machine, e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+            f"{key}.host: {host!r} does not resolve ({exc.strerror}); set {key}.host to an "
+            "address of this machine, e.g. 127.0.0.1, or 0.0.0.0 for every interface"
         ) from exc
     sockets: list[socket.socket] = []
     try:
@@ -207,29 +221,29 @@ def listen_api(settings: Settings) -> list[socket.socket]:
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        raise ConfigError(_bind_problem(host, port, exc)) from exc
+        raise ConfigError(_bind_problem(host, port, exc, key=key, env=env)) from exc
     return sockets
 
 
-def _bind_problem(host: str, port: int, exc: OSError) -> str:
+def _bind_problem(host: str, port: int, exc: OSError, *, key: str, env: str) -> str:
     where = f"{host}:{port}"
     if exc.errno == errno.EADDRINUSE:
         return (
-            f"api.port: {where} is already in use (another innominatus, or another program, "
-            "listens there); stop it, or set api.port in the config (or INNOMINATUS_API__PORT) "
+            f"{key}.port: {where} is already in use (another innominatus, or another program, "
+            f"listens there); stop it, or set {key}.port in the config (or {env}PORT) "
             "to a free port (0 picks one)"
         )
     if exc.errno == errno.EACCES:
         return (
-            f"api.port: this user may not listen on {where} (ports below 1024 need "
-            "privileges); set api.port (or INNOMINATUS_API__PORT) to a port above 1023"
+            f"{key}.port: this user may not listen on {where} (ports below 1024 need "
+            f"privileges); set {key}.port (or {env}PORT) to a port above 1023"
         )
     if exc.errno == errno.EADDRNOTAVAIL:
         return (
-            f"api.host: {host} is not an address of this machine; set api.host (or "
-            "INNOMINATUS_API__HOST), e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+            f"{key}.host: {host} is not an address of this machine; set {key}.host (or "
+            f"{env}HOST), e.g. 127.0.0.1, or 0.0.0.0 for every interface"
         )
-    return f"api: cannot listen on {where}: {exc.strerror}; check api.host and api.port"
+    return f"{key}: cannot listen on {where}: {exc.strerror}; check {key}.host and {key}.port"
 
 
 def build(settings: Settings, *, lock: bool) -> Components:
@@ -341,6 +355,32 @@ async def _reload_providers(
                 engine.trigger_app(app.name)
 
 
+async def _serve(
+    asgi: Any, *, sockets: list[socket.socket], name: str, port: int
+) -> tuple[_Server, asyncio.Task[None]]:
+    """``asgi`` served by uvicorn on ``sockets`` until the server is told to exit; returns once
+    it listens (or re-raises why it could not)."""
+    config = uvicorn.Config(
+        asgi,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        limit_concurrency=128,  # beyond that uvicorn answers 503 at once
+        timeout_keep_alive=5,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=sockets), name=name)
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if task.done():
+        await task  # re-raise the bind error
+    return server, task
+
+
+def _port(server: uvicorn.Server) -> int:
+    return int(server.servers[0].sockets[0].getsockname()[1])
+
+
 async def run_daemon(
     components: Components,
     *,
@@ -354,8 +394,11 @@ async def run_daemon(
     # Before anything starts: an API meant to be authenticated never serves without tokens,
     # and a taken port is reported before any work begins.
     api_tokens = settings.api.bearer_tokens(os.environ) if settings.api.enabled else ()
+    if settings.webhooks.enabled:  # unset secrets stop it here, as a missing token does
+        settings.webhooks.secrets(os.environ, settings.repositories)
     if sockets is None:
         sockets = listen_api(settings)
+    hook_sockets = listen_webhooks(settings)
     _threads(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -380,7 +423,7 @@ async def run_daemon(
     scheduler = AsyncIOScheduler()
     for repo in settings.repositories:
         scheduler.add_job(
-            engine.trigger_repository,
+            engine.poll_repository,  # a cheap change check: fetches only when a tip moved
             "interval",
             args=[repo.name],
             seconds=repo.interval,
@@ -426,6 +469,24 @@ async def run_daemon(
         _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
 
+    hooks: tuple[_Server, asyncio.Task[None]] | None = None
+    if settings.webhooks.enabled:
+        receiver = webhook_receiver(
+            settings,
+            trigger=engine.trigger_repository,
+            reload_providers=reload_wanted.set,
+            record=components.store.repositories.record_webhook,
+            registry=engine.metrics.registry,
+        )
+        hooks = await _serve(
+            create_webhook_app(receiver),
+            sockets=hook_sockets,
+            name="webhooks",
+            port=settings.webhooks.port,
+        )
+        hook_url = f"http://{settings.webhooks.host}:{_port(hooks[0])}/hooks/"
+        logger.info("webhook receiver at %s", hook_url)
+
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
     if settings.api.enabled:
@@ -466,8 +527,9 @@ async def run_daemon(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    if server is not None and server_task is not None:
-        server.should_exit = True
-        await server_task
+    for pair in ((server, server_task), hooks or (None, None)):
+        if pair[0] is not None and pair[1] is not None:
+            pair[0].should_exit = True
+            await pair[1]
     logger.info("stopped")
     keeper.raise_if_lost()

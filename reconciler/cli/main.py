@@ -23,6 +23,10 @@ COMMANDS = {
     "db": ("reconciler.cli.daemon:db", "Database maintenance."),
     "status": ("reconciler.cli.status:status", "Apps, resources and their states."),
     "wait": ("reconciler.cli.status:wait", "Wait until APP is Ready or Deleted."),
+    "repositories": (
+        "reconciler.cli.repositories:repositories",
+        "App repositories: commits, errors, polls, webhooks, holds.",
+    ),
     "confirm": ("reconciler.cli.control:confirm", "Release the deletes the delete guard holds."),
     "retry": ("reconciler.cli.control:retry", "Clear the backoff of failed resources."),
     "suspend": ("reconciler.cli.control:suspend", "Stop reconciling a repository or an app."),

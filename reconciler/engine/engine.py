@@ -85,9 +85,13 @@ class Engine:
                 max_deletes=settings.engine.max_deletes,
                 sharing={other.name: other.share_with for other in settings.repositories},
                 provider_of=self._provider_of,
+                error_delay=lambda failures: retry_delay(failures, settings.engine.backoff),
             )
             for r in settings.repositories
         }
+        for mirror in self.mirrors.values():
+            if mirror.on_request is None:
+                mirror.on_request = self._count_git_request
         self._status_branches = {
             r.name: StatusBranch(
                 repository=r.name, branch=r.status.branch, store=store, mirror=self.mirrors[r.name]
@@ -96,6 +100,8 @@ class Engine:
             if r.status.enabled
         }
         self._synced_once: set[str] = set()
+        self._fetch_wanted: set[str] = set()
+        """Repositories whose next pass fetches in full (any trigger but a poll, an error)."""
         self._attempted: set[str] = set()
         self._status_dirty: dict[str, set[str]] = {}
         self._running: dict[str, asyncio.Task[bool | None]] = {}
@@ -127,9 +133,22 @@ class Engine:
 
     # triggers ---------------------------------------------------------------------------
     def trigger_repository(self, name: str) -> None:
+        """Look at repository ``name`` with a full fetch (a watch event, a webhook, the start,
+        an operator's command)."""
+        if name in self._repositories:
+            self._fetch_wanted.add(name)
+            self._detected_at.setdefault(name, time.monotonic())
+            self.queue.add(f"repo:{name}")
+
+    def poll_repository(self, name: str) -> None:
+        """Look at repository ``name`` after a cheap change check: one ``git ls-remote``, and
+        a fetch only when the branch or the status branch moved (the poll interval's tick)."""
         if name in self._repositories:
             self._detected_at.setdefault(name, time.monotonic())
             self.queue.add(f"repo:{name}")
+
+    def _count_git_request(self, op: str, result: str) -> None:
+        self.metrics.git_requests.labels(op=op, result=result).inc()
 
     def trigger_app(self, name: str) -> None:
         self.queue.add(f"app:{name}")
@@ -156,11 +175,12 @@ class Engine:
     async def _sync(self, name: str) -> Outcome:
         sync = self._syncs[name]
         started = time.monotonic()
-        result = await asyncio.to_thread(sync.run, now=datetime.now(UTC))
+        check_first = name not in self._fetch_wanted
+        self._fetch_wanted.discard(name)
+        result = await asyncio.to_thread(sync.run, now=datetime.now(UTC), check_first=check_first)
         self.metrics.reconcile_seconds.observe(time.monotonic() - started)
         outcome = "error" if result.error is not None else "success"
         self.metrics.reconciles.labels(repository=name, result=outcome).inc()
-        self.metrics.git_requests.labels(op="fetch", result=outcome).inc()
         self.stats.syncs += 1
         self._mark_status(name)  # the fetch may show the status branch deleted or rewritten
         self._attempted.add(name)
@@ -168,15 +188,16 @@ class Engine:
             self.ready.set()  # every repository was looked at once (errors are in the status)
         if result.error is not None:
             self.stats.sync_errors += 1
-            record = await asyncio.to_thread(self.store.repositories.get, name)
-            failures = record.failures if record is not None else 1
+            self._fetch_wanted.add(name)  # the retry fetches in full
+            delay = result.retry_after
+            if delay is None:
+                record = await asyncio.to_thread(self.store.repositories.get, name)
+                failures = record.failures if record is not None else 1
+                delay = retry_delay(failures, self.settings.engine.backoff)
             self._detected_at.pop(name, None)
             if self.one_shot:
                 return Outcome(error=result.error)
-            return Outcome(
-                requeue_after=retry_delay(failures, self.settings.engine.backoff),
-                error=result.error,
-            )
+            return Outcome(requeue_after=delay, error=result.error)
         apps = set(result.changed_apps)
         if name not in self._synced_once:
             self._synced_once.add(name)

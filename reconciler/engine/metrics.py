@@ -5,7 +5,9 @@ The engine observes reconciles, executions, git requests, write-backs and the co
 latency; ``innominatus_resources{type,state}`` and
 ``innominatus_repository_last_success_timestamp_seconds{repository}`` (the stored time of each
 repository's last successful pass, so it survives restarts and shows an outage that began
-before this process did) are computed from the store at scrape time.
+before this process did), and the repository health gauges (``..._error``,
+``..._held_deletes``, ``..._suspended``, ``..._last_webhook_timestamp_seconds``) are computed
+from the store at scrape time.
 """
 
 from __future__ import annotations
@@ -46,15 +48,47 @@ class _RepositoryCollector(Collector):
         self._repositories = repositories
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        records = list(self._repositories())
         family = GaugeMetricFamily(
             "innominatus_repository_last_success_timestamp_seconds",
             "When each repository was last fetched and read in full (Unix time)",
             labels=["repository"],
         )
-        for record in self._repositories():
+        for record in records:
             if record.last_seen_at is not None:
                 family.add_metric([record.name], record.last_seen_at.timestamp())
         yield family
+        webhook = GaugeMetricFamily(
+            "innominatus_repository_last_webhook_timestamp_seconds",
+            "When a webhook for each repository was last accepted (Unix time)",
+            labels=["repository"],
+        )
+        for record in records:
+            if record.last_webhook_at is not None:
+                webhook.add_metric([record.name], record.last_webhook_at.timestamp())
+        yield webhook
+        gauges: tuple[tuple[str, str, Callable[[RepositoryRecord], float]], ...] = (
+            (
+                "innominatus_repository_error",
+                "1 while the repository's last pass failed (unreachable, unreadable), else 0",
+                lambda r: 1.0 if r.last_error is not None else 0.0,
+            ),
+            (
+                "innominatus_repository_held_deletes",
+                "Deletes the delete guard holds for the repository until `innominatus confirm`",
+                lambda r: float(len(r.held_uids)),
+            ),
+            (
+                "innominatus_repository_suspended",
+                "1 while the repository is suspended, else 0",
+                lambda r: 1.0 if r.suspended else 0.0,
+            ),
+        )
+        for name, help_, value in gauges:
+            gauge = GaugeMetricFamily(name, help_, labels=["repository"])
+            for record in records:
+                gauge.add_metric([record.name], value(record))
+            yield gauge
 
 
 class Metrics:
@@ -92,7 +126,7 @@ class Metrics:
         )
         self.git_requests = Counter(
             "innominatus_git_requests_total",
-            "Git fetches and pushes by result",
+            "Git requests to remotes (fetch, ls-remote, push) by result",
             ["op", "result"],
             registry=self.registry,
         )

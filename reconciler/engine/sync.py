@@ -43,6 +43,8 @@ class SyncResult:
     error: str | None = None
     hold: str | None = None
     suspended: bool = False
+    retry_after: float | None = None
+    """After an error: seconds until the next attempt (recorded as ``next_poll_at``)."""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class RepositorySync:
     """Owner repository -> repositories it lets declare its shared resources."""
     provider_of: Callable[[str], str | None] = lambda _type: None
     """Resource type -> the provider claiming it now (for the repository's policy)."""
+    error_delay: Callable[[int], float] = lambda _failures: 0.0
+    """Consecutive failures -> seconds until the engine retries (for ``next_poll_at``)."""
     _commit: CommitSha | None = None
     _parsed: dict[str, ParsedFile] = field(default_factory=dict)
     _reported: set[str] = field(default_factory=set)
@@ -89,23 +93,30 @@ class RepositorySync:
                 self._parsed.pop(path, None)
         self._commit = commit
 
-    def run(self, *, now: datetime) -> SyncResult:
+    def run(self, *, now: datetime, check_first: bool = False) -> SyncResult:
+        """One pass. ``check_first`` (a poll): fetch only when the remote's tip of the branch
+        or of the status branch differs from the mirror's (one ``git ls-remote`` first)."""
         name = self.settings.name
         record = self.store.repositories.get(name)
         if record is not None and record.suspended:
             return SyncResult(commit=None, suspended=True)
+        status = self.settings.status
         try:
-            commit = self.mirror.fetch()
+            commit = self.mirror.fetch(
+                if_moved=([status.branch] if status.enabled else []) if check_first else None
+            )
             self._refresh_files(commit)
             rewritten_from = self._rewritten(record, commit)
         except SourceError as exc:
+            failures = (record.failures if record is not None else 0) + 1
+            retry = self.error_delay(failures)
             failures = self.store.repositories.record_error(
-                name, error=exc.message, next_poll_at=None
+                name, error=exc.message, next_poll_at=now + timedelta(seconds=retry)
             )
             # One line when an outage begins; the repository's status shows it meanwhile.
             log = logger.warning if failures == 1 else logger.debug
             log("repository %s: %s (failure %d)", name, exc.message, failures)
-            return SyncResult(commit=None, error=exc.message)
+            return SyncResult(commit=None, error=exc.message, retry_after=retry)
         if record is not None and record.failures:
             logger.info("repository %s: reachable again at %s", name, commit[:12])
         desired = assemble(self._parsed)

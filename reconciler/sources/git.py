@@ -1,13 +1,15 @@
 """The mirror of one repository: the only object that fetches, reads and pushes Git.
 
-Owns a bare mirror per repository in ``data_dir/repos/<name>.git`` (made with ``git init
---bare`` and filled by ``git fetch --prune origin +refs/heads/*:refs/heads/*``, i.e. a bare
-clone whose branches follow the remote's, force-pushes and deletions included). Everything is
-read from committed objects, never from a work tree, so a dirty work tree of a local repository
-is invisible. Reading thousands of files at a commit costs one ``ls-tree``, one ``cat-file
---batch-check`` (sizes: a file over 1 MiB is never read) and one ``cat-file --batch``. Every
-fetch checks the objects it brings (``transfer.fsckObjects``). Status is written with plumbing
-on a temporary index and pushed fast-forward only.
+Owns a bare mirror per repository in ``data_dir/repos/<name>.git`` (made with ``git init --bare``
+and filled by ``git fetch --prune origin +refs/heads/*:refs/heads/*``, i.e. a bare clone whose
+branches follow the remote's, force-pushes and deletions included). Everything is read from
+committed objects, never from a work tree, so a dirty work tree of a local repository is invisible.
+A poll asks first (``fetch(if_moved=...)``): one ``git ls-remote`` of the branch and the status
+branch, and a fetch only when a tip differs from the mirror's. Reading thousands of files at a
+commit costs one ``ls-tree``, one ``cat-file --batch-check`` (sizes: a file over 1 MiB is never
+read) and one ``cat-file --batch``. Every fetch checks the objects it brings
+(``transfer.fsckObjects``). Status is written with plumbing on a temporary index and pushed
+fast-forward only.
 
 Called by the engine's repository pass and the status write-back, from worker threads
 (``asyncio.to_thread``): each mirror serialises its own git work with a lock, and different
@@ -21,7 +23,8 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -94,6 +97,11 @@ class GitMirror:
         self._lock = threading.Lock()
         self._runner: GitRunner | None = None
         self._tree: tuple[CommitSha, dict[str, str]] | None = None
+        self._fetched = False
+        self.on_request: Callable[[str, str], None] | None = None
+        """Told of every fetch and ls-remote: (``fetch`` or ``ls-remote``, ``success`` or
+        ``error``); the engine counts them in ``innominatus_git_requests_total`` (pushes it
+        counts itself)."""
 
     def __repr__(self) -> str:
         return (
@@ -106,11 +114,18 @@ class GitMirror:
         local = self._remote.local_path
         return None if local is None else git_dir_of(local)
 
-    def fetch(self) -> CommitSha:
-        """Bring the mirror up to date with the remote; the tip of ``branch`` there."""
+    def fetch(self, *, if_moved: Sequence[str] | None = None) -> CommitSha:
+        """Bring the mirror up to date with the remote; the tip of ``branch`` there.
+
+        ``if_moved`` (a cheap change check, for polls): first ask the remote for the tips of
+        ``branch`` and of these other branches (one ``git ls-remote``), and fetch only when one
+        of them differs from the mirror's. The first call of this mirror object always
+        fetches, so each process starts from a full fetch.
+        """
         with self._lock:
             runner = self._open()
-            self._fetch(runner)
+            if if_moved is None or not self._fetched or self._moved(runner, if_moved):
+                self._fetch(runner)
             tip = runner.resolve_commit(f"refs/heads/{self.branch}")
         if tip is None:
             raise SourceError(
@@ -304,15 +319,41 @@ class GitMirror:
         return runner
 
     def _fetch(self, runner: GitRunner) -> None:
-        runner.run(
-            "fetch",
-            "--prune",
-            "--no-tags",
-            "--quiet",
-            "origin",
-            "+refs/heads/*:refs/heads/*",
-            network=True,
-        )
+        with self._request("fetch"):
+            runner.run(
+                "fetch",
+                "--prune",
+                "--no-tags",
+                "--quiet",
+                "origin",
+                "+refs/heads/*:refs/heads/*",
+                network=True,
+            )
+        self._fetched = True
+
+    def _moved(self, runner: GitRunner, others: Sequence[str]) -> bool:
+        """Whether a fetch would move ``branch`` or one of ``others``: their tips on the
+        remote (one ``git ls-remote``, refs only, no objects) against the mirror's."""
+        refs = list(dict.fromkeys(f"refs/heads/{check_branch(b)}" for b in [self.branch, *others]))
+        with self._request("ls-remote"):
+            out = runner.run("ls-remote", "--heads", "origin", *refs, network=True).stdout
+        remote: dict[str, str] = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref in refs:
+                remote[ref] = sha
+        return any(remote.get(ref) != runner.resolve_commit(ref) for ref in refs)
+
+    @contextmanager
+    def _request(self, op: str) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            if self.on_request is not None:
+                self.on_request(op, "error")
+            raise
+        if self.on_request is not None:
+            self.on_request(op, "success")
 
     def _entries(self, commit: CommitSha) -> dict[str, str]:
         if self._tree is None or self._tree[0] != commit:

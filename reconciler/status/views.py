@@ -132,11 +132,13 @@ class StatusViews:
                     "last_reconciled_commit": r.reconciled_commit,
                     "last_seen_at": _iso(r.last_seen_at),
                     "next_poll_at": _iso(r.next_poll_at),
+                    "last_webhook_at": _iso(r.last_webhook_at),
                     "last_error": r.last_error,
                     "error_since": _iso(r.error_since),
                     "good_commit": r.good_commit,
                     "deletes_held": r.hold_reason,
                     "hold": _hold(r),
+                    "held_deletes": len(r.held_uids),
                     "suspended": r.suspended,
                     "history_rewritten": (
                         {"from": r.rewritten_from, "at": _iso(r.rewritten_at)}

@@ -54,6 +54,7 @@ class RepositoryRow(Base):
     error_since: Mapped[datetime | None]  # when the current outage began
     good_commit: Mapped[str | None] = mapped_column(String(64))  # last commit read in full
     suspended: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_webhook_at: Mapped[datetime | None]  # when a webhook for it was last accepted
     updated_at: Mapped[datetime]
 
 

@@ -40,6 +40,8 @@ class RepositoryRecord:
     good_commit: str | None = None
     """The last commit read in full."""
     suspended: bool = False
+    last_webhook_at: datetime | None = None
+    """When a webhook for the repository was last accepted (None: never)."""
 
 
 @dataclass(frozen=True, slots=True)

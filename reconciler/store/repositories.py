@@ -53,6 +53,7 @@ def _repository(row: RepositoryRow) -> RepositoryRecord:
         error_since=utc(row.error_since),
         good_commit=row.good_commit,
         suspended=row.suspended,
+        last_webhook_at=utc(row.last_webhook_at),
     )
 
 
@@ -147,6 +148,14 @@ class Repositories:
         with self._db.transaction() as session:
             rows = session.scalars(select(RepositoryRow).order_by(RepositoryRow.name))
             return [_repository(r) for r in rows]
+
+    def record_webhook(self, name: str) -> None:
+        """Remember that a webhook for repository ``name`` was accepted just now; a name
+        with no recorded repository is ignored."""
+        with self._db.transaction() as session:
+            row = session.scalar(select(RepositoryRow).where(RepositoryRow.name == name))
+            if row is not None:
+                row.last_webhook_at = now()
 
     def record_seen(self, name: str, *, commit: str, next_poll_at: datetime | None) -> None:
         with self._db.transaction() as session:

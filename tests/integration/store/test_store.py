@@ -3,6 +3,8 @@ recovery after a crash, the one-daemon lock."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from reconciler.errors import HeldError, LockedError, PermanentError, StaleError
@@ -46,6 +48,23 @@ def _begin(
 def test_migrations_are_idempotent(store: Store) -> None:
     store.upgrade()
     assert store.apps.all() == []
+
+
+def test_an_accepted_webhook_is_recorded_on_its_repository(store: Store) -> None:
+    store.repositories.register(name="apps", url="https://git.example/apps.git", branch="main")
+    assert store.repositories.get("apps").last_webhook_at is None
+    before = datetime.now(UTC)
+    store.repositories.record_webhook("apps")
+    first = store.repositories.get("apps").last_webhook_at
+    assert first is not None
+    assert first.tzinfo is not None
+    assert before - timedelta(seconds=1) <= first <= datetime.now(UTC) + timedelta(seconds=1)
+    store.repositories.record_seen("apps", commit="c1", next_poll_at=None)
+    assert store.repositories.get("apps").last_webhook_at == first  # a poll keeps it
+    store.repositories.record_webhook("apps")
+    assert store.repositories.get("apps").last_webhook_at >= first
+    store.repositories.record_webhook("unknown")  # no such repository: ignored
+    assert [r.name for r in store.repositories.all()] == ["apps"]
 
 
 def test_every_state_change_writes_an_audit_row(store: Store) -> None:

@@ -138,3 +138,48 @@ def test_a_git_providers_path_stays_a_folder_inside_its_repository(tmp_path: Pat
     (source,) = load_settings(config, environ={}).providers
     assert source.path == Path("providers/db")
     assert source.repository == str(tmp_path / "db.git")
+
+
+def test_webhook_settings_default_off_and_read_sizes_durations_and_limits(tmp_path: Path) -> None:
+    hooks = load_settings(environ={}).webhooks
+    assert (hooks.enabled, hooks.host, hooks.port, hooks.max_body) == (
+        False,
+        "127.0.0.1",
+        8082,
+        1024 * 1024,
+    )
+    assert hooks.rate_limit.per_minute == 120
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "webhooks:\n  enabled: true\n  secret_env: HOOKS\n  max_body: 64KiB\n"
+        "  read_timeout: 500ms\n  rate_limit: {per_minute: 30}\n"
+    )
+    hooks = load_settings(config, environ={}).webhooks
+    assert (hooks.max_body, hooks.read_timeout, hooks.rate_limit.per_minute) == (65536, 0.5, 30)
+    config.write_text("webhooks:\n  enabled: true\n  secret_env: HOOKS\n  max_body: lots\n")
+    with pytest.raises(
+        ConfigError, match=r"c\.yaml:4:\d+: webhooks\.max_body: 'lots' is not a size"
+    ):
+        load_settings(config, environ={})
+
+
+def test_webhook_secrets_must_be_set_when_the_receiver_is_on(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("webhooks: {enabled: true}\n")
+    with pytest.raises(
+        ConfigError, match=r"c\.yaml:1:\d+: webhooks\.enabled: the receiver needs a secret"
+    ):
+        load_settings(config, environ={})
+    config.write_text(
+        "webhooks: {enabled: true, secret_env: SHARED}\n"
+        "repositories:\n  - {name: a, url: /srv/a, webhook_secret_env: OWN_A}\n"
+        "  - {name: b, url: /srv/b}\n"
+    )
+    settings = load_settings(config, environ={})
+    for environ in ({}, {"SHARED": "x"}, {"SHARED": "", "OWN_A": "y"}):
+        with pytest.raises(ConfigError, match=r"environment variable (SHARED|OWN_A) is not set"):
+            settings.webhooks.secrets(environ, settings.repositories)
+    assert settings.webhooks.secrets({"SHARED": "x", "OWN_A": "y"}, settings.repositories) == (
+        "x",
+        {"a": "y"},
+    )

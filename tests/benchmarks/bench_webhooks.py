@@ -1,0 +1,219 @@
+"""Benchmark of the webhook receiver (issue 13), printed as a table.
+
+    .venv/bin/python tests/benchmarks/bench_webhooks.py [--runs N] [--rate R] [--seconds S]
+        [--smoke]
+
+1. push + webhook -> first step started: a repository polled once an hour and not watched
+   (`innominatus run` as a subprocess, a step that records when it starts); after each push
+   a signed GitHub push event goes to the receiver. p50 / p95 over N pushes. Target p50 <=
+   0.3 s.
+2. receiver answer latency under load: valid signed hooks for one repository at R requests/s
+   for S seconds (one connection each, as forges send them); p50 / p99 of the answer time.
+   Target p99 <= 20 ms at 200/s.
+
+``--smoke`` (what CI runs, seconds): 2 pushes and one second of 20 hooks/s; its numbers mean
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.gitutil import commit_files, make_repo, push  # noqa: E402
+
+SECRET = "bench-secret"
+PROVIDER = """\
+apiVersion: v1
+kind: Provider
+metadata: {name: bench, version: 1.0.0}
+capabilities:
+  resourceTypeCapabilities:
+    - type: noop
+      operations:
+        create: {workflow: touch}
+        update: {workflow: touch}
+        delete: {workflow: touch}
+workflows:
+  - {name: touch, file: ./workflows/touch.yaml}
+"""
+WORKFLOW = """\
+apiVersion: innominatus.io/v1alpha1
+kind: Workflow
+metadata: {name: touch}
+parameters:
+  - {name: v, type: string}
+steps:
+  - name: mark
+    type: shell
+    config:
+      script: "date +%%s.%%N >> %s/$PARAM_V"
+"""
+SMOKE = {"runs": 2, "rate": 20, "seconds": 1.0}
+WAIT = 120.0
+
+
+def _app(value: str) -> str:
+    return (
+        "apiVersion: score.dev/v1b1\nmetadata: {name: app-a}\n"
+        "containers: {web: {image: nginx}}\n"
+        f"resources:\n  r0:\n    type: noop\n    params: {{v: '{value}'}}\n"
+    )
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.002)
+    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+
+
+def _hook(url: str, bare: Path) -> float:
+    """Send one signed GitHub push event for ``bare``; seconds until the answer."""
+    body = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "after": "0" * 40,
+            "repository": {"full_name": "bench/apps", "clone_url": f"file://{bare}"},
+        }
+    ).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        url + "github",
+        data=body,
+        method="POST",
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": f"sha256={signature}"},
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+        assert response.status == 202, response.status
+    return time.perf_counter() - started
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        work, bare = make_repo(root)
+        marks = root / "marks"
+        marks.mkdir()
+        provider = root / "provider"
+        (provider / "workflows").mkdir(parents=True)
+        (provider / "provider.yaml").write_text(PROVIDER)
+        (provider / "workflows" / "touch.yaml").write_text(WORKFLOW % marks)
+        config = root / "cfg.yaml"
+        config.write_text(
+            f"database: sqlite:///{root / 'state.db'}\ndata_dir: {root / 'data'}\n"
+            "engine: {workers: 4}\napi: {port: 0}\n"
+            "webhooks: {enabled: true, port: 0, secret_env: BENCH_HOOK_SECRET,"
+            " rate_limit: {per_minute: 100000}}\n"
+            f"repositories:\n  - {{name: apps, url: {bare}, interval: 1h, watch: false}}\n"
+            f"providers:\n  - {{name: bench, type: filesystem, path: {provider}}}\n"
+        )
+        commit_files(work, {"apps/a/score.yaml": _app("warmup")}, "warmup")
+        push(work)
+        log_path = root / "daemon.log"
+        with log_path.open("w") as log:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "reconciler", "run", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=root,
+                env={**os.environ, "BENCH_HOOK_SECRET": SECRET},
+            )
+        try:
+            found: list[str] = []
+
+            def listening() -> bool:
+                found[:] = re.findall(
+                    r"webhook receiver at (http://\S+/hooks/)", log_path.read_text()
+                )
+                return bool(found)
+
+            _wait(listening, "the receiver")
+            hooks = found[0]
+            _wait((marks / "warmup").exists, "the warm-up step")
+            latencies = []
+            for run in range(runs):
+                value = f"v{run}"
+                commit_files(work, {"apps/a/score.yaml": _app(value)}, value)
+                push(work)
+                pushed = time.time()
+                _hook(hooks, bare)
+                mark = marks / value
+                _wait(
+                    lambda mark=mark: mark.exists() and mark.read_text().endswith("\n"),
+                    f"the step of push {value}",
+                )
+                latencies.append(float(mark.read_text().split()[0]) - pushed)
+                time.sleep(1.2)  # past the receiver's coalescing window: each push stands alone
+            answers = _load(hooks, bare, rate=rate, seconds=seconds)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+        return latencies, answers
+
+
+def _load(hooks: str, bare: Path, *, rate: int, seconds: float) -> list[float]:
+    """Hooks at ``rate`` per second, paced, for ``seconds``: each answer's time."""
+    total = max(1, int(rate * seconds))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        futures = []
+        for index in range(total):
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(_hook, hooks, bare))
+        return [future.result() for future in futures]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, seconds (for CI)")
+    args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(SMOKE)
+    latencies, answers = measure(args.runs, args.rate, args.seconds)
+    print("| figure | measured | target |")
+    print("|---|---|---|")
+    print(
+        f"| push + webhook -> first step started, p50 / p95 ({len(latencies)} pushes) | "
+        f"{statistics.median(latencies):.3f} s / {_percentile(latencies, 0.95):.3f} s | "
+        "p50 <= 0.3 s |"
+    )
+    print(
+        f"| receiver answer at {args.rate}/s, p50 / p99 ({len(answers)} hooks) | "
+        f"{statistics.median(answers) * 1000:.1f} ms / {_percentile(answers, 0.99) * 1000:.1f} ms"
+        " | p99 <= 20 ms |"
+    )
+
+
+if __name__ == "__main__":
+    main()
