@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -104,10 +105,16 @@ class Push:
     full_name: str | None = None
     name: str | None = None
     """The generic hook's configured repository name."""
+    branches: tuple[str, ...] = ()
+    """Every branch one push updated (Bitbucket sends several); ``branch`` is the first."""
+
+    def updates(self, branch: str) -> bool:
+        """Whether this push moved ``branch`` (a push naming no branch may have moved any)."""
+        return self.branch is None or branch == self.branch or branch in self.branches
 
 
 def _ref(ref: Any) -> tuple[Literal["branch", "tag", "other"], str | None]:
-    if not isinstance(ref, str):
+    if not isinstance(ref, str) or not _is_text(ref):
         return "other", None
     if ref.startswith("refs/heads/"):
         return "branch", ref.removeprefix("refs/heads/")
@@ -116,8 +123,17 @@ def _ref(ref: Any) -> tuple[Literal["branch", "tag", "other"], str | None]:
     return "other", None
 
 
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8 (JSON may carry lone surrogates, which no branch name is)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _strings(*values: Any) -> tuple[str, ...]:
-    return tuple(v for v in values if isinstance(v, str) and v)
+    return tuple(v for v in values if isinstance(v, str) and v and _is_text(v))
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -130,8 +146,8 @@ def parse_push(provider: str, headers: Mapping[str, str], body: bytes) -> Push:
     documentation are read; nothing else of the body is kept."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HookError("the body is not JSON") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8 or JSON, too deep, a huge integer
+        raise HookError("the body is not JSON innominatus reads") from exc
     if not isinstance(data, dict):
         raise HookError("the body is not a JSON object")
     event = headers.get(_EVENT_HEADERS.get(provider, ""), "").strip().lower()
@@ -173,11 +189,13 @@ def parse_push(provider: str, headers: Mapping[str, str], body: bytes) -> Push:
 
 def _bitbucket(data: dict[str, Any], repo: dict[str, Any], event: str) -> Push:
     """Bitbucket Cloud's ``repo:push``: ``push.changes[].new`` names each updated ref (a branch
-    or tag; ``new`` is null for a deleted one). The first branch change wins, else a tag."""
+    or tag; ``new`` is null for a deleted one). Every branch change counts, else a tag."""
     changes = _mapping(data.get("push")).get("changes")
     news = [
-        _mapping(_mapping(change).get("new"))
+        new
         for change in (changes if isinstance(changes, list) else [])
+        if isinstance((new := _mapping(_mapping(change).get("new"))).get("name"), str)
+        and _is_text(new["name"])
     ]
     branch = next((n for n in news if n.get("type") in ("branch", "named_branch")), None)
     tag = next((n for n in news if n.get("type") == "tag"), None)
@@ -187,10 +205,12 @@ def _bitbucket(data: dict[str, Any], repo: dict[str, Any], event: str) -> Push:
     if chosen is None or not isinstance(chosen.get("name"), str):
         return Push(kind="other", event=event, urls=urls, full_name=full_name)
     target = _mapping(chosen.get("target")).get("hash")
+    branches = tuple(n["name"] for n in news if n.get("type") in ("branch", "named_branch"))
     return Push(
         kind="branch" if branch else "tag",
         event=event,
         branch=chosen["name"] if branch else None,
+        branches=branches,
         tag=chosen["name"] if not branch else None,
         after=target if isinstance(target, str) else None,
         urls=urls,
@@ -249,7 +269,16 @@ def normalise_url(url: str) -> str:
     else:
         host, path = "", url
     path = path.rstrip("/").removesuffix(".git").rstrip("/")
-    return f"{host}{path}".lower()
+    return ascii_lower(f"{host}{path}")
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with A-Z lowered and nothing else: ``str.lower`` would fold look-alikes (the
+    Kelvin sign) onto ASCII letters, so another repository's name could match."""
+    return text.translate(_ASCII_LOWER)
 
 
 def full_name_of(url: str) -> str | None:
@@ -284,9 +313,10 @@ class HookTargets:
         """The targets ``push`` names (by URL, full name, or — generic hook — name)."""
         urls = {normalise_url(u) for u in push.urls}
         # A full name (owner/repo) counts on the forge the payload's URLs name: acme/apps on
-        # GitHub is not acme/apps on GitLab. Without URLs (the generic hook), on any.
+        # GitHub is not acme/apps on GitLab. Without URLs: on any host for the generic hook
+        # (it names no forge), on none for a forge's hook.
         hosts = {u.partition("/")[0] for u in urls if not u.startswith("/")}
-        names = {push.full_name.strip("/").lower()} if push.full_name else set()
+        names = {ascii_lower(push.full_name.strip("/"))} if push.full_name else set()
         found = []
         for target in self.targets:
             normal = normalise_url(target.url)
@@ -295,7 +325,7 @@ class HookTargets:
             by_full_name = (
                 full is not None
                 and full in names
-                and (not hosts or normal.partition("/")[0] in hosts)
+                and (normal.partition("/")[0] in hosts or (not hosts and push.name is not None))
             )
             by_name = push.name is not None and push.name == target.name
             if by_url or by_full_name or by_name:

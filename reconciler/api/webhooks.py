@@ -253,9 +253,7 @@ def create_webhook_app(receiver: WebhookReceiver) -> Starlette:
         repositories = [
             t
             for t in matched
-            if t.branch is not None
-            and push.kind == "branch"
-            and (push.branch is None or push.branch == t.branch)
+            if t.branch is not None and push.kind == "branch" and push.updates(t.branch)
         ]
         if not repositories and not providers:
             what = f"tag {push.tag}" if push.kind == "tag" else f"branch {push.branch}"

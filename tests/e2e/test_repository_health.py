@@ -77,12 +77,16 @@ def test_repositories_shows_health_on_the_cli_the_api_and_metrics(
     tmp_path: Path, database_url: str
 ) -> None:
     story = make_story(tmp_path, database_url, extra_config=API)
+    # The failing repository is retried after an hour, not a second: the daemon must not write
+    # its next failure over the state this test records below while it reads it.
     story.config.write_text(
-        story.config.read_text().replace(
+        story.config.read_text()
+        .replace(
             f"url: {story.bare}",
             "url: https://deploy@git.invalid/team/apps.git\n    interval: 1h\n"
             "    token_env: APPS_TOKEN",
         )
+        .replace("backoff: {initial: 1s, max: 2s}", "backoff: {initial: 1h, max: 1h}")
     )
     with daemon(story, env={"APPS_TOKEN": "hunter2"}) as (_process, url):
         wait_for(lambda: get(url + "api/v1/repositories")["repositories"][0]["last_error"])

@@ -184,7 +184,13 @@ def test_an_unknown_repository_is_ignored_and_a_provider_repository_asks_for_a_r
     )
     provider = hub.post(
         "github",
-        github_push("refs/tags/v1.2.0") | {"repository": {"full_name": "acme/provider"}},
+        github_push("refs/tags/v1.2.0")
+        | {
+            "repository": {
+                "full_name": "acme/provider",
+                "html_url": "https://github.com/acme/provider",
+            }
+        },
     )
     assert unknown.status_code == 200
     assert "no configured repository" in unknown.json()["ignored"]
