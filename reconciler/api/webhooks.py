@@ -119,6 +119,7 @@ class Throttle:
     def _close(self, key: str) -> None:
         _first, owed, _timer = self._open.pop(key)
         if owed:
+            logger.info("webhooks for %s: the burst is folded into one more pass", key)
             self(key)
 
 
