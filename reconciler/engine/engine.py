@@ -141,8 +141,8 @@ class Engine:
             self.queue.add(f"repo:{name}")
 
     def poll_repository(self, name: str) -> None:
-        """Look at repository ``name`` after a cheap change check: one ``git ls-remote``, and
-        a fetch only when the branch or the status branch moved (the poll interval's tick)."""
+        """Look at repository ``name`` after a cheap change check: one fetch of the branch and
+        the status branch only, bringing objects only when one moved (the poll interval's tick)."""
         if name in self._repositories:
             self._detected_at.setdefault(name, time.monotonic())
             self.queue.add(f"repo:{name}")

@@ -126,7 +126,8 @@ class Metrics:
         )
         self.git_requests = Counter(
             "innominatus_git_requests_total",
-            "Git requests to remotes (fetch, ls-remote, push) by result",
+            "Git requests to remotes by op (fetch: every branch; check: a poll of the followed "
+            "branches; push) and result",
             ["op", "result"],
             registry=self.registry,
         )

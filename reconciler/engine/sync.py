@@ -94,8 +94,8 @@ class RepositorySync:
         self._commit = commit
 
     def run(self, *, now: datetime, check_first: bool = False) -> SyncResult:
-        """One pass. ``check_first`` (a poll): fetch only when the remote's tip of the branch
-        or of the status branch differs from the mirror's (one ``git ls-remote`` first)."""
+        """One pass. ``check_first`` (a poll): fetch only the branch and the status branch,
+        which brings objects only when one of them moved (``GitMirror.fetch(if_moved=...)``)."""
         name = self.settings.name
         record = self.store.repositories.get(name)
         if record is not None and record.suspended:

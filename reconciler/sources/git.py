@@ -4,11 +4,13 @@ Owns a bare mirror per repository in ``data_dir/repos/<name>.git`` (made with ``
 and filled by ``git fetch --prune origin +refs/heads/*:refs/heads/*``, i.e. a bare clone whose
 branches follow the remote's, force-pushes and deletions included). Everything is read from
 committed objects, never from a work tree, so a dirty work tree of a local repository is invisible.
-A poll asks first (``fetch(if_moved=...)``): one ``git ls-remote`` of the branch and the status
-branch, and a fetch only when a tip differs from the mirror's. Reading thousands of files at a
-commit costs one ``ls-tree``, one ``cat-file --batch-check`` (sizes: a file over 1 MiB is never
-read) and one ``cat-file --batch``. Every fetch checks the objects it brings
-(``transfer.fsckObjects``). Status is written with plumbing on a temporary index and pushed
+A poll is cheap (``fetch(if_moved=...)``): one fetch of only the followed branches (the branch
+and the status branch); over protocol v2 the remote then lists just those refs (``ref-prefix``,
+a few hundred bytes whatever else the repository holds) and sends objects only when a tip
+moved, so an idle poll is one small request and a moved one needs no second. Reading
+thousands of files at a commit costs one ``ls-tree``, one ``cat-file --batch-check`` (sizes: a
+file over 1 MiB is never read) and one ``cat-file --batch``. Every fetch checks the objects it
+brings (``transfer.fsckObjects``). Status is written with plumbing on a temporary index and pushed
 fast-forward only.
 
 Called by the engine's repository pass and the status write-back, from worker threads
@@ -99,9 +101,9 @@ class GitMirror:
         self._tree: tuple[CommitSha, dict[str, str]] | None = None
         self._fetched = False
         self.on_request: Callable[[str, str], None] | None = None
-        """Told of every fetch and ls-remote: (``fetch`` or ``ls-remote``, ``success`` or
-        ``error``); the engine counts them in ``innominatus_git_requests_total`` (pushes it
-        counts itself)."""
+        """Told of every request to the remote: (``fetch``: every branch, or ``check``: a
+        poll's fetch of the followed branches only; ``success`` or ``error``); the engine
+        counts them in ``innominatus_git_requests_total`` (pushes it counts itself)."""
 
     def __repr__(self) -> str:
         return (
@@ -117,15 +119,17 @@ class GitMirror:
     def fetch(self, *, if_moved: Sequence[str] | None = None) -> CommitSha:
         """Bring the mirror up to date with the remote; the tip of ``branch`` there.
 
-        ``if_moved`` (a cheap change check, for polls): first ask the remote for the tips of
-        ``branch`` and of these other branches (one ``git ls-remote``), and fetch only when one
-        of them differs from the mirror's. The first call of this mirror object always
-        fetches, so each process starts from a full fetch.
+        ``if_moved`` (a cheap change check, for polls): fetch only ``branch`` and these other
+        branches (one request listing just them; objects only when one moved; one that is gone
+        is pruned). Other branches stay as last fetched. The first call of this mirror object
+        always fetches every branch, so each process starts from a full fetch.
         """
         with self._lock:
             runner = self._open()
-            if if_moved is None or not self._fetched or self._moved(runner, if_moved):
+            if if_moved is None or not self._fetched:
                 self._fetch(runner)
+            else:
+                self._fetch_followed(runner, if_moved)
             tip = runner.resolve_commit(f"refs/heads/{self.branch}")
         if tip is None:
             raise SourceError(
@@ -195,8 +199,8 @@ class GitMirror:
 
     def branch_tip(self, branch: str) -> CommitSha | None:
         """The tip of ``branch`` as last fetched or pushed (None: the branch is missing). Every
-        fetch brings all branches, so after a pass this is the remote's tip, at no network cost
-        (the status writer compares it with the tip it left)."""
+        fetch brings the branch and the status branch, so after a pass this is the remote's
+        tip, at no network cost (the status writer compares it with the tip it left)."""
         ref = f"refs/heads/{check_branch(branch)}"
         with self._lock:
             return self._open().resolve_commit(ref)
@@ -331,18 +335,17 @@ class GitMirror:
             )
         self._fetched = True
 
-    def _moved(self, runner: GitRunner, others: Sequence[str]) -> bool:
-        """Whether a fetch would move ``branch`` or one of ``others``: their tips on the
-        remote (one ``git ls-remote``, refs only, no objects) against the mirror's."""
-        refs = list(dict.fromkeys(f"refs/heads/{check_branch(b)}" for b in [self.branch, *others]))
-        with self._request("ls-remote"):
-            out = runner.run("ls-remote", "--heads", "origin", *refs, network=True).stdout
-        remote: dict[str, str] = {}
-        for line in out.decode("utf-8", "surrogateescape").splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref in refs:
-                remote[ref] = sha
-        return any(remote.get(ref) != runner.resolve_commit(ref) for ref in refs)
+    def _fetch_followed(self, runner: GitRunner, others: Sequence[str]) -> None:
+        """Fetch ``branch`` and ``others`` only. Each as a pattern (``refs/heads/NAME*``): a
+        branch missing on the remote is then no error here (the caller reports the branch
+        itself missing; a deleted status branch is pruned, so its writer starts it again),
+        at the price of also following branches whose names extend it."""
+        names = dict.fromkeys(check_branch(b) for b in [self.branch, *others])
+        refspecs = [f"+refs/heads/{name}*:refs/heads/{name}*" for name in names]
+        with self._request("check"):
+            runner.run(
+                "fetch", "--prune", "--no-tags", "--quiet", "origin", *refspecs, network=True
+            )
 
     @contextmanager
     def _request(self, op: str) -> Iterator[None]:

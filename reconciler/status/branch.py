@@ -7,12 +7,12 @@ hold what was pushed; a deleted, force-pushed or hand-edited branch breaks that 
 does the start or end of an outage of the repository (a condition on every app's document).
 
 So it remembers, in memory, the tip it last left complete — every app's file current — and the
-outage that tip shows, and compares them with the tip the last fetch saw (the mirror fetches
-every branch on each pass, so the check costs one ``rev-parse`` and one row, no network) and
-the outage recorded now. When either differs, or nothing is remembered yet (after a start),
-every app of the repository is written: compared by bytes, so only files that differ make a
-commit, on top of the remote's tip (fast-forward only; a deleted branch starts again as an
-orphan), and no commit at all when none differs.
+outage that tip shows, and compares them with the tip the last fetch saw (every pass fetches
+the branch and the status branch, so the check costs one ``rev-parse`` and one row, no
+network) and the outage recorded now. When either differs, or nothing is remembered yet
+(after a start), every app of the repository is written: compared by bytes, so only files that
+differ make a commit, on top of the remote's tip (fast-forward only; a deleted branch starts
+again as an orphan), and no commit at all when none differs.
 
 Its own pushes never trigger a reconcile: a repository pass that sees our push finds the tip
 remembered here and writes nothing, and the sync never reads the status branch. Blocking (git

@@ -1,7 +1,7 @@
 """Issue 13: cheap change checks and repository health. An unwatched repository served as a
-bare repository through ``file://`` is polled every second: idle polls only ask for the tips
-(``innominatus_git_requests_total{op="ls-remote"}``) and fetch nothing, a push is fetched at
-the next poll; ``innominatus repositories``, ``/api/v1/repositories`` and ``/metrics`` show each
+bare repository through ``file://`` is polled every second: idle polls are one check of the
+followed branches each (``innominatus_git_requests_total{op="check"}``) and never a full fetch,
+a push is fetched by the next poll's check; ``innominatus repositories``, ``/api/v1/repositories`` and ``/metrics`` show each
 repository's health (commits, polls, webhooks, outages, held deletes, suspension)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _metric(url: str, name: str) -> str:
     return "\n".join(line for line in text.splitlines() if line.startswith(name))
 
 
-def test_an_idle_poll_fetches_nothing_and_a_push_is_fetched_at_the_next_poll(
+def test_an_idle_poll_is_one_check_and_a_push_is_fetched_by_the_next_poll(
     tmp_path: Path, database_url: str
 ) -> None:
     story = make_story(tmp_path, database_url, extra_config=API)
@@ -52,10 +52,10 @@ def test_an_idle_poll_fetches_nothing_and_a_push_is_fetched_at_the_next_poll(
             lambda: get(url + "api/v1/repositories")["repositories"][0]["last_seen_commit"] == first
         )
         after_passes(url, 1)
-        fetches, checks = _git_requests(url, "fetch"), _git_requests(url, "ls-remote")
+        fetches, checks = _git_requests(url, "fetch"), _git_requests(url, "check")
         after_passes(url, 3)
-        assert _git_requests(url, "fetch") == fetches  # idle polls: no fetch at all
-        assert _git_requests(url, "ls-remote") >= checks + 3
+        assert _git_requests(url, "fetch") == fetches  # idle polls: no full fetch
+        assert _git_requests(url, "check") >= checks + 3
 
         second = story.commit({"README.md": "apps, changed\n"}, "second")
         wait_for(
@@ -63,7 +63,7 @@ def test_an_idle_poll_fetches_nothing_and_a_push_is_fetched_at_the_next_poll(
                 get(url + "api/v1/repositories")["repositories"][0]["last_seen_commit"] == second
             )
         )
-        assert _git_requests(url, "fetch") == fetches + 1
+        assert _git_requests(url, "fetch") == fetches  # the check itself brought the push
         repository = get(url + "api/v1/repositories")["repositories"][0]
         assert repository["next_poll_at"] is not None
         assert repository["last_webhook_at"] is None

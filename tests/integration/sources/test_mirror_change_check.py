@@ -1,6 +1,7 @@
-"""The cheap change check of a poll (issue 13): one ``git ls-remote`` of the branch and the
-status branch over a real transport (a bare repository through ``file://``), and a fetch only
-when one of them moved. Every network request is reported by op and result."""
+"""The cheap change check of a poll (issue 13): one fetch of only the branch and the status
+branch over a real transport (a bare repository through ``file://``), listing just those refs
+and bringing objects only when one of them moved. Every network request is reported by op and
+result."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _counted(mirror: GitMirror) -> list[tuple[str, str]]:
     return requests
 
 
-def test_an_idle_poll_asks_for_the_tips_and_fetches_nothing(
+def test_an_idle_poll_is_one_check_of_the_followed_branches(
     origin: tuple[Path, Path], make_mirror: MakeMirror
 ) -> None:
     _, bare = origin
@@ -36,10 +37,10 @@ def test_an_idle_poll_asks_for_the_tips_and_fetches_nothing(
     for _ in range(3):
         assert mirror.fetch(if_moved=STATUS) == first
 
-    assert requests == [("ls-remote", "success")] * 3
+    assert requests == [("check", "success")] * 3
 
 
-def test_a_moved_branch_or_status_branch_is_fetched(
+def test_a_moved_branch_or_status_branch_is_fetched_by_the_check_itself(
     origin: tuple[Path, Path], make_mirror: MakeMirror, tmp_path: Path
 ) -> None:
     work, bare = origin
@@ -51,27 +52,28 @@ def test_a_moved_branch_or_status_branch_is_fetched(
     new = commit_files(work, {"apps/b/score.yaml": "name: b\n"})
     push(work)
     assert mirror.fetch(if_moved=STATUS) == new
-    assert requests == [("ls-remote", "success"), ("fetch", "success")]
+    assert requests == [("check", "success")]
 
     # Someone else writes the status branch: the writer must see it (a fetch brings it).
     requests.clear()
     git(work, "push", "--quiet", "origin", "HEAD:refs/heads/innominatus-status")
     mirror.fetch(if_moved=STATUS)
-    assert requests == [("ls-remote", "success"), ("fetch", "success")]
+    assert requests == [("check", "success")]
     assert mirror.branch_tip("innominatus-status") == new
 
     # ... or deletes it: the fetch prunes it from the mirror.
     requests.clear()
     git(work, "push", "--quiet", "origin", ":refs/heads/innominatus-status")
     mirror.fetch(if_moved=STATUS)
-    assert requests == [("ls-remote", "success"), ("fetch", "success")]
+    assert requests == [("check", "success")]
     assert mirror.branch_tip("innominatus-status") is None
 
-    # Another branch moving is no reason to fetch.
+    # Another branch moving is not fetched by a poll.
     requests.clear()
     git(work, "push", "--quiet", "origin", "HEAD:refs/heads/feature")
     mirror.fetch(if_moved=STATUS)
-    assert requests == [("ls-remote", "success")]
+    assert requests == [("check", "success")]
+    assert mirror.branch_tip("feature") is None
 
 
 def test_a_branch_gone_from_the_remote_is_fetched_and_reported(
@@ -87,6 +89,19 @@ def test_a_branch_gone_from_the_remote_is_fetched_and_reported(
         mirror.fetch(if_moved=[])
 
 
+def test_a_poll_of_a_branch_gone_from_the_remote_reports_it_missing(
+    origin: tuple[Path, Path], make_mirror: MakeMirror
+) -> None:
+    work, bare = origin
+    mirror = make_mirror(url=bare)
+    mirror.fetch()
+    git(work, "push", "--quiet", "origin", "HEAD:refs/heads/other")
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/other")
+    git(work, "push", "--quiet", "origin", ":refs/heads/main")
+    with pytest.raises(SourceError, match="branch 'main' is missing on the remote"):
+        mirror.fetch(if_moved=STATUS)
+
+
 def test_an_unreachable_remote_fails_the_check_redacted_and_counted(
     origin: tuple[Path, Path], make_mirror: MakeMirror, tmp_path: Path
 ) -> None:
@@ -99,6 +114,6 @@ def test_an_unreachable_remote_fails_the_check_redacted_and_counted(
     with pytest.raises(SourceError) as raised:
         mirror.fetch(if_moved=STATUS)
 
-    assert "git ls-remote failed" in raised.value.message
+    assert "git fetch failed" in raised.value.message
     assert "s3cr3t-token" not in raised.value.message
-    assert requests[-1] == ("ls-remote", "error")
+    assert requests[-1] == ("check", "error")
