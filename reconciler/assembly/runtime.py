@@ -21,19 +21,18 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from reconciler.api.app import create_app
 from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.hooks import webhook_receiver
+from reconciler.assembly.serving import QuietServer, ThreadedServer, on_loop
 from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
@@ -121,14 +120,6 @@ def _step_token_envs(settings: Settings) -> frozenset[str]:
         if isinstance(value := config.get("token_env"), str)
     }
     return frozenset(settings.step_token_envs) | defaults
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the daemon drains on SIGTERM itself."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _writable_folder(folder: Path, *, key: str, env: str, why: str) -> None:
@@ -355,32 +346,6 @@ async def _reload_providers(
                 engine.trigger_app(app.name)
 
 
-async def _serve(
-    asgi: Any, *, sockets: list[socket.socket], name: str, port: int
-) -> tuple[_Server, asyncio.Task[None]]:
-    """``asgi`` served by uvicorn on ``sockets`` until the server is told to exit; returns once
-    it listens (or re-raises why it could not)."""
-    config = uvicorn.Config(
-        asgi,
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        limit_concurrency=128,  # beyond that uvicorn answers 503 at once
-        timeout_keep_alive=5,
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=sockets), name=name)
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    if task.done():
-        await task  # re-raise the bind error
-    return server, task
-
-
-def _port(server: uvicorn.Server) -> int:
-    return int(server.servers[0].sockets[0].getsockname()[1])
-
-
 async def run_daemon(
     components: Components,
     *,
@@ -469,25 +434,20 @@ async def run_daemon(
         _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
 
-    hooks: tuple[_Server, asyncio.Task[None]] | None = None
+    hooks: ThreadedServer | None = None
     if settings.webhooks.enabled:
         receiver = webhook_receiver(
             settings,
-            trigger=engine.trigger_repository,
-            reload_providers=reload_wanted.set,
+            trigger=on_loop(loop, engine.trigger_repository),
+            reload_providers=on_loop(loop, reload_wanted.set),
             record=components.store.repositories.record_webhook,
             registry=engine.metrics.registry,
         )
-        hooks = await _serve(
-            create_webhook_app(receiver),
-            sockets=hook_sockets,
-            name="webhooks",
-            port=settings.webhooks.port,
-        )
-        hook_url = f"http://{settings.webhooks.host}:{_port(hooks[0])}/hooks/"
-        logger.info("webhook receiver at %s", hook_url)
+        hooks = ThreadedServer(create_webhook_app(receiver), sockets=hook_sockets, name="webhooks")
+        await hooks.start()
+        logger.info("webhook receiver at http://%s:%d/hooks/", settings.webhooks.host, hooks.port)
 
-    server: _Server | None = None
+    server: QuietServer | None = None
     server_task: asyncio.Task[None] | None = None
     if settings.api.enabled:
         asgi = create_app(
@@ -504,7 +464,7 @@ async def run_daemon(
             log_level="warning",
             lifespan="off",
         )
-        server = _Server(config)
+        server = QuietServer(config)
         server_task = asyncio.create_task(server.serve(sockets=sockets), name="api")
         while not server.started and not server_task.done():
             await asyncio.sleep(0.01)
@@ -527,9 +487,10 @@ async def run_daemon(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    for pair in ((server, server_task), hooks or (None, None)):
-        if pair[0] is not None and pair[1] is not None:
-            pair[0].should_exit = True
-            await pair[1]
+    if server is not None and server_task is not None:
+        server.should_exit = True
+        await server_task
+    if hooks is not None:
+        await hooks.stop()
     logger.info("stopped")
     keeper.raise_if_lost()
