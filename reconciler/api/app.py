@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconciler.api.cache import VersionedDocument
+from reconciler.api.applist import AppList, QueryError, parse_query
 from reconciler.api.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
 from reconciler.status.views import StatusViews
 
@@ -196,10 +196,14 @@ def create_app(
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
 
-    every_app = VersionedDocument(version=views.version, build=views.apps)
+    app_list = AppList(views)
 
     async def apps(request: Request) -> Response:
-        etag, body = await threaded(every_app.get)
+        try:
+            wanted = parse_query(request.query_params)
+        except QueryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        etag, body = await threaded(lambda: app_list.get(wanted))
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
         return Response(body, media_type="application/json", headers={"ETag": etag})

@@ -1,7 +1,7 @@
 """The dashboard at ``/``: one server-rendered page of apps, phases and resource states.
 
 Rendered with Jinja2 (autoescaping on, so names and messages from Git are shown as text, never
-markup) from the same documents as ``/api/v1/apps``. Refreshes itself every five seconds (a
+markup) from the same documents as ``/api/v1/apps/{app}``. Refreshes itself every five seconds (a
 ``<meta>`` refresh: the page has no script at all). :data:`CONTENT_SECURITY_POLICY` allows it
 exactly that: no script, no frame, no form, no plugin; its own ``<style>`` blocks by hash.
 """

@@ -42,6 +42,10 @@ from reconciler.api.hookevents import (
 logger = logging.getLogger(__name__)
 
 
+RECORD_EVERY = 1.0
+"""Seconds between two store writes of one repository's last-webhook time."""
+
+
 class TokenBuckets:
     """Per-key token buckets: ``per_minute`` tokens, refilled evenly. Full buckets are
     forgotten once more than ``max_keys`` are kept, so a spray of addresses costs bounded
@@ -196,6 +200,15 @@ def create_webhook_app(receiver: WebhookReceiver) -> Starlette:
     """The receiver's ASGI app (see the module's documentation)."""
     buckets = TokenBuckets(per_minute=receiver.per_minute)
     trigger = Throttle(receiver.trigger, window=receiver.coalesce_window)
+    recorded: dict[str, float] = {}  # repository -> when its last hook was recorded
+
+    def due(names: list[str]) -> list[str]:
+        """The repositories whose hook time is worth a store write: at most one a second
+        each, so a flood of hooks is not a flood of writes."""
+        now = time.monotonic()
+        fresh = [n for n in names if now - recorded.get(n, -RECORD_EVERY) >= RECORD_EVERY]
+        recorded.update(dict.fromkeys(fresh, now))
+        return fresh
 
     async def hook(request: Request) -> JSONResponse:
         provider = request.path_params["provider"]
@@ -275,13 +288,14 @@ def create_webhook_app(receiver: WebhookReceiver) -> Starlette:
             )
             receiver.reload_providers()
         names = [t.name for t in repositories]
+        record = due(names)
         return _answer(
             receiver,
             provider,
             "accepted",
             202,
             {"triggered": names, "providers": [t.name for t in providers]},
-            background=BackgroundTask(_record, receiver, names) if names else None,
+            background=BackgroundTask(_record, receiver, record) if record else None,
         )
 
     return Starlette(routes=[Route("/hooks/{provider}", hook, methods=["POST"])])

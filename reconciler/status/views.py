@@ -76,6 +76,36 @@ class StatusViews:
             ]
         }
 
+    def app_summaries(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        phase: str | None = None,
+        repository: str | None = None,
+        text: str | None = None,
+    ) -> tuple[dict[str, Any], str | None]:
+        """One page of app summaries (name, repository, phase, live resources by state,
+        updated_at) and the name to continue after (None on the last page)."""
+        page = self.store.apps.summaries(
+            after=after, limit=limit, phase=phase, repository=repository, text=text
+        )
+        document = {
+            "apps": [
+                {
+                    "name": a.name,
+                    "repository": a.repository,
+                    "phase": a.phase,
+                    "suspended": a.suspended,
+                    "resources": a.resources,
+                    "updated_at": _iso(a.updated_at),
+                }
+                for a in page.apps
+            ],
+            "total": page.total,
+        }
+        return document, page.last
+
     def app(self, name: str) -> dict[str, Any] | None:
         record = self.store.apps.get(name)
         if record is None:

@@ -20,6 +20,7 @@ from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
 from reconciler.store.resources import app_resources, claims_of, ensure_claims, recorded
 from reconciler.store.session import Database, now, utc
+from reconciler.store.summaries import AppPage, app_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,21 @@ class Apps:
             if repository is not None:
                 query = query.where(AppRow.repository == repository)
             return [_app(r) for r in session.scalars(query)]
+
+    def summaries(
+        self,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        phase: str | None = None,
+        repository: str | None = None,
+        text: str | None = None,
+    ) -> AppPage:
+        """One page of app summaries (:mod:`reconciler.store.summaries`), in one transaction."""
+        with self._db.transaction() as session:
+            return app_page(
+                session, after=after, limit=limit, phase=phase, repository=repository, text=text
+            )
 
     def set_phase(self, name: str, *, phase: str, reason: str, message: str) -> bool:
         """Store the phase computed after a reconcile pass; True when it changed."""

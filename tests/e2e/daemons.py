@@ -95,10 +95,12 @@ def wait_for(check: Callable[[], bool], *, timeout: float = 30.0) -> None:
 
 
 def resource_states(url: str) -> dict[str, str]:
-    apps = get(url + "api/v1/apps")["apps"]
+    """The first app's resources by name, with their states."""
+    apps = get(url + "api/v1/apps?limit=1")["apps"]
     if not apps:
         return {}
-    return {name: r["state"] for name, r in apps[0]["resources"].items()}
+    document = get(url + f"api/v1/apps/{apps[0]['name']}")
+    return {name: r["state"] for name, r in document["resources"].items()}
 
 
 API = "api: {host: 127.0.0.1, port: 0}\n"

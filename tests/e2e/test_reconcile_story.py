@@ -128,9 +128,10 @@ def test_status_endpoint_and_cli_agree(story: Story) -> None:
     store = open_store(load_settings(story.config).database)
     try:
         client = TestClient(create_app(views=StatusViews(store), readiness=lambda: None))
-        apps = client.get("/api/v1/apps").json()
-        assert apps == story.status_json()
-        assert client.get("/api/v1/apps/shop").json() == apps["apps"][0]
+        summaries = client.get("/api/v1/apps").json()
+        assert [a["name"] for a in summaries["apps"]] == ["shop"]
+        assert summaries["apps"][0]["resources"] == {"active": 2}
+        assert client.get("/api/v1/apps/shop").json() == story.status_json()["apps"][0]
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 200
         assert client.get("/api/v1/apps/nope").status_code == 404

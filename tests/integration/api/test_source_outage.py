@@ -47,9 +47,13 @@ def client(store: Store) -> TestClient:
 
 
 def conditions(client: TestClient) -> dict[str, list[str]]:
+    names = [app["name"] for app in client.get("/api/v1/apps").json()["apps"]]
     return {
-        app["app"]: [f"{c['type']}={c['status']}" for c in app["conditions"]]
-        for app in client.get("/api/v1/apps").json()["apps"]
+        name: [
+            f"{c['type']}={c['status']}"
+            for c in client.get(f"/api/v1/apps/{name}").json()["conditions"]
+        ]
+        for name in names
     }
 
 

@@ -1,0 +1,118 @@
+"""``GET /api/v1/apps``: one page of app summaries, for installations with thousands of apps.
+
+``?limit=`` (1 to 1000, default 100), ``?cursor=`` (the ``next_cursor`` of the page before: an
+opaque token), ``?phase=``, ``?repository=``, ``?q=`` (a case-insensitive part of the name).
+A page is ``{"apps": [{name, repository, phase, suspended, resources: {state: count},
+updated_at}], "total": N, "next_cursor": str | null}``; an app's details stay at
+``/api/v1/apps/{app}``. A bad parameter is a 400 that says what to send instead.
+
+Pages are served from memory until the store's version moves
+(:meth:`reconciler.store.resources.Resources.version`, one cheap query), for the most recently
+asked queries; the version and the query make the ETag, so pollers get ``304 Not Modified``.
+Blocking: call :meth:`AppList.get` from a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import astuple, dataclass
+
+from reconciler.status.views import StatusViews
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_PARAMETERS = ("limit", "cursor", "phase", "repository", "q")
+
+
+class QueryError(ValueError):
+    """A query parameter the apps list cannot use; the message says what to send."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppQuery:
+    after: str | None = None
+    limit: int = DEFAULT_LIMIT
+    phase: str | None = None
+    repository: str | None = None
+    text: str | None = None
+
+
+def encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise QueryError(
+            "cursor is not one this API gave out; send the next_cursor of the page before, "
+            "or no cursor for the first page"
+        ) from None
+
+
+def parse_query(params: Mapping[str, str]) -> AppQuery:
+    unknown = sorted(set(params) - set(_PARAMETERS))
+    if unknown:
+        raise QueryError(
+            f"unknown query parameter {unknown[0]!r}; the apps list takes " + ", ".join(_PARAMETERS)
+        )
+    limit = DEFAULT_LIMIT
+    if "limit" in params:
+        try:
+            limit = int(params["limit"])
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    cursor = params.get("cursor")
+    return AppQuery(
+        after=decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        phase=params.get("phase") or None,
+        repository=params.get("repository") or None,
+        text=params.get("q") or None,
+    )
+
+
+class AppList:
+    """Pages of the apps list, each rebuilt only when the store's version moved since it was
+    built; the ``entries`` most recently built queries are kept."""
+
+    def __init__(self, views: StatusViews, *, entries: int = 256) -> None:
+        self._views = views
+        self._entries = entries
+        self._pages: OrderedDict[AppQuery, tuple[str, str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: AppQuery) -> tuple[str, bytes]:
+        """The page's ETag and JSON body."""
+        version = self._views.version()
+        with self._lock:
+            kept = self._pages.get(query)
+            if kept is not None and kept[0] == version:
+                self._pages.move_to_end(query)
+                return kept[1], kept[2]
+        document, last = self._views.app_summaries(
+            after=query.after,
+            limit=query.limit,
+            phase=query.phase,
+            repository=query.repository,
+            text=query.text,
+        )
+        document["next_cursor"] = None if last is None else encode_cursor(last)
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        key = json.dumps([version, *astuple(query)])
+        etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:20] + '"'
+        with self._lock:
+            self._pages[query] = (version, etag, body)
+            self._pages.move_to_end(query)
+            while len(self._pages) > self._entries:
+                self._pages.popitem(last=False)
+        return etag, body

@@ -1,0 +1,172 @@
+"""``GET /api/v1/apps`` on a real store (SQLite and PostgreSQL): a paginated summary of every
+app (name, repository, phase, live resources by state, updated_at), filtered by phase,
+repository and a part of the name, with an ETag per page; bad parameters are 400s that say
+what to send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from reconciler.api.app import create_app
+from reconciler.api.applist import decode_cursor, encode_cursor
+from reconciler.status.views import StatusViews
+from reconciler.store import AppDesired, Store, open_store
+
+SHARED = "dns.default#shared-zone"
+
+
+def _spec(app: str, *, shared: bool = False) -> dict[str, Any]:
+    resources: dict[str, Any] = {}
+    if shared:
+        resources["zone"] = {"uid": SHARED, "id": "shared-zone"}
+    return {"path": f"apps/{app}/score.yaml", "resources": resources, "order": []}
+
+
+def _resource(
+    store: Store, app: str, name: str, *, fail: bool = False, shared: bool = False
+) -> None:
+    uid = SHARED if shared else f"postgres.default#{app}.{name}"
+    execution_id, _ = store.resources.begin(
+        uid=uid,
+        app=app,
+        name=name,
+        type_="postgres",
+        class_="default",
+        operation="create",
+        reason="new resource",
+        provider="db-team",
+        provider_version="1.0.0",
+        workflow="provision",
+        inputs_hash="h",
+        commit="c" * 40,
+        depends_on=[],
+        shared=shared,
+    )
+    if fail:
+        store.resources.fail(execution_id, error="boom", next_attempt_at=None)
+    else:
+        store.resources.succeed(execution_id, outputs={}, secret_keys=[], applied_params={})
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = open_store(database_url)
+    s.upgrade()
+    s.repositories.register(name="apps", url="https://git.example.com/apps.git", branch="main")
+    s.repositories.register(name="infra", url="https://git.example.com/infra.git", branch="main")
+    names = [f"app-{i:02d}" for i in range(25)]
+    s.apps.save_desired(
+        repository="apps",
+        commit="c" * 40,
+        apps=[AppDesired(name=n, path=f"apps/{n}/score.yaml", desired=_spec(n)) for n in names],
+    )
+    s.apps.save_desired(
+        repository="infra",
+        commit="d" * 40,
+        apps=[
+            AppDesired(name="Shop", path="shop/score.yaml", desired=_spec("Shop", shared=True)),
+            AppDesired(name="web", path="web/score.yaml", desired=_spec("web", shared=True)),
+        ],
+    )
+    for name in names:
+        s.apps.set_phase(name, phase="Ready", reason="AllResourcesActive", message="")
+    s.apps.set_phase("app-03", phase="Failed", reason="StepFailed", message="db: boom")
+    _resource(s, "Shop", "db")
+    _resource(s, "Shop", "cache", fail=True)
+    _resource(s, "Shop", "zone", shared=True)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(views=StatusViews(store), readiness=lambda: None))
+
+
+def _names(page: dict[str, Any]) -> list[str]:
+    return [app["name"] for app in page["apps"]]
+
+
+def test_following_next_cursor_lists_every_app_once(client: TestClient) -> None:
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = "?limit=10" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get("/api/v1/apps" + query).json()
+        assert page["total"] == 27
+        seen += _names(page)
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 27  # in the database's name order, none twice
+
+
+def test_a_summary_counts_live_resources_by_state_shared_ones_for_each_claimer(
+    client: TestClient,
+) -> None:
+    page = client.get("/api/v1/apps?repository=infra").json()
+    shop, web = page["apps"]
+    assert (shop["name"], shop["repository"]) == ("Shop", "infra")
+    assert shop["resources"] == {"active": 2, "failed": 1}
+    assert web["resources"] == {"active": 1}  # the shared zone it claims
+    assert set(shop) == {"name", "repository", "phase", "suspended", "resources", "updated_at"}
+    assert shop["updated_at"].endswith("Z")
+
+
+def test_filters_by_phase_repository_and_part_of_the_name(client: TestClient) -> None:
+    assert _names(client.get("/api/v1/apps?phase=Failed").json()) == ["app-03"]
+    assert client.get("/api/v1/apps?repository=apps").json()["total"] == 25
+    assert _names(client.get("/api/v1/apps?q=SHO").json()) == ["Shop"]
+    assert _names(client.get("/api/v1/apps?q=app-1&limit=3").json()) == [
+        "app-10",
+        "app-11",
+        "app-12",
+    ]
+    assert client.get("/api/v1/apps?q=%25").json()["total"] == 0  # a literal %, not a wildcard
+    assert client.get("/api/v1/apps?q=_").json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "limit must be a whole number from 1 to 1000"),
+        ("limit=1001", "limit must be a whole number from 1 to 1000"),
+        ("limit=ten", "limit must be a whole number from 1 to 1000"),
+        ("cursor=%ff%fe", "cursor is not one this API gave out"),
+        ("phse=Failed", "unknown query parameter 'phse'"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_that_says_what_to_send(
+    client: TestClient, query: str, message: str
+) -> None:
+    response = client.get("/api/v1/apps?" + query)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_each_page_has_its_own_etag_until_the_state_moves(client: TestClient, store: Store) -> None:
+    first = client.get("/api/v1/apps?limit=5")
+    second = client.get("/api/v1/apps?limit=5&cursor=" + first.json()["next_cursor"])
+    assert first.headers["etag"] != second.headers["etag"]
+    again = client.get("/api/v1/apps?limit=5", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+
+    store.apps.set_phase("app-01", phase="Progressing", reason="Working", message="")
+    moved = client.get("/api/v1/apps?limit=5", headers={"If-None-Match": first.headers["etag"]})
+    assert moved.status_code == 200
+    phases = {app["name"]: app["phase"] for app in moved.json()["apps"]}
+    assert phases["app-01"] == "Progressing"
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_a_cursor_gives_back_the_name_it_was_made_from(name: str) -> None:
+    assert decode_cursor(encode_cursor(name)) == name
