@@ -7,8 +7,9 @@ updated_at}], "total": N, "next_cursor": str | null}``; an app's details stay at
 ``/api/v1/apps/{app}``. A bad parameter is a 400 that says what to send instead.
 
 Pages are served from memory until the store's version moves
-(:meth:`reconciler.store.resources.Resources.version`, one cheap query), for the most recently
-asked queries; the version and the query make the ETag, so pollers get ``304 Not Modified``.
+(:meth:`reconciler.store.resources.Resources.version`, one cheap query, asked at most every
+:data:`VERSION_EVERY` seconds however many requests come), for the most recently asked queries;
+the version and the query make the ETag, so pollers get ``304 Not Modified``.
 Blocking: call :meth:`AppList.get` from a thread.
 """
 
@@ -19,13 +20,17 @@ import binascii
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import astuple, dataclass
 
 from reconciler.status.views import StatusViews
 
 DEFAULT_LIMIT = 100
+VERSION_EVERY = 0.05
+"""Seconds a read of the store's version is trusted: a page is at most this much staler than
+the store, and a flood of requests costs at most 20 version queries a second."""
 MAX_LIMIT = 1000
 _PARAMETERS = ("limit", "cursor", "phase", "repository", "q")
 
@@ -85,15 +90,23 @@ class AppList:
     """Pages of the apps list, each rebuilt only when the store's version moved since it was
     built; the ``entries`` most recently built queries are kept."""
 
-    def __init__(self, views: StatusViews, *, entries: int = 256) -> None:
+    def __init__(
+        self,
+        views: StatusViews,
+        *,
+        entries: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._views = views
         self._entries = entries
+        self._clock = clock
+        self._version: tuple[float, str] | None = None  # when read, what it was
         self._pages: OrderedDict[AppQuery, tuple[str, str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, query: AppQuery) -> tuple[str, bytes]:
         """The page's ETag and JSON body."""
-        version = self._views.version()
+        version = self._current_version()
         with self._lock:
             kept = self._pages.get(query)
             if kept is not None and kept[0] == version:
@@ -116,3 +129,12 @@ class AppList:
             while len(self._pages) > self._entries:
                 self._pages.popitem(last=False)
         return etag, body
+
+    def _current_version(self) -> str:
+        now = self._clock()
+        read = self._version
+        if read is not None and now - read[0] < VERSION_EVERY:
+            return read[1]
+        version = self._views.version()
+        self._version = (now, version)
+        return version

@@ -29,9 +29,10 @@ to a temp dir, whose workflows are one `shell` step with `config.command: ["true
    triggered (as the watcher does on the commit), and the time from the commit to the engine
    handing the changed resource's update to its executor (`Engine._start`) is measured, with
    the engine's own `stats.last_commit_to_start` (trigger -> start). Median of 5. Target <= 0.5 s.
-3. GET /api/v1/apps at N apps: `innominatus run` as a subprocess on the seeded database (API on
-   a free port), settled; an asyncio httpx client with 16 connections for --api-seconds:
-   requests/s, p50/p99 latency, response size. Target >= 500 req/s, p99 <= 100 ms.
+3. GET /api/v1/apps at N apps (the first page of the summary: 100 apps): `innominatus run` as
+   a subprocess on the seeded database (API on a free port), settled; an asyncio httpx client
+   with 16 connections for --api-seconds: requests/s, p50/p99 latency, response size. Target
+   >= 1,500 req/s, p99 <= 50 ms.
 4. Idle daemon, 10 repositories: `innominatus run` as a subprocess on a fresh database with 10
    local repositories (watch on, 3 apps x 5 resources each, default 60 s poll interval), once
    every app is Ready and the status write-back is done: CPU time (utime + stime from
@@ -476,11 +477,8 @@ class Daemon:
 
     def all_ready(self, apps: int, timeout: float) -> None:
         def check() -> bool:
-            code, body = _get(self.base + "/api/v1/apps")
-            if code != 200:
-                return False
-            documents = json.loads(body)["apps"]
-            return len(documents) == apps and all(d["phase"] == "Ready" for d in documents)
+            code, body = _get(self.base + "/api/v1/apps?phase=Ready&limit=1")
+            return code == 200 and json.loads(body)["total"] == apps
 
         _wait(check, timeout, f"{apps} apps Ready")
 
@@ -528,8 +526,8 @@ def api_figures(config: Path, root: Path, seconds: float, *, settle: bool) -> di
         began = time.perf_counter()
         latencies, errors, size = asyncio.run(_load(daemon.base + "/api/v1/apps", seconds, 16))
         elapsed = time.perf_counter() - began
-        code, body = _get(daemon.base + "/api/v1/apps")
-        apps = len(json.loads(body)["apps"]) if code == 200 else 0
+        code, body = _get(daemon.base + "/api/v1/apps?limit=1")
+        apps = json.loads(body)["total"] if code == 200 else 0
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -639,16 +637,16 @@ def bench(kind: str, args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, 
 
             api = api_figures(config, root, args.api_seconds, settle=sizes.settle)
             print(f"[{kind}] api: {api}", flush=True)
-            label = f"GET /api/v1/apps at {api['apps']:,} apps, 16 connections"
-            rows.append((label, f"{api['rate']:.1f} req/s", ">= 500 req/s"))
+            label = f"GET /api/v1/apps (a page of 100) at {api['apps']:,} apps, 16 connections"
+            rows.append((label, f"{api['rate']:.1f} req/s", ">= 1,500 req/s"))
             rows.append(
                 (
                     f"  latency p50 / p99 ({api['requests']} requests, {api['errors']} errors)",
                     f"{api['p50'] * 1000:.0f} / {api['p99'] * 1000:.0f} ms",
-                    "p99 <= 100 ms",
+                    "p99 <= 50 ms",
                 )
             )
-            rows.append(("  response size", f"{api['size'] / 1e6:.1f} MB", ""))
+            rows.append(("  response size", f"{api['size'] / 1e3:.1f} kB", ""))
             rows.append(
                 (
                     "  daemon start -> ready and quiet (its own no-op pass)",

@@ -17,6 +17,7 @@ from reconciler.api.app import create_app
 from reconciler.api.applist import decode_cursor, encode_cursor
 from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
+from tests.waiting import wait_until
 
 SHARED = "dns.default#shared-zone"
 
@@ -161,6 +162,11 @@ def test_each_page_has_its_own_etag_until_the_state_moves(client: TestClient, st
     assert again.status_code == 304
 
     store.apps.set_phase("app-01", phase="Progressing", reason="Working", message="")
+    # The store's version is read at most every 50 ms: the move shows within that.
+    wait_until(
+        lambda: client.get("/api/v1/apps?limit=5").headers["etag"] != first.headers["etag"],
+        what="the page to show the move",
+    )
     moved = client.get("/api/v1/apps?limit=5", headers={"If-None-Match": first.headers["etag"]})
     assert moved.status_code == 200
     phases = {app["name"]: app["phase"] for app in moved.json()["apps"]}
