@@ -56,12 +56,21 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
 def parse_size(value: Any) -> int:
-    """``"1MiB"``, ``"512KiB"``, ``"64kB"`` or a number of bytes -> bytes."""
+    """``"1MiB"``, ``"512KiB"``, ``"4GiB"``, ``"64kB"`` or a number of bytes -> bytes."""
     if isinstance(value, bool):
         raise ValueError("expected a size such as 1MiB, 512KiB or 65536")
     if isinstance(value, int):
@@ -224,6 +233,121 @@ class StatusSettings(_Group):
     """Branch holding ``apps/<app>.yaml``; created as an orphan branch if missing."""
 
 
+Forge = Literal["github", "gitlab", "gitea", "forgejo", "bitbucket"]
+_SCP_URL = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
+_OWNER_REPO = re.compile(r"^[^/\s]+/[^/\s]+$")
+
+
+def forge_location(url: str) -> tuple[str, str] | None:
+    """(host with port, project path) of a repository URL on a forge: ``https://host/o/r.git``,
+    ``ssh://git@host:22/o/r``, ``git@host:o/r.git``; None for a local path or ``file://``.
+    An SSH port names the SSH service, not the forge's web API, so it is dropped."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", url):
+        scheme, _, rest = url.partition("://")
+        if scheme == "file":
+            return None
+        authority, _, path = rest.partition("/")
+        host = authority.rpartition("@")[2]
+        if scheme.startswith("ssh") or scheme == "git":
+            host = host.partition(":")[0]
+    else:
+        scp = _SCP_URL.match(url)
+        if scp is None or "/" in scp.group("host"):
+            return None
+        host, path = scp.group("host"), scp.group("path")
+    path = path.strip("/").removesuffix(".git")
+    return (host.lower(), path) if host and path else None
+
+
+class CommitStatusSettings(_Group):
+    """Commit statuses on the forge (Atlantis, Flux's notification controller): the daemon
+    marks the source commit of each pass ``pending``, ``success`` or ``failure`` (with the
+    first problem) through the forge's HTTP API. Off unless the group is given."""
+
+    forge: Forge
+    """``github``, ``gitlab``, ``gitea``, ``forgejo`` or ``bitbucket`` (Bitbucket Cloud)."""
+    token_env: str
+    """Env var holding the API token (sent as a header only; never logged). Bitbucket:
+    an access token, or ``user:app-password`` for basic authentication."""
+    api_url: str | None = None
+    """Base URL of the forge's API. Default from the repository URL's host:
+    https://api.github.com for github.com (https://HOST/api/v3 for GitHub Enterprise),
+    https://HOST/api/v4 for GitLab, https://HOST/api/v1 for Gitea and Forgejo,
+    https://api.bitbucket.org/2.0 for Bitbucket."""
+    project: str | None = None
+    """``owner/repo`` (GitLab: ``group/subgroup/project``; Bitbucket: ``workspace/slug``).
+    Default: the repository URL's path."""
+    context: str = Field(default="innominatus/reconcile", min_length=1, max_length=40)
+    """The status's name on the commit (GitHub and Gitea ``context``, GitLab ``name``,
+    Bitbucket ``name`` and ``key``)."""
+    target_url: str | None = None
+    """Link shown with the status (e.g. the dashboard's public URL). Default: none;
+    Bitbucket, which requires one, links the commit's page."""
+    timeout: Duration = Field(default=10.0, gt=0)
+    """Seconds one request to the forge may take (default 10s)."""
+
+    @field_validator("api_url", "target_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s@]+(/\S*)?$", value):
+            raise ValueError(f"{value!r} is not an http(s) URL without credentials")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    def target(self, repository_url: str) -> tuple[str, str]:
+        """(API base URL, project) for a repository at ``repository_url``: the settings,
+        or derived from the URL. A ValueError saying what to set when neither gives one."""
+        location = forge_location(repository_url)
+        project = self.project or (location[1] if location is not None else None)
+        api_url = self.api_url
+        if api_url is None and location is not None:
+            host = location[0]
+            api_url = {
+                "github": "https://api.github.com"
+                if host == "github.com"
+                else f"https://{host}/api/v3",
+                "gitlab": f"https://{host}/api/v4",
+                "gitea": f"https://{host}/api/v1",
+                "forgejo": f"https://{host}/api/v1",
+                "bitbucket": "https://api.bitbucket.org/2.0",
+            }[self.forge]
+        if api_url is None or project is None:
+            raise ValueError(
+                "commit_status: the repository URL is a local path, so the forge cannot be "
+                "derived from it; set commit_status.api_url and commit_status.project "
+                "(owner/repo)"
+            )
+        if any(part in ("", ".", "..") for part in project.split("/")):
+            raise ValueError(
+                f"commit_status: {project!r} has an empty, '.' or '..' segment, which would "
+                "lead the forge's API elsewhere; set commit_status.project"
+            )
+        if self.forge != "gitlab" and not _OWNER_REPO.match(project):
+            raise ValueError(
+                f"commit_status: {self.forge} needs the project as owner/repo, got "
+                f"{project!r}; set commit_status.project"
+            )
+        return api_url, project
+
+    def token(self, environ: Mapping[str, str], *, repository: str) -> str:
+        """The API token from the environment; a ConfigError naming the variable (never its
+        value) when it is unset or empty."""
+        value = environ.get(self.token_env, "").strip()
+        if not value:
+            raise ConfigError(
+                f"repositories.{repository}.commit_status.token_env: environment variable "
+                f"{self.token_env} is not set or empty; export the forge's API token there, "
+                "or remove commit_status"
+            )
+        return value
+
+
 class PolicySettings(_Group):
     """What a repository's Score files may use (Argo CD's projects, for innominatus). Globs
     (``*``, ``?``); the default allows everything. A Score file outside its policy is
@@ -266,6 +390,14 @@ class RepositorySettings(_Group):
     """Private key file for ssh:// and git@ URLs."""
     webhook_secret_env: str | None = None
     """Env var holding this repository's webhook secret (default: ``webhooks.secret_env``)."""
+    commit_status: CommitStatusSettings | None = None
+    """Set commit statuses of the source commit on the forge (default: off)."""
+
+    @model_validator(mode="after")
+    def _commit_status_target(self) -> RepositorySettings:
+        if self.commit_status is not None:
+            self.commit_status.target(self.url)  # a local path needs api_url and project
+        return self
 
     @field_validator("name")
     @classmethod
@@ -280,6 +412,107 @@ class RepositorySettings(_Group):
         if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", value):
             raise ValueError("the URL holds a password; remove it and set token_env instead")
         return value
+
+
+class SandboxLimitSettings(_Group):
+    """Limits of one step's programs (``sandbox.limits``; ``sandbox.max`` holds the platform
+    maxima a provider's own ``sandbox.limits`` may not exceed). A step over one fails with the
+    limit named and stays retryable; wall time is ``engine.step_timeout``."""
+
+    cpu_seconds: int = Field(default=1800, ge=1)
+    """CPU seconds each process of a step may use (RLIMIT_CPU; default 1800, i.e. 30m)."""
+    memory: Size = Field(default=4 * 1024**3, ge=16 * 1024**2)
+    """Address space each process may map (RLIMIT_AS; default 4GiB, at least 16MiB). Virtual
+    memory, not resident: runtimes that reserve much up front (the JVM) need more."""
+    open_files: int = Field(default=4096, ge=16)
+    """Open file descriptors per process (RLIMIT_NOFILE; default 4096)."""
+    processes: int = Field(default=1024, ge=8)
+    """Processes and threads a step may hold at once (a pids cgroup; default 1024)."""
+    output_size: Size = Field(default=1024**3, ge=1024)
+    """Largest file a step may write, its state included (RLIMIT_FSIZE; default 1GiB). The
+    step's log is bounded apart by ``engine.log_limit``."""
+
+
+class SandboxMaxSettings(SandboxLimitSettings):
+    """Platform maxima: ``sandbox.limits`` and every provider's ``sandbox.limits`` must stay
+    within them."""
+
+    cpu_seconds: int = Field(default=4 * 3600, ge=1)
+    """Largest ``cpu_seconds`` a provider may ask for (default 14400, i.e. 4h)."""
+    memory: Size = Field(default=16 * 1024**3, ge=16 * 1024**2)
+    """Largest ``memory`` a provider may ask for (default 16GiB)."""
+    open_files: int = Field(default=65536, ge=16)
+    """Largest ``open_files`` a provider may ask for (default 65536)."""
+    processes: int = Field(default=8192, ge=8)
+    """Largest ``processes`` a provider may ask for (default 8192)."""
+    output_size: Size = Field(default=16 * 1024**3, ge=1024)
+    """Largest ``output_size`` a provider may ask for (default 16GiB)."""
+
+
+class ProviderLimitSettings(_Group):
+    """A provider's own limits (``providers[].sandbox.limits``); unset keys keep
+    ``sandbox.limits``."""
+
+    cpu_seconds: int | None = Field(default=None, ge=1)
+    """CPU seconds per process (default: ``sandbox.limits.cpu_seconds``)."""
+    memory: Size | None = Field(default=None, ge=16 * 1024**2)
+    """Address space per process (default: ``sandbox.limits.memory``)."""
+    open_files: int | None = Field(default=None, ge=16)
+    """Open files per process (default: ``sandbox.limits.open_files``)."""
+    processes: int | None = Field(default=None, ge=8)
+    """Processes and threads per step (default: ``sandbox.limits.processes``)."""
+    output_size: Size | None = Field(default=None, ge=1024)
+    """Largest file written (default: ``sandbox.limits.output_size``)."""
+
+
+class ProviderSandboxSettings(_Group):
+    """A provider's sandbox (``providers[].sandbox``), within the platform's ``sandbox.max``."""
+
+    network: Literal["host", "none"] | None = None
+    """``none``: its steps have loopback only (default: ``sandbox.network``)."""
+    limits: ProviderLimitSettings = ProviderLimitSettings()
+    writable: tuple[Path, ...] = ()
+    """Existing folders (absolute paths) its steps may also write, e.g. the folder of the
+    dns provider's ``hosts_file``; a folder holding ``data_dir`` is refused."""
+
+    @field_validator("writable")
+    @classmethod
+    def _absolute(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        for folder in value:
+            if not folder.is_absolute():
+                raise ValueError(f"{folder} is not an absolute path; write the full path")
+        return value
+
+
+class SandboxSettings(_Group):
+    """Steps in a sandbox (bubblewrap): a step's programs see a read-only system, their
+    workdir and resource state dir read-write, their provider folder read-only, a private
+    ``/tmp``, and nothing else of ``data_dir`` (README "Sandbox")."""
+
+    mode: Literal["auto", "required", "off"] = "auto"
+    """``auto`` (default): isolate steps when bubblewrap works here, else run them without and
+    say so in the log and ``/api/v1/providers``; ``required``: refuse to start without it;
+    ``off``: steps run as the daemon, with neither isolation nor limits."""
+    network: Literal["host", "none"] = "host"
+    """``host`` (default): steps share the host's network; ``none``: loopback only."""
+    bwrap: str = "bwrap"
+    """The bubblewrap program: a name looked up on PATH or an absolute path (default bwrap)."""
+    read_only: tuple[Path, ...] = ()
+    """More folders steps see read-only (tools installed outside /usr, e.g. /opt/tools). A
+    folder holding ``data_dir`` is refused."""
+    limits: SandboxLimitSettings = SandboxLimitSettings()
+    max: SandboxMaxSettings = SandboxMaxSettings()
+
+    @model_validator(mode="after")
+    def _within_max(self) -> SandboxSettings:
+        for key in SandboxLimitSettings.model_fields:
+            value, top = getattr(self.limits, key), getattr(self.max, key)
+            if value > top:
+                raise ValueError(
+                    f"limits.{key} ({value}) is above the platform maximum max.{key} ({top}); "
+                    f"lower it or raise sandbox.max.{key}"
+                )
+        return self
 
 
 class ProviderSourceSettings(_Group):
@@ -313,6 +546,8 @@ class ProviderSourceSettings(_Group):
     parameters of the same name (the GitOps target, a DNS domain, the environment variable
     holding an admin DSN). They replace the workflows' defaults and a resource cannot
     override them. Never put a secret here: name an environment variable instead."""
+    sandbox: ProviderSandboxSettings | None = None
+    """This provider's network and limits, within ``sandbox.max`` (default: ``sandbox``)."""
 
     @model_validator(mode="after")
     def _complete(self) -> ProviderSourceSettings:
@@ -349,6 +584,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     repositories: tuple[RepositorySettings, ...] = ()
     providers: tuple[ProviderSourceSettings, ...] = ()
+    sandbox: SandboxSettings = SandboxSettings()
     step_defaults: dict[str, dict[str, Any]] = {}
     """Config keys every step of a type gets unless the step sets them, by step type — e.g.
     ``{kubernetes: {url: <GitOps repository>, path: clusters/prod}}`` so providers written for
@@ -379,6 +615,21 @@ class Settings(BaseSettings):
                 "webhooks.enabled: the receiver needs a secret; set webhooks.secret_env "
                 "(or repositories[].webhook_secret_env) to an environment variable holding it"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _provider_limits(self) -> Settings:
+        for provider in self.providers:
+            if provider.sandbox is None:
+                continue
+            for key, value in provider.sandbox.limits.model_dump(exclude_none=True).items():
+                top = getattr(self.sandbox.max, key)
+                if value > top:
+                    raise ValueError(
+                        f"providers.{provider.name}.sandbox.limits.{key}: {value} is above the "
+                        f"platform maximum sandbox.max.{key} ({top}); lower it, or raise "
+                        f"sandbox.max.{key}"
+                    )
         return self
 
     @classmethod

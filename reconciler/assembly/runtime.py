@@ -15,30 +15,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import hashlib
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from reconciler.api.app import create_app
 from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.hooks import webhook_receiver
 from reconciler.assembly.serving import QuietServer, ThreadedServer, on_loop
+from reconciler.assembly.steptokens import EnvironmentTokens
 from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.metrics import Metrics
 from reconciler.engine.processes import end_leftover_steps
 from reconciler.errors import ConfigError, SourceError
+from reconciler.executors.confinement import Sandbox
 from reconciler.executors.host import holder_gone, holder_id
 from reconciler.executors.registry import ExecutorRegistry, default_registry
 from reconciler.providers.registry import ProviderSet
@@ -46,6 +51,8 @@ from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
+from reconciler.status.commitstatus import CommitStatusSender
+from reconciler.status.forge import ForgeTarget
 from reconciler.status.views import StatusViews
 from reconciler.store import Store, load_or_create_key, open_store
 from reconciler.store.database import sqlite_file
@@ -60,6 +67,8 @@ class Components:
     catalog: ProviderCatalog
     executors: ExecutorRegistry
     mirrors: dict[str, GitMirror]
+    sandbox: Sandbox | None = None
+    """How steps are isolated and limited on this host (probed once by :func:`build`)."""
 
     @property
     def providers(self) -> ProviderSet:
@@ -238,8 +247,17 @@ def _bind_problem(host: str, port: int, exc: OSError, *, key: str, env: str) -> 
 
 
 def build(settings: Settings, *, lock: bool) -> Components:
-    """Open the store (migrated, and locked for a daemon), load providers, make mirrors."""
+    """Open the store (migrated, and locked for a daemon), load providers, make mirrors.
+    The sandbox is probed first: ``sandbox.mode: required`` without bubblewrap stops here."""
     check_paths(settings)
+    database = sqlite_file(settings.database)
+    sandbox = Sandbox.configure(
+        settings.sandbox,
+        providers=settings.providers,
+        data_dir=Path(settings.data_dir),
+        secret=[database.parent] if database is not None else [],
+    )
+    logger.info("sandbox: %s", sandbox.summary())
     key = load_or_create_key(
         Path(settings.data_dir),
         env_value=settings.secret_key.get_secret_value() if settings.secret_key else None,
@@ -253,7 +271,10 @@ def build(settings: Settings, *, lock: bool) -> Components:
             collaborators={
                 "git_writer_factory": MirrorWriters(
                     data_dir=Path(settings.data_dir), token_envs=_step_token_envs(settings)
-                )
+                ),
+                "step_tokens": EnvironmentTokens(
+                    allowed=_step_token_envs(settings), environ=os.environ
+                ),
             }
         )
         catalog = ProviderCatalog.configured(settings, executors=executors)
@@ -284,10 +305,57 @@ def build(settings: Settings, *, lock: bool) -> Components:
     except BaseException:
         store.close()
         raise
-    return Components(settings, store, catalog, executors, mirrors)
+    return Components(settings, store, catalog, executors, mirrors, sandbox)
+
+
+def commit_status_senders(
+    settings: Settings, *, metrics: Metrics, environ: Mapping[str, str]
+) -> dict[str, CommitStatusSender]:
+    """A sender of commit statuses for each repository with ``commit_status``, its token read
+    from ``environ`` now (a ConfigError naming the variable when it is unset)."""
+    senders = {}
+    for repo in settings.repositories:
+        config = repo.commit_status
+        if config is None:
+            continue
+        api_url, project = config.target(repo.url)
+        count = functools.partial(_count_commit_status, metrics, repo.name, config.forge)
+        senders[repo.name] = CommitStatusSender(
+            repository=repo.name,
+            target=ForgeTarget(
+                forge=config.forge,
+                api_url=api_url,
+                project=project,
+                context=config.context,
+                target_url=config.target_url,
+            ),
+            token=config.token(environ, repository=repo.name),
+            timeout=config.timeout,
+            on_result=count,
+        )
+    return senders
+
+
+def _count_commit_status(metrics: Metrics, repository: str, forge: str, result: str) -> None:
+    metrics.commit_statuses.labels(repository=repository, forge=forge, result=result).inc()
+
+
+def _with_sandbox(
+    describe: Callable[[], dict[str, Any]], sandbox: Sandbox | None
+) -> Callable[[], dict[str, Any]]:
+    """The ``/api/v1/providers`` document, with how steps are sandboxed on this host."""
+
+    def document() -> dict[str, Any]:
+        return {**describe(), "sandbox": sandbox.describe() if sandbox else {"mode": "off"}}
+
+    return document
 
 
 def _engine(components: Components, *, one_shot: bool) -> Engine:
+    metrics = Metrics(
+        resources=components.store.resources.all,
+        repositories=components.store.repositories.all,
+    )
     return Engine(
         settings=components.settings,
         store=components.store,
@@ -295,10 +363,11 @@ def _engine(components: Components, *, one_shot: bool) -> Engine:
         executors=components.executors,
         mirrors=components.mirrors,
         one_shot=one_shot,
-        metrics=Metrics(
-            resources=components.store.resources.all,
-            repositories=components.store.repositories.all,
+        metrics=metrics,
+        commit_statuses=commit_status_senders(
+            components.settings, metrics=metrics, environ=os.environ
         ),
+        sandbox=components.sandbox,
     )
 
 
@@ -361,6 +430,9 @@ async def run_daemon(
     api_tokens = settings.api.bearer_tokens(os.environ) if settings.api.enabled else ()
     if settings.webhooks.enabled:  # unset secrets stop it here, as a missing token does
         settings.webhooks.secrets(os.environ, settings.repositories)
+    for repo in settings.repositories:  # so do unset forge tokens of commit statuses
+        if repo.commit_status is not None:
+            repo.commit_status.token(os.environ, repository=repo.name)
     if sockets is None:
         sockets = listen_api(settings)
     hook_sockets = listen_webhooks(settings)
@@ -447,50 +519,54 @@ async def run_daemon(
         await hooks.start()
         logger.info("webhook receiver at http://%s:%d/hooks/", settings.webhooks.host, hooks.port)
 
-    server: QuietServer | None = None
-    server_task: asyncio.Task[None] | None = None
-    if settings.api.enabled:
-        asgi = create_app(
-            views=StatusViews(components.store, providers=catalog.describe),
-            readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
-            tokens=api_tokens,
-            metrics=engine.metrics.exposition,
-            allowed_hosts=settings.api.host_names(),
-        )
-        config = uvicorn.Config(
-            asgi,
-            host=settings.api.host,
-            port=settings.api.port,
-            log_level="warning",
-            lifespan="off",
-        )
-        server = QuietServer(config)
-        server_task = asyncio.create_task(server.serve(sockets=sockets), name="api")
-        while not server.started and not server_task.done():
-            await asyncio.sleep(0.01)
-        if server_task.done():
-            await server_task  # re-raise the bind error
-        sockets = [s for srv in server.servers for s in srv.sockets]
-        port = sockets[0].getsockname()[1] if sockets else settings.api.port
-        url = f"http://{settings.api.host}:{port}/"
-        logger.info("status endpoint at %s", url)
-        if on_listening is not None:
-            on_listening(url)
-    elif on_listening is not None:
-        on_listening("")
+    try:  # the receiver's thread stops with the daemon, however it ends
+        server: QuietServer | None = None
+        server_task: asyncio.Task[None] | None = None
+        if settings.api.enabled:
+            asgi = create_app(
+                views=StatusViews(
+                    components.store, providers=_with_sandbox(catalog.describe, components.sandbox)
+                ),
+                readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
+                tokens=api_tokens,
+                metrics=engine.metrics.exposition,
+                allowed_hosts=settings.api.host_names(),
+            )
+            config = uvicorn.Config(
+                asgi,
+                host=settings.api.host,
+                port=settings.api.port,
+                log_level="warning",
+                lifespan="off",
+            )
+            server = QuietServer(config)
+            server_task = asyncio.create_task(server.serve(sockets=sockets), name="api")
+            while not server.started and not server_task.done():
+                await asyncio.sleep(0.01)
+            if server_task.done():
+                await server_task  # re-raise the bind error
+            sockets = [s for srv in server.servers for s in srv.sockets]
+            port = sockets[0].getsockname()[1] if sockets else settings.api.port
+            url = f"http://{settings.api.host}:{port}/"
+            logger.info("status endpoint at %s", url)
+            if on_listening is not None:
+                on_listening(url)
+        elif on_listening is not None:
+            on_listening("")
 
-    await stop.wait()
-    logger.info("shutting down: draining work")
-    scheduler.shutdown(wait=False)
-    await engine.drain(grace=settings.engine.shutdown_grace)
-    for task in (watcher, provider_watcher, reloader, control, lease):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    if server is not None and server_task is not None:
-        server.should_exit = True
-        await server_task
-    if hooks is not None:
-        await hooks.stop()
+        await stop.wait()
+        logger.info("shutting down: draining work")
+        scheduler.shutdown(wait=False)
+        await engine.drain(grace=settings.engine.shutdown_grace)
+        for task in (watcher, provider_watcher, reloader, control, lease):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if server is not None and server_task is not None:
+            server.should_exit = True
+            await server_task
+    finally:
+        if hooks is not None:
+            await hooks.stop()
     logger.info("stopped")
     keeper.raise_if_lost()

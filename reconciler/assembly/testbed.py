@@ -28,6 +28,7 @@ from reconciler.providers.manifest import Expectation, ProviderTest
 from reconciler.providers.provider import Provider
 from reconciler.settings import (
     EngineSettings,
+    ProviderSandboxSettings,
     ProviderSourceSettings,
     RepositorySettings,
     Settings,
@@ -99,6 +100,25 @@ def run_provider_tests(
     return results
 
 
+def _granted(parameters: Mapping[str, Any], scratch: Path) -> tuple[Path, ...]:
+    """The folders a case's path parameters name (``hosts_file``: its folder; ``*_dir``: the
+    folder itself), which its steps may write in their sandbox, as an operator would grant
+    them with ``providers[].sandbox.writable``; never one holding the case's scratch."""
+    found: list[Path] = []
+    for name, value in parameters.items():
+        if not isinstance(value, str) or not value.startswith("/"):
+            continue
+        if name.endswith("_file"):
+            folder = Path(value).parent
+        elif name.endswith(("_dir", "_path")):
+            folder = Path(value) if Path(value).is_dir() else Path(value).parent
+        else:
+            continue
+        if folder.is_dir() and not scratch.resolve().is_relative_to(folder.resolve()):
+            found.append(folder)
+    return tuple(dict.fromkeys(found))
+
+
 def _run_case(
     provider: Provider,
     case: ProviderTest,
@@ -120,7 +140,10 @@ def _run_case(
         ),
         providers=(
             ProviderSourceSettings(
-                name=provider.name, path=provider.path.resolve(), parameters=case.parameters
+                name=provider.name,
+                path=provider.path.resolve(),
+                parameters=case.parameters,
+                sandbox=ProviderSandboxSettings(writable=_granted(case.parameters, scratch)),
             ),
         ),
         step_defaults={key: dict(value) for key, value in step_defaults.items()},

@@ -22,17 +22,21 @@ from pathlib import Path
 from reconciler.backoff import Backoff
 from reconciler.engine.backoff import policy, retry_delay
 from reconciler.engine.metrics import Metrics
+from reconciler.engine.prefetch import SnapshotPrefetch
 from reconciler.engine.queue import Outcome, WorkQueue
 from reconciler.engine.reconcile import AppPass, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.sync import RepositorySync
 from reconciler.errors import FencedError, PermanentError, SourceError
+from reconciler.executors.confinement import Sandbox
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.status.branch import StatusBranch
+from reconciler.status.commitstate import commit_verdict
+from reconciler.status.commitstatus import CommitStatusSender
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
@@ -67,8 +71,12 @@ class Engine:
         mirrors: Mapping[str, GitMirror],
         one_shot: bool = False,
         metrics: Metrics | None = None,
+        commit_statuses: Mapping[str, CommitStatusSender] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
+        self.sandbox = sandbox
+        """Steps' isolation and limits (the runtime's, probed at start); None: none."""
         self.store = store
         self.providers = providers
         self.executors = executors
@@ -99,6 +107,12 @@ class Engine:
             for r in settings.repositories
             if r.status.enabled
         }
+        self._commit_statuses = dict(commit_statuses or {})
+        """Repository -> the sender of its commit statuses (``commit_status`` configured)."""
+        self._passes: dict[str, int] = {}
+        """Repository -> passes ended: a commit status read across one is not offered."""
+        self._commits_seen: dict[str, str] = {}
+        """Repository -> the commit its last successful pass saw (a new one is ``pending``)."""
         self._synced_once: set[str] = set()
         self._fetch_wanted: set[str] = set()
         """Repositories whose next pass fetches in full (any trigger but a poll, an error)."""
@@ -126,6 +140,7 @@ class Engine:
             concurrency=max(4, settings.engine.workers),
             backoff=policy(settings.engine.backoff),
         )
+        self.prefetch = SnapshotPrefetch(store=store, queue=self.queue)
         self.ready = asyncio.Event()
         self.fenced = asyncio.Event()
         """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease
@@ -183,6 +198,7 @@ class Engine:
         self.metrics.reconciles.labels(repository=name, result=outcome).inc()
         self.stats.syncs += 1
         self._mark_status(name)  # the fetch may show the status branch deleted or rewritten
+        self._passes[name] = self._passes.get(name, 0) + 1
         self._attempted.add(name)
         if self._attempted >= set(self._repositories):
             self.ready.set()  # every repository was looked at once (errors are in the status)
@@ -198,6 +214,7 @@ class Engine:
             if self.one_shot:
                 return Outcome(error=result.error)
             return Outcome(requeue_after=delay, error=result.error)
+        self._commit_seen(name, result.commit)
         apps = set(result.changed_apps)
         if name not in self._synced_once:
             self._synced_once.add(name)
@@ -227,6 +244,7 @@ class Engine:
                 workload=self.providers.claims("workload") is not None,
                 installed=self.providers.installed(),
                 providers=self.providers,
+                load=self.prefetch.load,
             )
         finally:
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
@@ -261,8 +279,9 @@ class Engine:
 
     def _mark_status(self, repository: str, app: str | None = None) -> None:
         """Queue ``status:<repository>`` for ``app``'s file, or (None) only for the check that
-        the branch is as the writer left it (after every repository pass)."""
-        if repository not in self._status_branches:
+        the branch is as the writer left it (after every repository pass); the commit status
+        is decided in the same work."""
+        if repository not in self._status_branches and repository not in self._commit_statuses:
             return
         dirty = self._status_dirty.setdefault(repository, set())
         if app is not None:
@@ -274,7 +293,16 @@ class Engine:
         if repository not in self._status_dirty:
             return Outcome()
         apps = self._status_dirty.pop(repository)
-        writer = self._status_branches[repository]
+        try:
+            return await self._write_branch(repository, apps)
+        finally:
+            # Whatever the write-back did: the commit status depends on the store, not on it.
+            await self._report_commit(repository)
+
+    async def _write_branch(self, repository: str, apps: set[str]) -> Outcome:
+        writer = self._status_branches.get(repository)
+        if writer is None:
+            return Outcome()
         try:
             commit = await asyncio.to_thread(writer.write, apps)
         except SourceError as exc:
@@ -292,6 +320,46 @@ class Engine:
             self.stats.status_commits += 1
             logger.info("status of %s written to %s at %s", repository, writer.branch, commit[:12])
         return Outcome()
+
+    # commit statuses on the forge --------------------------------------------------------
+    def _commit_seen(self, repository: str, commit: str | None) -> None:
+        """A pass saw ``commit``: when it is new, the forge shows it ``pending`` at once."""
+        sender = self._commit_statuses.get(repository)
+        if commit is None or self._commits_seen.get(repository) == commit:
+            return
+        self._commits_seen[repository] = commit
+        if sender is not None:
+            sender.offer(commit, "pending", "reconciling")
+
+    async def _report_commit(self, repository: str) -> None:
+        """Offer the forge the status of ``repository``'s commit, as the store says now. Never
+        raises: a store that cannot answer leaves it to the next status work."""
+        sender = self._commit_statuses.get(repository)
+        if sender is None or self._passing(repository):
+            return
+        passes = self._passes.get(repository, 0)
+        busy = self.queue.pending("app:") | self._status_due
+        try:
+            verdict = await asyncio.to_thread(commit_verdict, self.store, repository, busy=busy)
+        except Exception as exc:
+            logger.debug("commit status of %s not decided: %s", repository, exc)
+            return
+        # A pass during the read may have recorded a new commit before handing its apps over
+        # (they still show the old commit's phases, and ``busy`` misses them): the verdict
+        # is not the new commit's. Such a pass marks the status again as it ends.
+        if verdict is None or self._passing(repository):
+            return
+        if self._passes.get(repository, 0) != passes:
+            return
+        sender.offer(verdict.sha, verdict.state, verdict.description)
+
+    def _passing(self, repository: str) -> bool:
+        """Whether a pass of ``repository`` is queued or under way."""
+        return repository in self.queue.pending("repo:")
+
+    async def _close_commit_statuses(self, *, grace: float) -> None:
+        """Close every sender at once: one ``grace`` in all, however many forges hang."""
+        await asyncio.gather(*(s.close(grace=grace) for s in self._commit_statuses.values()))
 
     # executions -------------------------------------------------------------------------
     def _start(self, action: Action, record: RecordedResource | None, commit: str | None) -> None:
@@ -317,6 +385,7 @@ class Engine:
                         engine=self.settings.engine,
                         data_dir=Path(self.settings.data_dir),
                         metrics=self.metrics,
+                        sandbox=self.sandbox,
                     ),
                 )
         except asyncio.CancelledError:
@@ -410,6 +479,7 @@ class Engine:
             await self.settle()
         finally:
             await self.queue.stop()
+            await self._close_commit_statuses(grace=15.0)
 
     async def drain(self, *, grace: float) -> None:
         """Stop taking work; let running executions finish for ``grace`` seconds, then cancel
@@ -425,3 +495,4 @@ class Engine:
                 await asyncio.gather(*pending, return_exceptions=True)
         for repository in list(self._status_dirty):
             await self._write_status(repository)
+        await self._close_commit_statuses(grace=5.0)

@@ -143,6 +143,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.commit_statuses = Counter(
+            "innominatus_commit_status_total",
+            "Commit statuses sent to forges, by repository, forge and result",
+            ["repository", "forge", "result"],
+            registry=self.registry,
+        )
         if resources is not None:
             self.registry.register(_ResourceCollector(resources))
         if repositories is not None:

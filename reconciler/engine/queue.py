@@ -116,8 +116,19 @@ class WorkQueue:
         self._idle.set()
         self.last_outcome: dict[str, Outcome] = {}
         """Key -> the outcome of its latest handling (for status and tests)."""
+        self._additions: dict[str, int] = {}
+
+    def additions(self, key: str) -> int:
+        """How often ``key`` was added: what was read for it before an addition may be stale."""
+        return self._additions.get(key, 0)
+
+    def queued(self, prefix: str) -> list[str]:
+        """Keys starting with ``prefix`` waiting to be handled (not being handled), without
+        the prefix."""
+        return [key.removeprefix(prefix) for key in self._queued if key.startswith(prefix)]
 
     def add(self, key: str) -> None:
+        self._additions[key] = self._additions.get(key, 0) + 1
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
@@ -140,6 +151,12 @@ class WorkQueue:
     def _fire(self, key: str) -> None:
         self._timers.pop(key, None)
         self.add(key)
+
+    def pending(self, prefix: str) -> set[str]:
+        """Keys starting with ``prefix`` that are queued, being handled, or due to run again
+        after their handling (delayed timers do not count), without the prefix."""
+        keys = self._queued | self._active | self._dirty
+        return {key.removeprefix(prefix) for key in keys if key.startswith(prefix)}
 
     @property
     def pending_timers(self) -> dict[str, float]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +27,7 @@ from reconciler.plan.model import Action, AppPlan, RecordedResource
 from reconciler.plan.phase import app_phase
 from reconciler.plan.planner import plan_app
 from reconciler.settings import EngineSettings, RepositorySettings
-from reconciler.store import AppRecord, RepositoryRecord, Store
+from reconciler.store import AppRecord, AppSnapshot, RepositoryRecord, Store
 from reconciler.types import AppName
 
 StartAction = Callable[[Action, RecordedResource | None, str | None], None]
@@ -60,11 +60,14 @@ async def reconcile_app(
     workload: bool = False,
     installed: Mapping[str, str] | None = None,
     providers: Resolver | None = None,
+    load: Callable[[str], Awaitable[AppSnapshot]] | None = None,
 ) -> AppPass:
-    """One pass over app ``name``; on any error, its phase says so before the error goes up."""
+    """One pass over app ``name``; on any error, its phase says so before the error goes up.
+    ``load`` reads the app's recorded state (default: :meth:`Apps.snapshot` in a thread)."""
     try:
         return await _reconcile_pass(
             name,
+            load=load,
             store=store,
             engine=engine,
             repositories=repositories,
@@ -100,6 +103,7 @@ async def _record_failure(store: Store, name: str, error: Exception) -> None:
 async def _reconcile_pass(
     name: str,
     *,
+    load: Callable[[str], Awaitable[AppSnapshot]] | None,
     store: Store,
     engine: EngineSettings,
     repositories: dict[str, RepositorySettings],
@@ -110,7 +114,10 @@ async def _reconcile_pass(
     installed: Mapping[str, str] | None,
     providers: Resolver | None,
 ) -> AppPass:
-    snapshot = await asyncio.to_thread(store.apps.snapshot, name)
+    if load is not None:
+        snapshot = await load(name)
+    else:
+        snapshot = await asyncio.to_thread(store.apps.snapshot, name)
     app, recorded, repository = snapshot.app, snapshot.resources, snapshot.repository
     if app is None:
         return AppPass(Outcome(), None, 0, None)

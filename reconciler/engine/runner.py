@@ -31,6 +31,7 @@ from reconciler.engine.metrics import Metrics
 from reconciler.engine.processes import ProcessRecorder, processes_dir
 from reconciler.errors import FencedError, PermanentError, StaleError, StoreError
 from reconciler.executors.base import StepRequest
+from reconciler.executors.confinement import Sandbox
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
@@ -55,6 +56,8 @@ class RunContext:
     engine: EngineSettings
     data_dir: Path
     metrics: Metrics
+    sandbox: Sandbox | None = None
+    """Each provider's sandbox policy for its steps; None: steps run unconfined."""
 
 
 def _identity(action: Action) -> dict[str, str]:
@@ -224,6 +227,7 @@ async def run_action(
                 secrets=secrets,
                 env=rendered.env,
                 on_process=recorder,
+                sandbox=ctx.sandbox.policy_for(provider.name) if ctx.sandbox else None,
             )
             if rendered.skip:
                 await _persist(

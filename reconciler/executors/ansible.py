@@ -43,6 +43,7 @@ from reconciler.executors.results import (
     succeeded,
     unfinished,
 )
+from reconciler.executors.sandbox import confine
 from reconciler.executors.workspace import copy_folder, provider_path, scratch_dir
 from reconciler.providers.parameters import RESERVED_PREFIX
 
@@ -148,6 +149,7 @@ class AnsibleExecutor:
                 timeout=deadline.remaining(),
                 log=log,
                 on_process=request.on_process,
+                sandbox=confine(request),
             )
         except OSError as exc:
             return cannot_start(log, binary, exc)

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from reconciler.executors.sandbox import SandboxPolicy
 
 StepStatus = Literal["succeeded", "failed", "timed_out", "cancelled"]
 ProcessSink = Callable[[int], Awaitable[None]]
@@ -40,6 +43,9 @@ class StepRequest:
     right after it started and before it is waited for: the engine records it with the
     execution, so a daemon started after this one was killed can end what is left of it.
     If it raises, the program's group is killed and the error propagates."""
+    sandbox: SandboxPolicy | None = None
+    """How the step's programs are isolated and limited (its provider's policy, resolved at
+    start by ``confinement``); None: as the daemon itself, without limits."""
 
 
 @dataclass(frozen=True, slots=True)

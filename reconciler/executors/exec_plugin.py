@@ -22,6 +22,7 @@ from reconciler.executors.logbuffer import LogBuffer
 from reconciler.executors.outputs import read_outputs_file
 from reconciler.executors.process import run_process, step_environment
 from reconciler.executors.results import Deadline, failed, invalid, succeeded, timed_out
+from reconciler.executors.sandbox import confine
 from reconciler.executors.workspace import program, scratch_dir, stdout_to_file
 
 PROTOCOL = "innominatus.exec/v1"
@@ -112,6 +113,7 @@ class ExecPluginExecutor:
             log=log,
             on_process=request.on_process,
             stdin=document.encode("utf-8"),
+            sandbox=confine(request),
         )
         if finished.timed_out:
             return timed_out(log, deadline.timeout)
@@ -121,14 +123,18 @@ class ExecPluginExecutor:
         except ValueError as exc:
             if finished.exit_code != 0:
                 code = finished.exit_code
-                return failed(log, f"plugin exit code {code}", exit_code=code)
+                limit = f"{finished.limit}; " if finished.limit else ""
+                return failed(log, f"{limit}plugin exit code {code}", exit_code=code)
             return failed(log, str(exc))
         if message:
             log.write(f"plugin: {message}\n")
         if finished.exit_code != 0:
             reason = f": {message}" if message else ""
+            limit = f"{finished.limit}; " if finished.limit else ""
             return failed(
-                log, f"plugin exit code {finished.exit_code}{reason}", exit_code=finished.exit_code
+                log,
+                f"{limit}plugin exit code {finished.exit_code}{reason}",
+                exit_code=finished.exit_code,
             )
         return succeeded(
             log,

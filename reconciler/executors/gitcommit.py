@@ -93,9 +93,23 @@ def rendered_files(config: Mapping[str, Any]) -> dict[str, bytes]:
     return result
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 def _record(request: StepRequest, target: GitTarget) -> Path:
-    key = "\0".join((target.url, target.branch, target.path.as_posix()))
-    return request.state_dir / f"git-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    """What this step of the resource wrote to ``target``: one record per step, so a workflow
+    with several steps writing to one repository (the corpus' namespace, quota and network
+    policy) does not have each step prune the files of the one before."""
+    prefix = _digest(target.url, target.branch, target.path.as_posix())
+    return request.state_dir / f"git-{prefix}-{_digest(request.step_name)}.json"
+
+
+def _records(request: StepRequest, target: GitTarget) -> list[Path]:
+    """Every record of the resource for ``target`` (each step's, and one written before
+    records were kept per step): a delete removes all their files."""
+    prefix = _digest(target.url, target.branch, target.path.as_posix())
+    return sorted(request.state_dir.glob(f"git-{prefix}*.json"))
 
 
 def _owned(record: Path) -> set[str]:
@@ -122,6 +136,8 @@ async def deliver(
     wanted = {(target.path / name).as_posix(): data for name, data in files.items()}
     record = _record(request, target)
     owned = _owned(record)
+    if remove:
+        owned = set().union(*(_owned(path) for path in _records(request, target)))
     changes: dict[str, bytes | None] = {path: None for path in owned - set(wanted)}
     if remove:
         changes |= dict.fromkeys(wanted)
@@ -146,7 +162,8 @@ async def deliver(
         return failed(log, f"commit to {target.display()} failed: {log.mask(str(exc))}")
     log.write(f"pushed commit {sha}\n" if sha else "nothing changed; no commit\n")
     if remove:
-        record.unlink(missing_ok=True)
+        for path in _records(request, target):
+            path.unlink(missing_ok=True)
     else:
         record.write_text(json.dumps({"paths": sorted(wanted)}))
     return succeeded(

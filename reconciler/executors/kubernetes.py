@@ -43,6 +43,7 @@ from reconciler.executors.results import (
     succeeded,
     unfinished,
 )
+from reconciler.executors.sandbox import confine
 from reconciler.executors.workspace import scratch_dir
 
 STEP = "kubernetes"
@@ -175,59 +176,89 @@ class KubernetesExecutor:
             return invalid(log, exc)
         default = "delete" if request.operation == "delete" else "apply"
         remove = (config.get("operation") or default) == "delete"
-        context = config.get("context")
-        if context is None:
-            target = GitTarget.from_config(config, step=STEP)
-            files = {
-                name: yamlfile.dump(document).encode("utf-8")
-                for name, document in zip(names, documents, strict=True)
-            }
-            holding = _holding_secrets(files, request.secrets)
-            if holding and not allows_secrets(config):
-                return invalid(
-                    log,
-                    ValueError(
-                        f"a {STEP} step would commit a known secret value to Git in plain text "
-                        f"({', '.join(holding)}); put it in a Secret delivered with "
-                        "`config.context` (kubectl), use SealedSecrets or External Secrets, or "
-                        "set `config.allow_secrets: true`"
-                    ),
-                )
-            return await deliver(self._factory, request, target, files, remove=remove, log=log)
-        return await self._kubectl_run(request, documents, context, remove=remove, log=log)
+        return await deliver_documents(
+            request,
+            documents,
+            factory=self._factory,
+            kubectl=self._kubectl,
+            remove=remove,
+            log=log,
+        )
 
-    async def _kubectl_run(
-        self,
-        request: StepRequest,
-        documents: list[Mapping[str, Any]],
-        context: str,
-        *,
-        remove: bool,
-        log: LogBuffer,
-    ) -> StepResult:
-        argv = [self._kubectl, f"--context={context}"]
-        kubeconfig = request.config.get("kubeconfig")
-        if kubeconfig is not None:
-            argv.append(f"--kubeconfig={kubeconfig}")
-        if remove:
-            argv += ["delete", "--ignore-not-found", "-f", "-"]
-        else:
-            argv += ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-"]
-        stdin = "".join(f"---\n{yamlfile.dump(document)}" for document in documents)
-        deadline = Deadline(request.timeout)
-        log.write(f"kubectl {' '.join(argv[2:])} ({len(documents)} document(s))\n")
-        try:
-            finished = await run_process(
-                argv,
-                env=step_environment(request, outputs_file=scratch_dir(request) / "outputs"),
-                cwd=request.workdir,
-                timeout=deadline.remaining(),
-                log=log,
-                on_process=request.on_process,
-                stdin=stdin.encode("utf-8"),
+
+async def deliver_documents(
+    request: StepRequest,
+    documents: list[Mapping[str, Any]],
+    *,
+    factory: GitWriterFactory,
+    kubectl: str,
+    remove: bool,
+    log: LogBuffer,
+    step: str = STEP,
+    target: GitTarget | None = None,
+) -> StepResult:
+    """Deliver checked ``documents`` the way ``request.config`` says: a GitOps commit through
+    :func:`~reconciler.executors.gitcommit.deliver` unless ``config.context`` names a kube
+    context, then ``kubectl`` server-side apply (or delete). Shared with the ``argocd-app``
+    step, whose Application goes exactly where a ``kubernetes`` step's manifest would
+    (``target``: its GitOps repository, when the step names it with other keys)."""
+    config = request.config
+    context = config.get("context")
+    if context is None:
+        target = target or GitTarget.from_config(config, step=step)
+        files = {
+            file_name(document): yamlfile.dump(document).encode("utf-8") for document in documents
+        }
+        holding = _holding_secrets(files, request.secrets)
+        if holding and not allows_secrets(config):
+            return invalid(
+                log,
+                ValueError(
+                    f"{checks.a(step)} would commit a known secret value to Git in plain text "
+                    f"({', '.join(holding)}); put it in a Secret delivered with "
+                    "`config.context` (kubectl), use SealedSecrets or External Secrets, or "
+                    "set `config.allow_secrets: true`"
+                ),
             )
-        except OSError as exc:
-            return cannot_start(log, self._kubectl, exc)
-        if not ok(finished):
-            return unfinished(finished, log, deadline, "kubectl")
-        return succeeded(log, {"documents": str(len(documents))})
+        return await deliver(factory, request, target, files, remove=remove, log=log)
+    return await kubectl_run(request, documents, context, kubectl=kubectl, remove=remove, log=log)
+
+
+async def kubectl_run(
+    request: StepRequest,
+    documents: list[Mapping[str, Any]],
+    context: str,
+    *,
+    kubectl: str,
+    remove: bool,
+    log: LogBuffer,
+) -> StepResult:
+    """``kubectl --context=<context> apply --server-side`` (or ``delete --ignore-not-found``)
+    of ``documents`` on stdin."""
+    argv = [kubectl, f"--context={context}"]
+    kubeconfig = request.config.get("kubeconfig")
+    if kubeconfig is not None:
+        argv.append(f"--kubeconfig={kubeconfig}")
+    if remove:
+        argv += ["delete", "--ignore-not-found", "-f", "-"]
+    else:
+        argv += ["apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-"]
+    stdin = "".join(f"---\n{yamlfile.dump(document)}" for document in documents)
+    deadline = Deadline(request.timeout)
+    log.write(f"kubectl {' '.join(argv[2:])} ({len(documents)} document(s))\n")
+    try:
+        finished = await run_process(
+            argv,
+            env=step_environment(request, outputs_file=scratch_dir(request) / "outputs"),
+            cwd=request.workdir,
+            timeout=deadline.remaining(),
+            log=log,
+            on_process=request.on_process,
+            stdin=stdin.encode("utf-8"),
+            sandbox=confine(request),
+        )
+    except OSError as exc:
+        return cannot_start(log, kubectl, exc)
+    if not ok(finished):
+        return unfinished(finished, log, deadline, "kubectl")
+    return succeeded(log, {"documents": str(len(documents))})

@@ -40,8 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.executors.base import ProcessSink, StepRequest
-from reconciler.executors.launch import gated
+from reconciler.executors.confinement import StepCgroup
+from reconciler.executors.launch import gated, resolve
 from reconciler.executors.logbuffer import LogBuffer
+from reconciler.executors.sandbox import PRIVATE_TMP, Confinement, confined_argv, exceeded
 
 KILL_GRACE = 2.0
 """Seconds between SIGTERM and SIGKILL, and the longest wait for pipes to close."""
@@ -92,6 +94,8 @@ class Finished:
     timed_out: bool
     stdout: str
     """The last :data:`STDOUT_KEPT` bytes of stdout, unmasked (outputs are parsed from it)."""
+    limit: str | None = None
+    """The sandbox limit the program ran into, as the step's error names it (``sandbox``)."""
 
 
 def _check_passable(argv: Sequence[str], env: Mapping[str, str]) -> None:
@@ -263,12 +267,76 @@ async def run_process(
     stdin: bytes | None = None,
     kill_grace: float = KILL_GRACE,
     on_process: ProcessSink | None = None,
+    sandbox: Confinement | None = None,
 ) -> Finished:
     """Run ``argv`` in a new session (its own process group) and capture its output into
     ``log``. Raises ``OSError`` when the program cannot be started. ``on_process`` is
     awaited with the group id before the program itself starts: until it returns, the
-    group's leader is a shell waiting at a gate (see ``StepRequest.on_process``)."""
+    group's leader is a shell waiting at a gate (see ``StepRequest.on_process``).
+    ``sandbox``: run it isolated and limited (``sandbox.confined_argv``); the layers
+    ``exec`` in place, so the group, the gate and the parent-death signal are unchanged."""
     _check_passable(argv, env)
+    cgroup: StepCgroup | None = None
+    if sandbox is not None:
+        # Resolved here, where the daemon's PATH view is the step's: the sandbox shows the
+        # same folders at the same paths.
+        argv = [gated_program(argv, env=env, cwd=cwd), *argv[1:]]
+        policy = sandbox.policy
+        if policy.pids_cgroup is not None:
+            cgroup = StepCgroup(policy.pids_cgroup, policy.limits.processes)
+        if policy.bwrap is not None:
+            env = {**env, "TMPDIR": PRIVATE_TMP}
+        home = Path(env["HOME"]) if env.get("HOME") else None
+        argv = confined_argv(
+            argv,
+            sandbox,
+            cwd=cwd,
+            home=home,
+            procs_file=cgroup.procs_file if cgroup is not None else None,
+        )
+    hit_process_limit = False
+    try:
+        finished = await _run(
+            argv,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            log=log,
+            stdin=stdin,
+            kill_grace=kill_grace,
+            on_process=on_process,
+        )
+        hit_process_limit = cgroup is not None and cgroup.hit_limit()
+    finally:
+        if cgroup is not None:
+            await cgroup.remove(within=kill_grace)
+    if sandbox is None or finished.timed_out or finished.exit_code == 0:
+        return finished
+    limit = exceeded(
+        sandbox.policy.limits,
+        exit_code=finished.exit_code,
+        log_tail=log.tail(40),
+        hit_process_limit=hit_process_limit,
+    )
+    return Finished(finished.exit_code, finished.timed_out, finished.stdout, limit=limit)
+
+
+def gated_program(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> str:
+    """``argv[0]`` as the absolute path ``execvpe`` would run (``launch.resolve``)."""
+    return resolve(argv[0], path=env.get("PATH", os.defpath), cwd=cwd)
+
+
+async def _run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    log: LogBuffer,
+    stdin: bytes | None,
+    kill_grace: float,
+    on_process: ProcessSink | None,
+) -> Finished:
     if on_process is not None:
         argv, stdin = gated(argv, env=env, cwd=cwd, stdin=stdin)
     loop = asyncio.get_running_loop()

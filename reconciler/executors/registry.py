@@ -5,8 +5,9 @@ The runtime builds one registry and hands its ``known_types()`` to the provider 
 unknown step type is an error when providers load, never at run time; the loader also calls
 :meth:`ExecutorRegistry.validate` on every step's config.
 
-Collaborators: an executor class may take keyword-only constructor arguments (the ``git-commit``
-and ``kubernetes`` steps take ``git_writer_factory``). The registry is built with
+Collaborators: an executor class may take keyword-only constructor arguments (the ``git-commit``,
+``kubernetes`` and ``argocd-app`` steps take ``git_writer_factory``, ``gitea-repo`` takes
+``step_tokens``). The registry is built with
 ``collaborators={"git_writer_factory": ...}`` and passes each executor the ones its
 constructor names. Without a required one the step type stays known and its configs still
 validate (through the class's static ``validate``), but running it is refused by name.
@@ -32,6 +33,8 @@ BUILTINS: Mapping[str, str] = {
     "http": "reconciler.executors.http:HttpExecutor",
     "git-commit": "reconciler.executors.gitcommit:GitCommitExecutor",
     "kubernetes": "reconciler.executors.kubernetes:KubernetesExecutor",
+    "argocd-app": "reconciler.executors.argocd:ArgoCdAppExecutor",
+    "gitea-repo": "reconciler.executors.gitea:GiteaRepoExecutor",
     "score-workload": "reconciler.executors.workload:ScoreWorkloadExecutor",
     "postgres": "reconciler.executors.postgres:PostgresExecutor",
 }

@@ -86,6 +86,8 @@ def unfinished(finished: Finished, log: LogBuffer, deadline: Deadline, what: str
     if finished.timed_out:
         return timed_out(log, deadline.timeout)
     code = f"exit code {finished.exit_code}"
+    if finished.limit is not None:  # an ordinary failure: retried with backoff
+        code = f"{finished.limit}; {code}"
     return failed(log, f"{what}: {code}" if what else code, exit_code=finished.exit_code)
 
 

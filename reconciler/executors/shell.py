@@ -31,6 +31,7 @@ from reconciler.executors.results import (
     succeeded,
     unfinished,
 )
+from reconciler.executors.sandbox import confine
 from reconciler.executors.workspace import program
 
 
@@ -91,6 +92,7 @@ class ShellExecutor:
                 timeout=deadline.remaining(),
                 log=log,
                 on_process=request.on_process,
+                sandbox=confine(request),
             )
         except OSError as exc:
             return cannot_start(log, argv[0], exc)

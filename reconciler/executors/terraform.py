@@ -36,6 +36,7 @@ from reconciler.executors.results import (
     succeeded,
     unfinished,
 )
+from reconciler.executors.sandbox import confine
 from reconciler.executors.workspace import (
     copy_folder,
     provider_path,
@@ -125,6 +126,7 @@ class TerraformExecutor:
                 timeout=deadline.remaining(),
                 log=log,
                 on_process=request.on_process,
+                sandbox=confine(request),
             )
 
         try:

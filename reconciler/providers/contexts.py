@@ -7,8 +7,12 @@ is one value wherever it lands), checked when a workflow loads and applied when 
 - ``git-commit`` ``files`` values, by the file's extension: ``.yaml``/``.yml``/``.json`` leaf by
   leaf, then serialised; ``.txt``/``.md`` text; any other file may not hold a template;
 - ``http`` ``url``: URL components (:mod:`.urls`);
-- ``kubernetes``/``git-commit`` ``url``: the platform's repository — a template there must be
-  one ``platform: true`` parameter (or a step output);
+- ``kubernetes``/``git-commit``/``argocd-app`` ``url``: the platform's repository — a template
+  there must be one ``platform: true`` parameter (or a step output);
+- ``gitea-repo`` ``gitea_url``: where the step sends its token — a template there must be
+  exactly one parameter, which then only the platform may set (:func:`credential_parameters`:
+  the corpus declares it as an ordinary parameter, and a resource's value would choose the
+  server that receives the token);
 - ``shell``/``policy``/``exec`` ``command`` (argv): each item one argument; a value beginning
   an item before ``--`` may not start with ``-`` (unless ``allow_leading_dash``), and the
   program is never a template;
@@ -47,7 +51,9 @@ from reconciler.providers.urls import render_url, url_problems
 
 SCRIPT_STEP_TYPES = frozenset({"shell", "policy"})
 ARGV_STEP_TYPES = frozenset({"shell", "policy", "exec"})
-GIT_STEP_TYPES = frozenset({"kubernetes", "git-commit"})
+GIT_STEP_TYPES = frozenset({"kubernetes", "git-commit", "argocd-app"})
+CREDENTIAL_URLS = {"gitea-repo": "gitea_url"}
+"""Step type -> the config key naming the server its token is sent to."""
 TEXT_SUFFIXES = (".txt", ".md")
 Path_ = tuple[str | int, ...]
 
@@ -224,6 +230,33 @@ def _whole_parameter(source: str) -> str | None:
     if index is None or not parameter_of(slots[index].pipeline):
         return None
     return describe_print(slots[index].pipeline)
+
+
+def credential_parameters(
+    step_type: str, config: Mapping[str, Any]
+) -> tuple[frozenset[str], list[tuple[Path_, TemplateError]]]:
+    """The parameters that choose where a step of ``step_type`` sends its token (only the
+    platform may set those), and the templates there that are more than one parameter."""
+    key = CREDENTIAL_URLS.get(step_type)
+    source = config.get(key) if key is not None else None
+    if key is None or not _is_template(source):
+        return frozenset(), []
+    holes = Holes(source)
+    try:
+        text, slots = skeleton(_parsed(source), holes, branches="first")
+    except TemplateError:
+        return frozenset(), []  # a syntax error: the template check of the workflow reports it
+    index = holes.whole(text.strip())
+    name = parameter_of(slots[index].pipeline) if index is not None else None
+    if name:
+        return frozenset({name}), []
+    pipeline = slots[index if index is not None else 0].pipeline
+    problem = TemplateError(
+        f"{describe_print(pipeline)} is in `{key}`, the server this step sends its token to; "
+        "write the URL, or make the whole value one parameter (only the platform may set it)",
+        line=pipeline.line,
+    )
+    return frozenset(), [((key,), problem)]
 
 
 def config_problems(

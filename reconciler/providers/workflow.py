@@ -12,6 +12,7 @@ it lands in (:mod:`.contexts`), so one that no value could fill safely fails the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from reconciler.errors import InputError, Location
-from reconciler.providers.contexts import Trust, config_problems
+from reconciler.providers.contexts import Trust, config_problems, credential_parameters
 from reconciler.providers.documents import (
     InvalidInputError,
     StrictModel,
@@ -174,7 +175,9 @@ def load_workflow(path: Path) -> Workflow:
     model, problems = validate(_WorkflowModel, document)
     if model is None:
         raise InvalidInputError(problems)
-    parameters = _parameters(model, document, problems)
+    parameters = _credential_destinations(
+        _parameters(model, document, problems), model, document, problems
+    )
     trust = Trust(
         platform=frozenset(p.name for p in parameters if p.platform),
         leading_dash=frozenset(p.name for p in parameters if p.allow_leading_dash),
@@ -400,6 +403,34 @@ def _allowed(
                 )
             )
     return tuple(allowed)
+
+
+def _credential_destinations(
+    parameters: tuple[Parameter, ...],
+    model: _WorkflowModel,
+    document: Document,
+    problems: list[InputError],
+) -> tuple[Parameter, ...]:
+    """``parameters`` with those choosing where a step sends its token made platform-only
+    (:func:`~reconciler.providers.contexts.credential_parameters`): a resource then cannot
+    point the token at a server of its own, whatever the workflow declares."""
+    chosen: set[str] = set()
+    for index, item in enumerate(model.steps or []):
+        config = dict(item.config or {})
+        names, found = credential_parameters(item.type, config)
+        chosen |= names
+        for path, problem in found:
+            key = ("steps", index, "config", *path)
+            where = _location(document, key, config.get(path[0]), problem.line)
+            problems.append(
+                InputError(
+                    f"step '{item.name}', config.{'.'.join(str(p) for p in path)}: {problem}",
+                    location=where,
+                )
+            )
+    return tuple(
+        dataclasses.replace(p, platform=True) if p.name in chosen else p for p in parameters
+    )
 
 
 def _steps(

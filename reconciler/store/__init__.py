@@ -30,7 +30,7 @@ from reconciler.store.records import (
     StepRecord,
     TransitionRecord,
 )
-from reconciler.store.repositories import Apps, Repositories
+from reconciler.store.repositories import Apps, AppSnapshot, Repositories
 from reconciler.store.resources import Resources
 from reconciler.store.session import Database
 
@@ -106,6 +106,7 @@ def open_store(url: str, *, secret_key: bytes | None = None, read_only: bool = F
 __all__ = [
     "AppDesired",
     "AppRecord",
+    "AppSnapshot",
     "ControlEvent",
     "ExecutionRecord",
     "RepositoryRecord",

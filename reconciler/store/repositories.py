@@ -312,6 +312,54 @@ class Apps:
                 claims_of(session, shared),
             )
 
+    def snapshots(self, names: Collection[str]) -> dict[str, AppSnapshot]:
+        """:meth:`snapshot` of many apps in one transaction and five queries, whatever their
+        number (a start or a provider change re-plans every app); an app not recorded is
+        absent from the result."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        with self._db.transaction() as session:
+            apps = list(session.scalars(select(AppRow).where(AppRow.name.in_(wanted))))
+            claimed: dict[str, list[str]] = {}
+            for claim in session.scalars(select(ClaimRow).where(ClaimRow.app.in_(wanted))):
+                claimed.setdefault(claim.app, []).append(claim.uid)
+            shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
+            owned = select(ResourceRow).where(
+                ResourceRow.app.in_(wanted), ResourceRow.shared.is_(False)
+            )
+            rows = {r.uid: r for r in session.scalars(owned)}
+            if shared_uids:
+                shared = select(ResourceRow).where(ResourceRow.uid.in_(shared_uids))
+                rows.update((r.uid, r) for r in session.scalars(shared))
+            resources = {uid: recorded(row, self._db.box) for uid, row in rows.items()}
+            mine: dict[str, list[RecordedResource]] = {}
+            for uid in sorted(resources):
+                resource = resources[uid]
+                if not resource.shared:
+                    mine.setdefault(resource.app, []).append(resource)
+            for app, uids in claimed.items():
+                mine.setdefault(app, []).extend(resources[u] for u in uids if u in resources)
+            repositories = {
+                row.name: _repository(row)
+                for row in session.scalars(
+                    select(RepositoryRow).where(
+                        RepositoryRow.name.in_(sorted({a.repository for a in apps}))
+                    )
+                )
+            }
+            claims = claims_of(session, shared_uids)
+        found: dict[str, AppSnapshot] = {}
+        for row in apps:
+            listed = sorted(mine.get(row.name, []), key=lambda r: r.uid)
+            found[row.name] = AppSnapshot(
+                _app(row),
+                listed,
+                repositories.get(row.repository),
+                {r.uid: claims[r.uid] for r in listed if r.shared and r.uid in claims},
+            )
+        return found
+
     def owners(self, names: Collection[str], *, besides: str) -> dict[str, tuple[str, str]]:
         """App name -> (repository, path) for those of ``names`` another repository than
         ``besides`` has recorded (an app name belongs to the repository that declared it

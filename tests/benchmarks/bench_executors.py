@@ -9,6 +9,9 @@
    (init + apply + output, init + apply + output, init + destroy), median over N cycles.
 3. Ansible create / update / delete of one file on localhost, median over N cycles.
 4. git-commit of one file to a local bare repository through GitMirror (fetch-free push).
+5. Sandbox overhead: the no-op ``config.command ["true"]`` step without a sandbox and inside
+   the default one (bubblewrap + prlimit + a pids cgroup, as ``sandbox.mode: auto`` sets it up
+   here), runs interleaved, medians and their difference. Skipped where bubblewrap cannot run.
 
 Terraform and ansible rows are skipped with the reason when the tool is absent. ``--smoke``
 (what CI runs, seconds): 3 runs, one cycle, and of ansible (seconds per run) only the create,
@@ -33,9 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 from reconciler.executors.ansible import AnsibleExecutor, find_ansible_playbook  # noqa: E402
 from reconciler.executors.base import StepExecutor, StepRequest  # noqa: E402
+from reconciler.executors.confinement import Sandbox  # noqa: E402
 from reconciler.executors.gitcommit import GitCommitExecutor  # noqa: E402
 from reconciler.executors.shell import ShellExecutor  # noqa: E402
 from reconciler.executors.terraform import TerraformExecutor  # noqa: E402
+from reconciler.settings import SandboxSettings  # noqa: E402
 from reconciler.sources.git import GitMirror  # noqa: E402
 from tests.gitutil import commit_files, git, make_repo  # noqa: E402
 
@@ -207,6 +212,28 @@ async def git_commit_rows(bench: Bench, runs: int) -> list[Row]:
     return [("git-commit of one file, pushed (GitMirror)", ms(times), f"p95 {p95(times)}")]
 
 
+async def sandbox_rows(bench: Bench, runs: int) -> list[Row]:
+    sandbox = Sandbox.configure(SandboxSettings(), data_dir=bench.root / "data")
+    if not sandbox.isolated or sandbox.default is None:
+        return [("no-op step in the sandbox", "skipped", f"{sandbox.reason}")]
+    policy = sandbox.default
+    executor = ShellExecutor()
+    config = {"command": ["true"]}
+    for _ in range(3):  # warm up
+        await timed(executor, bench.request("shell", config, sandbox=policy))
+    plain: list[float] = []
+    boxed: list[float] = []
+    for _ in range(runs):  # interleaved: drift of the machine hits both alike
+        plain.append(await timed(executor, bench.request("shell", config)))
+        boxed.append(await timed(executor, bench.request("shell", config, sandbox=policy)))
+    overhead = statistics.median(boxed) - statistics.median(plain)
+    return [
+        ("no-op step, no sandbox (command ['true'])", ms(plain), f"p95 {p95(plain)}"),
+        ("no-op step in the sandbox (bwrap+prlimit)", ms(boxed), f"p95 {p95(boxed)}"),
+        ("  sandbox overhead per step (medians)", f"{overhead * 1000:8.1f} ms", f"n={runs}"),
+    ]
+
+
 async def main_async(runs: int, cycles: int, *, smoke: bool = False) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-executors-") as tmp:
@@ -217,6 +244,7 @@ async def main_async(runs: int, cycles: int, *, smoke: bool = False) -> list[Row
                 lambda bench: terraform_rows(bench, cycles),
                 lambda bench: ansible_rows(bench, cycles, smoke=smoke),
                 lambda bench: git_commit_rows(bench, min(runs, 30)),
+                lambda bench: sandbox_rows(bench, runs),
             )
         ):
             folder = root / f"section-{index}"

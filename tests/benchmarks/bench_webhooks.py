@@ -3,10 +3,11 @@
     .venv/bin/python tests/benchmarks/bench_webhooks.py [--runs N] [--rate R] [--seconds S]
         [--smoke]
 
-1. push + webhook -> first step started: a repository polled once an hour and not watched
-   (`innominatus run` as a subprocess, a step that records when it starts); after each push
-   a signed GitHub push event goes to the receiver. p50 / p95 over N pushes. Target p50 <=
-   0.3 s.
+1. push + webhook -> first step started: a repository served over smart HTTP by `git
+   http-backend` on 127.0.0.1 behind a token (`tests/githttp.py`), polled once an hour
+   (`innominatus run` as a subprocess, a step that records in its state folder when it
+   starts); after each push a signed GitHub push event goes to the receiver. p50 / p95 over N
+   pushes. Target p50 <= 0.3 s.
 2. receiver answer latency under load: valid signed hooks for one repository at R requests/s
    for S seconds (one connection each, as forges send them); p50 / p99 of the answer time.
    Target p99 <= 20 ms at 200/s.
@@ -18,6 +19,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -36,9 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.githttp import GitHttpServer  # noqa: E402
 from tests.gitutil import commit_files, make_repo, push  # noqa: E402
 
 SECRET = "bench-secret"
+TOKEN = "bench-token"
 PROVIDER = """\
 apiVersion: v1
 kind: Provider
@@ -63,7 +67,7 @@ steps:
   - name: mark
     type: shell
     config:
-      script: "date +%%s.%%N >> %s/$PARAM_V"
+      script: 'date +%s.%N >> "$INNOMINATUS_STATE_DIR/$PARAM_V"'
 """
 SMOKE = {"runs": 2, "rate": 20, "seconds": 1.0}
 WAIT = 120.0
@@ -77,6 +81,13 @@ def _app(value: str) -> str:
     )
 
 
+def _mark(root: Path, value: str) -> str:
+    """What the step wrote for ``value`` in its resource's state folder ("" until then)."""
+    for path in (root / "data" / "state").glob(f"*/{value}"):
+        return path.read_text()
+    return ""
+
+
 def _wait(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,13 +97,13 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
     raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
 
 
-def _hook(url: str, bare: Path) -> float:
-    """Send one signed GitHub push event for ``bare``; seconds until the answer."""
+def _hook(url: str, clone_url: str) -> float:
+    """Send one signed GitHub push event for ``clone_url``; seconds until the answer."""
     body = json.dumps(
         {
             "ref": "refs/heads/main",
             "after": "0" * 40,
-            "repository": {"full_name": "bench/apps", "clone_url": f"file://{bare}"},
+            "repository": {"full_name": "bench/apps", "clone_url": clone_url},
         }
     ).encode()
     signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -115,22 +126,23 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[float]]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         work, bare = make_repo(root)
-        marks = root / "marks"
-        marks.mkdir()
+        served = stack.enter_context(GitHttpServer(bare.parent, token=TOKEN))
+        clone_url = served.url(bare.name)
         provider = root / "provider"
         (provider / "workflows").mkdir(parents=True)
         (provider / "provider.yaml").write_text(PROVIDER)
-        (provider / "workflows" / "touch.yaml").write_text(WORKFLOW % marks)
+        (provider / "workflows" / "touch.yaml").write_text(WORKFLOW)
         config = root / "cfg.yaml"
         config.write_text(
             f"database: sqlite:///{root / 'state.db'}\ndata_dir: {root / 'data'}\n"
             "engine: {workers: 4}\napi: {port: 0}\n"
             "webhooks: {enabled: true, port: 0, secret_env: BENCH_HOOK_SECRET,"
             " rate_limit: {per_minute: 100000}}\n"
-            f"repositories:\n  - {{name: apps, url: {bare}, interval: 1h, watch: false}}\n"
+            f"repositories:\n  - {{name: apps, url: {clone_url}, interval: 1h,"
+            " token_env: BENCH_GIT_TOKEN}\n"
             f"providers:\n  - {{name: bench, type: filesystem, path: {provider}}}\n"
         )
         commit_files(work, {"apps/a/score.yaml": _app("warmup")}, "warmup")
@@ -142,7 +154,7 @@ def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[flo
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=root,
-                env={**os.environ, "BENCH_HOOK_SECRET": SECRET},
+                env={**os.environ, "BENCH_HOOK_SECRET": SECRET, "BENCH_GIT_TOKEN": TOKEN},
             )
         try:
             found: list[str] = []
@@ -155,29 +167,28 @@ def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[flo
 
             _wait(listening, "the receiver")
             hooks = found[0]
-            _wait((marks / "warmup").exists, "the warm-up step")
+            _wait(lambda: bool(_mark(root, "warmup")), "the warm-up step")
             latencies = []
             for run in range(runs):
                 value = f"v{run}"
                 commit_files(work, {"apps/a/score.yaml": _app(value)}, value)
                 push(work)
                 pushed = time.time()
-                _hook(hooks, bare)
-                mark = marks / value
+                _hook(hooks, clone_url)
                 _wait(
-                    lambda mark=mark: mark.exists() and mark.read_text().endswith("\n"),
+                    lambda value=value: _mark(root, value).endswith("\n"),
                     f"the step of push {value}",
                 )
-                latencies.append(float(mark.read_text().split()[0]) - pushed)
+                latencies.append(float(_mark(root, value).split()[0]) - pushed)
                 time.sleep(1.2)  # past the receiver's coalescing window: each push stands alone
-            answers = _load(hooks, bare, rate=rate, seconds=seconds)
+            answers = _load(hooks, clone_url, rate=rate, seconds=seconds)
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
         return latencies, answers
 
 
-def _load(hooks: str, bare: Path, *, rate: int, seconds: float) -> list[float]:
+def _load(hooks: str, clone_url: str, *, rate: int, seconds: float) -> list[float]:
     """Hooks at ``rate`` per second, paced, for ``seconds``: each answer's time."""
     total = max(1, int(rate * seconds))
     started = time.perf_counter()
@@ -187,7 +198,7 @@ def _load(hooks: str, bare: Path, *, rate: int, seconds: float) -> list[float]:
             delay = started + index / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            futures.append(pool.submit(_hook, hooks, bare))
+            futures.append(pool.submit(_hook, hooks, clone_url))
         return [future.result() for future in futures]
 
 

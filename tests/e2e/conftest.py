@@ -198,7 +198,9 @@ def make_story(
         "repositories:\n"
         f"  - name: apps\n    url: {bare}\n    branch: main\n    prune: {str(prune).lower()}\n"
         "providers:\n"
-        f"  - {{name: test-team, type: filesystem, path: {provider}}}\n" + extra_config
+        # The steps write their effects outside data_dir: a folder granted to their sandbox.
+        f"  - {{name: test-team, type: filesystem, path: {provider}, "
+        f"sandbox: {{writable: [{effects}]}}}}\n" + extra_config
     )
     return Story(root=tmp_path, work=work, bare=bare, effects=effects, config=config)
 

@@ -178,9 +178,14 @@ def make_fault_story(
     step_seconds: float,
     lease_ttl: str = "30s",
     workers: int = 4,
+    sandbox: bool = False,
 ) -> FaultStory:
+    """A daemon whose steps write to a ledger. Without ``sandbox`` (``sandbox.mode: off``) a
+    killed daemon's step lives on for the next start's reaper to end, which is what these
+    stories prove; in the sandbox the step dies whole with the daemon."""
     work, bare = make_repo(tmp_path)
-    ledger = tmp_path / "ledger.txt"
+    ledger = tmp_path / "ledger" / "ledger.txt"  # a folder granted to the steps' sandbox
+    ledger.parent.mkdir()
     provider = tmp_path / "provider"
     (provider / "workflows").mkdir(parents=True)
     operations = {}
@@ -214,7 +219,9 @@ def make_fault_story(
         f"  - name: apps\n    url: {bare}\n    branch: main\n    interval: 1h\n"
         "    status: {enabled: false}\n"
         "providers:\n"
-        f"  - {{name: slow-team, type: filesystem, path: {provider}}}\n"
+        f"  - {{name: slow-team, type: filesystem, path: {provider}, "
+        f"sandbox: {{writable: [{ledger.parent}]}}}}\n"
+        + ("" if sandbox else "sandbox: {mode: 'off'}\n")
     )
     return FaultStory(
         root=tmp_path, work=work, database_url=database_url, config=config, ledger=Ledger(ledger)

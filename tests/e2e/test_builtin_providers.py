@@ -183,7 +183,8 @@ class Platform:
 
 def make_platform(tmp_path: Path, database_url: str, admin_dsn: str | None) -> Platform:
     work, bare = make_repo(tmp_path)
-    hosts = tmp_path / "hosts"
+    hosts = tmp_path / "dns" / "hosts"  # in a folder the dns provider's sandbox may write
+    hosts.parent.mkdir()
     config = tmp_path / "cfg.yaml"
     config.write_text(
         f"database: {database_url}\n"
@@ -197,6 +198,7 @@ def make_platform(tmp_path: Path, database_url: str, admin_dsn: str | None) -> P
         f"    parameters: {{values: {json.dumps(VALUES)}}}\n"
         f"  - name: dns\n    path: {PROVIDERS / 'dns'}\n"
         f"    parameters: {{domain: {DOMAIN}, hosts_file: {hosts}, address: {ADDRESS}}}\n"
+        f"    sandbox: {{writable: [{hosts.parent}]}}\n"
         f"  - name: postgres\n    path: {PROVIDERS / 'postgres'}\n"
         f"    parameters: {{admin_dsn_env: {DSN_ENV}}}\n"
     )

@@ -51,6 +51,53 @@ def test_a_daemon_killed_mid_step_never_has_the_step_run_twice_at_once(
     assert "process(es) its step left running" in story.output()
 
 
+def test_a_sandboxed_step_dies_whole_with_a_killed_daemon_before_its_retry_starts(
+    tmp_path: Path, database_url: str
+) -> None:
+    story = make_fault_story(tmp_path, database_url, step_seconds=8, sandbox=True)
+    story.commit({APP: score("shop", 1)}, "add shop")
+    first = story.start()
+    second = None
+    try:
+        wait_for(lambda: story.ledger.starts() == 1, timeout=60, what="the create step starts")
+        kill9(first)
+        # No process of the step outlives the daemon: bubblewrap's PID namespace died with it.
+        wait_for(lambda: not _step_processes(UID), timeout=10, what="the step's processes end")
+        second = story.start()
+        with story.store() as store:
+            wait_for(lambda: settled(store, apps=1, resources=1), timeout=60, what="settled")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    except BaseException:
+        print(story.output())
+        raise
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                kill9(process)
+    killed, retried = story.ledger.runs()[UID]
+    assert not killed.ended
+    assert killed.stop is None  # SIGKILLed whole: no trap could run
+    assert retried.ended
+    assert "process(es) its step left running" not in story.output()  # nothing to reap
+
+
+def _step_processes(uid: str) -> list[int]:
+    """Live processes whose environment names resource ``uid``."""
+    marker = f"INNOMINATUS_RESOURCE_UID={uid}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if marker in environ.split(b"\0") and state not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_cutting_the_daemons_database_connections_lets_no_second_daemon_in(
     tmp_path: Path, database_url: str

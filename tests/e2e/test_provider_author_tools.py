@@ -233,7 +233,8 @@ def test_a_parameter_option_overrides_the_installation_parameter_of_a_case(
 def test_a_parameter_option_adds_an_installation_parameter_the_case_does_not_set(
     cli: Cli, dns_copy: Path
 ) -> None:
-    hosts = cli.cwd / "hosts"
+    hosts = cli.cwd / "hosts-folder" / "hosts"  # apart from the case's scratch (in TMPDIR)
+    hosts.parent.mkdir()
 
     result = cli("providers", "test", str(dns_copy), "--parameter", f"hosts_file={hosts}")
 
@@ -245,7 +246,8 @@ def test_a_parameter_option_adds_an_installation_parameter_the_case_does_not_set
 
 
 def test_a_failing_case_still_deletes_what_it_created(cli: Cli, dns_copy: Path) -> None:
-    hosts = cli.cwd / "hosts"
+    hosts = cli.cwd / "hosts-folder" / "hosts"  # apart from the case's scratch (in TMPDIR)
+    hosts.parent.mkdir()
 
     result = cli(
         "providers",

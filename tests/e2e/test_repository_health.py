@@ -1,8 +1,9 @@
 """Issue 13: cheap change checks and repository health. An unwatched repository served as a
 bare repository through ``file://`` is polled every second: idle polls are one check of the
 followed branches each (``innominatus_git_requests_total{op="check"}``) and never a full fetch,
-a push is fetched by the next poll's check; ``innominatus repositories``, ``/api/v1/repositories`` and ``/metrics`` show each
-repository's health (commits, polls, webhooks, outages, held deletes, suspension)."""
+a push is fetched by the next poll's check; ``innominatus repositories``,
+``/api/v1/repositories`` and ``/metrics`` show each repository's health (commits, polls,
+webhooks, outages, held deletes, suspension)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def _repository(url: str) -> dict[str, object]:
 
 
 def _all_active(url: str, apps: int) -> bool:
-    documents = [get(url + f"api/v1/apps/{a['app']}") for a in get(url + "api/v1/apps")["apps"]]
+    documents = [get(url + f"api/v1/apps/{a['name']}") for a in get(url + "api/v1/apps")["apps"]]
     states = [r["state"] for d in documents for r in d["resources"].values()]
     return len(states) == apps * 2 and set(states) == {"active"}
 

@@ -66,7 +66,9 @@ def _story(tmp_path: Path, database_url: str) -> Story:
     story = make_story(tmp_path, database_url)
     provider = _workload_provider(tmp_path, story.effects)
     story.config.write_text(
-        story.config.read_text() + f"  - {{name: workloads, type: filesystem, path: {provider}}}\n"
+        story.config.read_text()
+        + f"  - {{name: workloads, type: filesystem, path: {provider}, "
+        + f"sandbox: {{writable: [{story.effects}]}}}}\n"
     )
     return story
 

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from reconciler.executors.base import StepRequest
+from reconciler.executors.confinement import Sandbox
+from reconciler.executors.sandbox import SandboxPolicy
+from reconciler.settings import SandboxSettings
 from tests.gitutil import commit_files, git, make_repo
 from tests.integration.executors.support import Api, FakeKubectl, GitOpsRepo, free_port, serve
 
@@ -26,10 +29,21 @@ def provider_dir(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def step_sandbox(tmp_path_factory: pytest.TempPathFactory) -> SandboxPolicy | None:
+    """The default ``sandbox`` (mode ``auto``) as a daemon on this host resolves it: every
+    step of these tests runs isolated and limited where bubblewrap works."""
+    data_dir = tmp_path_factory.mktemp("sandbox-data")
+    return Sandbox.configure(SandboxSettings(), data_dir=data_dir).default
+
+
 @pytest.fixture
-def make_request(tmp_path: Path, provider_dir: Path) -> MakeRequest:
+def make_request(
+    tmp_path: Path, provider_dir: Path, step_sandbox: SandboxPolicy | None
+) -> MakeRequest:
     """``make_request(step_type, config, **overrides)``: a rendered request, as the runner
-    builds it. ``state_dir`` is shared by every request of a test (one resource)."""
+    builds it, sandboxed as by default. ``state_dir`` is shared by every request of a test
+    (one resource)."""
     counter = iter(range(1, 1_000_000))
 
     def make(step_type: str, config: dict[str, Any], **overrides: Any) -> StepRequest:
@@ -53,6 +67,7 @@ def make_request(tmp_path: Path, provider_dir: Path) -> MakeRequest:
             "state_dir": state,
             "provider_dir": provider_dir,
             "timeout": 60.0,
+            "sandbox": step_sandbox,
         }
         values.update(overrides)
         return StepRequest(**values)
@@ -77,7 +92,8 @@ def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl
     """A ``kubectl`` first on PATH that records its argv and stdin and answers like kubectl."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    calls = tmp_path / "kubectl-calls"
+    calls = tmp_path / "state" / "kubectl-calls"  # a folder the sandboxed step may write
+    calls.parent.mkdir(exist_ok=True)
     script = bin_dir / "kubectl"
     script.write_text(
         f"#!{sys.executable}\n"

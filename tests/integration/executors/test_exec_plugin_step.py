@@ -70,7 +70,7 @@ def test_the_example_plugin_creates_updates_and_deletes_with_a_secret_output(
 def test_the_request_on_stdin_follows_the_protocol(
     provider_dir: Path, make_request: MakeRequest, tmp_path: Path
 ) -> None:
-    seen = tmp_path / "request.json"
+    seen = tmp_path / "state" / "request.json"  # the step's state dir: writable in its sandbox
     command = [plugin(provider_dir, "dump.py", f"open({str(seen)!r}, 'w').write(sys.stdin.read())")]
     request = make_request(
         "exec",

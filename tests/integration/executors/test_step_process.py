@@ -246,7 +246,8 @@ def test_only_the_contract_and_neutral_variables_reach_a_step(
         f"#!{sys.executable}\nimport json, os\nprint(json.dumps({{'env': sorted(os.environ)}}))\n"
     )
     result = run(ShellExecutor(), make_request("shell", {"script": script}))
-    neutral = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "LC_CTYPE"}
+    # PWD: bubblewrap sets it to the step's own folder when it enters the sandbox.
+    neutral = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "LC_CTYPE", "PWD"}
     for name in json.loads(result.outputs["env"]):
         assert name in neutral or name.startswith(("INNOMINATUS_", "PARAM_")), name
     assert "INNOMINATUS_SECRET_KEY" not in result.outputs["env"]
