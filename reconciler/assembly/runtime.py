@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import hashlib
 import logging
@@ -35,7 +34,13 @@ from reconciler.api.app import create_app
 from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.hooks import webhook_receiver
-from reconciler.assembly.serving import QuietServer, ThreadedServer, on_loop
+from reconciler.assembly.serving import (
+    QuietServer,
+    ThreadedServer,
+    listen_api,
+    listen_webhooks,
+    on_loop,
+)
 from reconciler.assembly.steptokens import EnvironmentTokens
 from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
@@ -177,73 +182,6 @@ def check_paths(settings: Settings, *, data_dir: bool = True) -> None:
             "it writable (chown or chmod), or set database (INNOMINATUS_DATABASE) to a file "
             "that is; read-only commands such as `innominatus status` can still read it"
         )
-
-
-def listen_api(settings: Settings) -> list[socket.socket]:
-    """The API's listening sockets, bound now (as uvicorn would bind them) so that a taken
-    port stops the daemon at once with the setting to change; none when the API is off."""
-    if not settings.api.enabled:
-        return []
-    return _listen(settings.api.host, settings.api.port, key="api")
-
-
-def listen_webhooks(settings: Settings) -> list[socket.socket]:
-    """The webhook receiver's listening sockets (see :func:`listen_api`); none when it is off."""
-    if not settings.webhooks.enabled:
-        return []
-    return _listen(settings.webhooks.host, settings.webhooks.port, key="webhooks")
-
-
-def _listen(host: str, port: int, *, key: str) -> list[socket.socket]:
-    env = f"INNOMINATUS_{key.upper()}__"
-    try:
-        addresses = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as exc:
-        raise ConfigError(
-            f"{key}.host: {host!r} does not resolve ({exc.strerror}); set {key}.host to an "
-            "address of this machine, e.g. 127.0.0.1, or 0.0.0.0 for every interface"
-        ) from exc
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, proto, _name, address in dict.fromkeys(addresses):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            if port == 0 and len(sockets) > 1:  # every address on the one port picked
-                sock.bind((address[0], sockets[0].getsockname()[1], *address[2:]))
-            else:
-                sock.bind(address)
-            sock.set_inheritable(True)
-    except OSError as exc:
-        for sock in sockets:
-            sock.close()
-        raise ConfigError(_bind_problem(host, port, exc, key=key, env=env)) from exc
-    return sockets
-
-
-def _bind_problem(host: str, port: int, exc: OSError, *, key: str, env: str) -> str:
-    where = f"{host}:{port}"
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"{key}.port: {where} is already in use (another innominatus, or another program, "
-            f"listens there); stop it, or set {key}.port in the config (or {env}PORT) "
-            "to a free port (0 picks one)"
-        )
-    if exc.errno == errno.EACCES:
-        return (
-            f"{key}.port: this user may not listen on {where} (ports below 1024 need "
-            f"privileges); set {key}.port (or {env}PORT) to a port above 1023"
-        )
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return (
-            f"{key}.host: {host} is not an address of this machine; set {key}.host (or "
-            f"{env}HOST), e.g. 127.0.0.1, or 0.0.0.0 for every interface"
-        )
-    return f"{key}: cannot listen on {where}: {exc.strerror}; check {key}.host and {key}.port"
 
 
 def build(settings: Settings, *, lock: bool) -> Components:

@@ -1,4 +1,7 @@
-"""A listener served on a thread of its own, with its own event loop: the webhook receiver.
+"""The daemon's listeners: their sockets, bound before anything starts so that a taken port
+stops the daemon at once with the setting to change (:func:`listen_api`,
+:func:`listen_webhooks`), and a listener served on a thread of its own, with its own event
+loop: the webhook receiver (:class:`ThreadedServer`).
 
 A forge waits for a hook's answer and counts a slow one as a failure, so the receiver must not
 wait for whatever the daemon's event loop is doing (planning thousands of apps, a burst of
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import socket
 import threading
@@ -18,6 +22,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec
 
 import uvicorn
+
+from reconciler.errors import ConfigError
+from reconciler.settings import Settings
 
 P = ParamSpec("P")
 
@@ -77,3 +84,70 @@ class ThreadedServer:
     async def stop(self) -> None:
         self._server.should_exit = True
         await asyncio.to_thread(self._thread.join)
+
+
+def listen_api(settings: Settings) -> list[socket.socket]:
+    """The API's listening sockets, bound now (as uvicorn would bind them) so that a taken
+    port stops the daemon at once with the setting to change; none when the API is off."""
+    if not settings.api.enabled:
+        return []
+    return _listen(settings.api.host, settings.api.port, key="api")
+
+
+def listen_webhooks(settings: Settings) -> list[socket.socket]:
+    """The webhook receiver's listening sockets (see :func:`listen_api`); none when it is off."""
+    if not settings.webhooks.enabled:
+        return []
+    return _listen(settings.webhooks.host, settings.webhooks.port, key="webhooks")
+
+
+def _listen(host: str, port: int, *, key: str) -> list[socket.socket]:
+    env = f"INNOMINATUS_{key.upper()}__"
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"{key}.host: {host!r} does not resolve ({exc.strerror}); set {key}.host to an "
+            "address of this machine, e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+        ) from exc
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:  # every address on the one port picked
+                sock.bind((address[0], sockets[0].getsockname()[1], *address[2:]))
+            else:
+                sock.bind(address)
+            sock.set_inheritable(True)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ConfigError(_bind_problem(host, port, exc, key=key, env=env)) from exc
+    return sockets
+
+
+def _bind_problem(host: str, port: int, exc: OSError, *, key: str, env: str) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{key}.port: {where} is already in use (another innominatus, or another program, "
+            f"listens there); stop it, or set {key}.port in the config (or {env}PORT) "
+            "to a free port (0 picks one)"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"{key}.port: this user may not listen on {where} (ports below 1024 need "
+            f"privileges); set {key}.port (or {env}PORT) to a port above 1023"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{key}.host: {host} is not an address of this machine; set {key}.host (or "
+            f"{env}HOST), e.g. 127.0.0.1, or 0.0.0.0 for every interface"
+        )
+    return f"{key}: cannot listen on {where}: {exc.strerror}; check {key}.host and {key}.port"

@@ -2,7 +2,7 @@
 
 Each says first (on stderr) which configuration, database and data dir it uses; problems of
 the host (a taken port, a folder this user cannot write) end as one ``error:`` line before
-anything starts (``assembly.runtime.check_paths``/``listen_api``).
+anything starts (``assembly.runtime.check_paths``, ``assembly.serving.listen_api``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from reconciler.cli.group import HELP_OPTIONS
 @fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon: watch and poll repositories, reconcile, serve the status endpoint."""
-    from reconciler.assembly.runtime import build, check_paths, listen_api, run_daemon
+    from reconciler.assembly.runtime import build, check_paths, run_daemon
+    from reconciler.assembly.serving import listen_api
 
     settings = settings_of(ctx)
     setup_logging(settings.log_level)
