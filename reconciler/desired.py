@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import InputError
+from reconciler.errors import InputError, Location
 from reconciler.score.loader import load_workloads
 from reconciler.score.model import Workload
 from reconciler.score.order import CycleError, creation_order
@@ -33,6 +33,8 @@ class DesiredResource:
     params: Mapping[str, Any]
     annotations: Mapping[str, Any]
     depends_on: tuple[str, ...]  # names of resources of the same app referenced in params
+    location: Location | None = field(default=None, compare=False)
+    """Where the resource's key is in its Score file (None when read back from the store)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ def desired_app(workload: Workload) -> DesiredApp:
             params=spec.params,
             annotations=annotations if isinstance(annotations, Mapping) else {},
             depends_on=tuple(sorted(refs[name] - {name})),
+            location=spec.location,
         )
     return DesiredApp(
         name=workload.name,

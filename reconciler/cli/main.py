@@ -34,6 +34,10 @@ COMMANDS = {
     "executions": ("reconciler.cli.executions:executions", "Workflow executions and step logs."),
     "plan": ("reconciler.cli.plan:plan", "What merging HEAD into BASE would do."),
     "validate": ("reconciler.cli.validate:validate", "Validate Score files and provider folders."),
+    "schema": (
+        "reconciler.cli.schema:schema",
+        "JSON Schema of Score for the loaded providers (editors).",
+    ),
     "render": ("reconciler.cli.render:render", "Print a workload with its placeholders resolved."),
     "providers": ("reconciler.cli.providers:providers", "Provider catalogue and author tools."),
     "completion": ("reconciler.cli.completion:completion", "Print a shell completion script."),

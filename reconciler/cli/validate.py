@@ -1,5 +1,9 @@
 """``innominatus validate PATH...``: Score files and provider folders, offline, every problem
 of every file in one run, each as ``file:line:column: message``; exit 1 on any. With
+``--config``, each Score resource is also checked against the configured providers as the
+planner binds it (:func:`reconciler.plan.binding.bind` for its create workflow): a type no
+provider claims, a parameter of the wrong type or a missing required one is a problem at the
+resource's line; a param the workflow does not declare is a warning. With
 ``-o json``: ``{"valid", "problems": [{file, line, column, pointer, message}], "files"}``, one
 object per problem (``pointer``: the RFC 6901 pointer of the offending key of a Score file;
 null for providers). Used by the pre-commit hook and CI."""
@@ -10,12 +14,17 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.cli.common import config_option, fail_cleanly, settings_of
 from reconciler.cli.group import HELP_OPTIONS
-from reconciler.errors import InnominatusError, Location
+from reconciler.errors import InnominatusError, Location, PermanentError
+
+if TYPE_CHECKING:
+    from reconciler.providers.registry import ProviderSet
+    from reconciler.score.model import Workload
 
 _SCORE_MARK = re.compile(rb"^apiVersion:\s*[\"']?score\.dev/", re.MULTILINE)
 
@@ -73,18 +82,97 @@ def _entry(location: Location, message: str, *, pointer: str | None, shown: str)
     }
 
 
+def _configured_providers(ctx: click.Context) -> ProviderSet | None:
+    """The providers of the configuration given with ``--config`` (loaded as ``plan`` loads
+    them), or None without one: ``validate`` stays offline and provider-blind by default."""
+    if ctx.ensure_object(dict).get("config") is None:
+        return None
+    from contextlib import ExitStack
+
+    from reconciler.assembly.review import load_providers, plan_data_dir
+
+    settings = settings_of(ctx)
+    with ExitStack() as scratch:
+        loaded = load_providers(
+            settings,
+            data_dir=plan_data_dir(settings, scratch, say=lambda line: click.echo(line, err=True)),
+        )
+    if loaded.providers is None:
+        raise PermanentError(loaded.problem or "no provider set could be loaded")
+    for note in loaded.notes:
+        click.echo(f"warning: {note.message}; its types are not checked", err=True)
+    return loaded.providers
+
+
+def _param_problems(
+    workload: Workload, providers: ProviderSet
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each resource of ``workload`` bound to its create workflow as the planner binds it:
+    the problems (no provider, refused params) and warnings (undeclared params)."""
+    from reconciler.plan.binding import bind
+    from reconciler.score.uid import resource_uid
+
+    problems: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for name, resource in workload.resources.items():
+        binding = bind(
+            providers,
+            app=workload.name,
+            name=name,
+            uid=resource_uid(
+                app=workload.name,
+                name=name,
+                type=resource.type,
+                class_=resource.class_,
+                id=resource.id,
+            ),
+            type_=resource.type,
+            class_=resource.class_,
+            operation="create",
+            annotations=resource.annotations,
+            params=resource.params,
+        )
+        where = f"/resources/{name}"
+        for key in binding.unknown:
+            workflow = binding.resolution.workflow.name if binding.resolution else "?"
+            warnings.append(
+                f"{resource.location}: resources.{name}.params.{key}: workflow {workflow} "
+                "does not declare it, so it is dropped; check its spelling"
+            )
+        if binding.problem is None:
+            continue
+        field = "params" if binding.problem.kind == "parameters" else "type"
+        for line in binding.problem.message.splitlines():
+            message = f"resources.{name}.{field}: {line}"
+            problems.append(
+                _entry(
+                    resource.location,
+                    message,
+                    pointer=f"{where}/{field}",
+                    shown=f"{resource.location}: {message}",
+                )
+            )
+    return problems, warnings
+
+
 @click.command(context_settings=HELP_OPTIONS)
+@config_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def validate(paths: tuple[Path, ...], output: str) -> None:
+@click.pass_context
+@fail_cleanly
+def validate(ctx: click.Context, paths: tuple[Path, ...], output: str) -> None:
     """Validate Score files and provider folders (folders are searched recursively); every
-    problem of every file is reported in one run."""
+    problem of every file is reported in one run. With --config, resources are also checked
+    against the configured providers (types claimed, params as their create workflow
+    declares them)."""
     from reconciler.executors.registry import default_registry
     from reconciler.providers.provider import load_provider
     from reconciler.score.loader import load_workloads
 
+    providers = _configured_providers(ctx)
     known = default_registry().known_types()
     results: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
@@ -110,13 +198,20 @@ def validate(paths: tuple[Path, ...], output: str) -> None:
                 }
             )
             continue
+        found = []
+        if kind == "score" and providers is not None:
+            for workload in workloads:
+                refused, unknown = _param_problems(workload, providers)
+                found += refused
+                warnings += unknown
+        problems += found
         results.append(
             {
                 "path": str(path),
                 "kind": kind,
-                "valid": True,
-                "error": None,
-                "problems": 0,
+                "valid": not found,
+                "error": "\n".join(p["text"] for p in found) or None,
+                "problems": len(found),
                 "warnings": warnings,
             }
         )

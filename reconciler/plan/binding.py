@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from reconciler.errors import PermanentError
 from reconciler.plan.model import PlanProblem
+from reconciler.providers.parameters import undeclared
 from reconciler.providers.resolve import Resolution
 from reconciler.providers.workflow import Workflow, apply_parameters
 
@@ -31,6 +32,7 @@ PLACEHOLDER = "${resources."
 _STAND_IN: Mapping[str, Any] = {
     "string": "",
     "number": 0,
+    "integer": 0,
     "boolean": False,
     "map": {},
     "object": {},
@@ -54,6 +56,8 @@ class Binding:
     resolution: Resolution | None = None
     parameters: Mapping[str, Any] | None = None
     problem: PlanProblem | None = None
+    unknown: tuple[str, ...] = ()
+    """Params the workflow does not declare: dropped, worth a warning (a misspelling?)."""
 
 
 def builtin_params(
@@ -115,6 +119,12 @@ def bind(
     builtins = builtin_params(
         app=app, name=name, type_=type_, class_=class_, uid=uid, operation=operation
     )
+    workflow = resolution.workflow
+    unknown = tuple(
+        undeclared(
+            workflow.parameters, params, accept_undeclared=workflow.accept_undeclared_parameters
+        )
+    )
     try:
         bound = apply_parameters(
             resolution.workflow,
@@ -122,8 +132,12 @@ def bind(
             secrets=secrets,
         )
     except PermanentError as exc:
-        return Binding(resolution=resolution, problem=PlanProblem("parameters", exc.message))
+        return Binding(
+            resolution=resolution,
+            problem=PlanProblem("parameters", exc.message),
+            unknown=unknown,
+        )
     for key, value in params.items():
         if key in bound and key not in builtins and has_placeholder(value):
             bound[key] = value
-    return Binding(resolution=resolution, parameters=bound)
+    return Binding(resolution=resolution, parameters=bound, unknown=unknown)

@@ -1,8 +1,9 @@
 """Workflow parameters: their declaration and the binding of a resource's values to them.
 
-Owns the six parameter types of workflow files and the one coercion table between YAML/Score
-values and them (``"2"`` -> 2 for a number, ``"true"`` -> True for a boolean, 8080 -> "8080" for
-a string). :mod:`.workflow` uses it to check declared defaults when a file loads;
+Owns the seven parameter types of workflow files (``int`` is another name of ``integer``) and
+the one coercion table between YAML/Score values and them (``"2"`` -> 2 for a number or an
+integer, ``"true"`` -> True for a boolean, 8080 -> "8080" for a string; 2.5 is no integer).
+:mod:`.workflow` uses it to check declared defaults when a file loads;
 :func:`reconciler.providers.workflow.apply_parameters` (called by the engine and the planner
 before a workflow runs) uses it to bind values. Values of parameters whose name says they are
 secret never appear in a message.
@@ -31,8 +32,11 @@ from reconciler.providers.slots import text_of
 from reconciler.providers.template import TemplateError, parse, reads, render
 from reconciler.secrets import is_secret_name
 
-ParameterType = Literal["string", "number", "boolean", "map", "object", "array"]
+ParameterType = Literal["string", "number", "integer", "boolean", "map", "object", "array"]
 PARAMETER_TYPES: Final[tuple[str, ...]] = get_args(ParameterType)
+TYPE_ALIASES: Final[Mapping[str, str]] = {"int": "integer"}
+"""Other names a workflow file may give a type; a loaded :class:`Parameter` has the canonical
+one."""
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -129,6 +133,8 @@ def coerce(type_: str, value: Any) -> Any:
         raise ValueError("a string")
     if type_ == "number":
         return _number(value)
+    if type_ == "integer":
+        return _integer(value)
     if type_ == "boolean":
         if isinstance(value, bool):
             return value
@@ -160,6 +166,20 @@ def _number(value: Any) -> int | float:
         if _NUMBER.match(text):
             return float(text)
     raise ValueError("a number")
+
+
+def _integer(value: Any) -> int:
+    """A whole number: an int, a float without a fraction (YAML's ``3.0``; JSON Schema's
+    integer too) or a string of digits (a rendered template); 2.5 and "2.5" are refused."""
+    if isinstance(value, bool):
+        raise ValueError("an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.match(value.strip()):
+        return int(value.strip())
+    raise ValueError("an integer")
 
 
 def looks_secret(name: str) -> bool:
@@ -205,6 +225,18 @@ def default_problem(default: str) -> str | None:
     if other:
         return f"its default may only read .parameters.<name>, not {other[0]}"
     return None
+
+
+def undeclared(
+    parameters: Sequence[Parameter], values: Mapping[str, Any], *, accept_undeclared: bool = False
+) -> list[str]:
+    """Names in ``values`` that :func:`bind_parameters` drops: neither declared nor built in
+    (none when the workflow accepts undeclared ones). ``validate`` and ``plan`` warn of them,
+    a misspelt parameter being the usual cause."""
+    if accept_undeclared:
+        return []
+    declared = {parameter.name for parameter in parameters}
+    return [key for key in values if key not in declared and key not in BUILTIN_PARAMETERS]
 
 
 def bind_parameters(

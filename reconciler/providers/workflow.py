@@ -36,6 +36,7 @@ from reconciler.providers.documents import (
 from reconciler.providers.parameters import (
     BUILTIN_PARAMETERS,
     RESERVED_PREFIX,
+    TYPE_ALIASES,
     Parameter,
     ParameterType,
     bind_parameters,
@@ -89,6 +90,12 @@ class _ParameterModel(StrictModel):
     min: float | None = None
     max: float | None = None
     allow_leading_dash: bool = False
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> Any:
+        """``int`` is ``integer`` (the original's golden paths and many workflows say int)."""
+        return TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
 
     @field_validator("pattern")
     @classmethod

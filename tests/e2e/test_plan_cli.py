@@ -199,7 +199,10 @@ def test_a_missing_required_workflow_parameter_is_a_problem(tmp_path: Path) -> N
     story.commit({"apps/b/score.yaml": score("app-b", db("s"))}, "new app")
     code, out, _ = plan(story)
     assert code == 1
-    where = "! parameters (app-b): test-db.default#app-b.store: workflow create-test-db: "
+    where = (
+        "! parameters (app-b): apps/b/score.yaml:5: test-db.default#app-b.store: "
+        "workflow create-test-db: "
+    )
     assert where + "required parameter 'region' is missing" in out
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from reconciler.desired import DesiredApp, DesiredState
+from reconciler.errors import Location
 from reconciler.plan.guard import LiveResource
 from reconciler.plan.hashing import canonical_json
 from reconciler.plan.inputs import declared_params
@@ -96,14 +97,17 @@ def _workflow(action: Action, record: RecordedResource | None) -> str | None:
     return f"{action.provider}/{action.workflow}"
 
 
-def _problems(action: Action) -> list[Problem]:
-    """The action's typed problem as the review lists it (one per refused parameter)."""
+def _problems(action: Action, location: Location | None = None) -> list[Problem]:
+    """The action's typed problem as the review lists it (one per refused parameter), at the
+    resource's ``file:line`` when the Score file declares it."""
     problem = action.problem
     if problem is None:
         return []
     lines = problem.message.splitlines() if problem.kind == "parameters" else [problem.message]
+    where = f"{location.file}:{location.line}: " if location and location.line else ""
     return [
-        Problem(problem.kind, f"{action.uid}: {line}", action.app, action.uid) for line in lines
+        Problem(problem.kind, f"{where}{action.uid}: {line}", action.app, action.uid)
+        for line in lines
     ]
 
 
@@ -156,7 +160,7 @@ class _Collector:
             # "claimed by no provider" (the daemon's host loads that provider).
             unknown = self.context.unknown_here(action.type)
         if unknown is None:
-            self.problems.extend(_problems(action))
+            self.problems.extend(_problems(action, spec.location if spec is not None else None))
         claims = self.recorded.claims if action.operation == "delete" else self.claims
         return ReviewAction(
             app=action.app,

@@ -157,7 +157,7 @@ def test_a_type_no_provider_claims_is_a_problem_naming_the_uid() -> None:
     (problem,) = result.problems
     assert problem.kind == "no-workflow"
     assert problem.message.startswith(
-        "s3.default#shop.bucket: no provider claims resource type 's3'"
+        "apps/shop/score.yaml:5: s3.default#shop.bucket: no provider claims resource type 's3'"
     )
     assert result.actions[0].workflow is None
     assert result.exit_code == 1

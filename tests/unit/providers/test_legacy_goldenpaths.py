@@ -55,7 +55,7 @@ def test_a_golden_path_becomes_a_goldenpath_workflow_entry_with_typed_parameters
         }
     ]
     assert migration.parameters["./workflows/db-backup.yaml"] == [
-        {"name": "keep", "type": "number", "default": 7, "min": 1.0, "max": 30.0},
+        {"name": "keep", "type": "integer", "default": 7, "min": 1.0, "max": 30.0},
         {"name": "compress", "type": "boolean", "default": True},
         {
             "name": "mode",
@@ -78,10 +78,10 @@ def test_a_default_that_does_not_fit_its_type_is_dropped_with_a_note(tmp_path: P
     migration = migrate({"kind": "Provider"}, paths)
 
     assert migration.parameters["w.yaml"] == [
-        {"name": "n", "type": "number"},
+        {"name": "n", "type": "integer"},
         {"name": "x", "type": "string"},
     ]
-    assert any("default 'many' is not a number; dropped it" in n for n in migration.notes)
+    assert any("default 'many' is not an integer; dropped it" in n for n in migration.notes)
     assert any("unknown type 'colour'; declared it as a string" in n for n in migration.notes)
 
 
