@@ -101,17 +101,30 @@ class AppList:
         self._entries = entries
         self._clock = clock
         self._version: tuple[float, str] | None = None  # when read, what it was
+        self._reading = threading.Lock()
+        self._building = threading.Lock()
         self._pages: OrderedDict[AppQuery, tuple[str, str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, query: AppQuery) -> tuple[str, bytes]:
         """The page's ETag and JSON body."""
         version = self._current_version()
+        kept = self._kept(query, version)
+        if kept is not None:
+            return kept
+        with self._building:  # one build at a time; those waiting then find theirs built
+            kept = self._kept(query, version)
+            return kept if kept is not None else self._build(query, version)
+
+    def _kept(self, query: AppQuery, version: str) -> tuple[str, bytes] | None:
         with self._lock:
             kept = self._pages.get(query)
-            if kept is not None and kept[0] == version:
-                self._pages.move_to_end(query)
-                return kept[1], kept[2]
+            if kept is None or kept[0] != version:
+                return None
+            self._pages.move_to_end(query)
+            return kept[1], kept[2]
+
+    def _build(self, query: AppQuery, version: str) -> tuple[str, bytes]:
         document, last = self._views.app_summaries(
             after=query.after,
             limit=query.limit,
@@ -131,10 +144,15 @@ class AppList:
         return etag, body
 
     def _current_version(self) -> str:
-        now = self._clock()
+        """The store's version, read at most every :data:`VERSION_EVERY` seconds and by one
+        thread at a time: requests arriving while it is read wait for that read."""
         read = self._version
-        if read is not None and now - read[0] < VERSION_EVERY:
+        if read is not None and self._clock() - read[0] < VERSION_EVERY:
             return read[1]
-        version = self._views.version()
-        self._version = (now, version)
-        return version
+        with self._reading:
+            read = self._version
+            if read is not None and self._clock() - read[0] < VERSION_EVERY:
+                return read[1]  # read by the thread this one waited for
+            version = self._views.version()
+            self._version = (self._clock(), version)
+            return version

@@ -57,9 +57,10 @@ class SnapshotPrefetch:
             fresh = self._clock() - read_at < self._ttl
             if fresh and additions == self._queue.additions(PREFIX + name):
                 return snapshot
+        # The apps to be handled next (the queue's order), not yet kept or being read.
         others = [
             n
-            for n in self._queue.queued(PREFIX)
+            for n in self._queue.queued(PREFIX, most=2 * self._batch)
             if n != name and n not in self._kept and n not in self._reading
         ][: self._batch - 1]
         counts = {n: self._queue.additions(PREFIX + n) for n in others}

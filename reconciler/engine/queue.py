@@ -105,7 +105,8 @@ class WorkQueue:
         self._backoff = backoff
         self._concurrency = concurrency
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
+        self._queued: dict[str, None] = {}
+        """Keys waiting, in the order they will be handled (the queue's own order)."""
         self._active: set[str] = set()
         self._dirty: set[str] = set()
         self._failures: dict[str, int] = {}
@@ -122,10 +123,16 @@ class WorkQueue:
         """How often ``key`` was added: what was read for it before an addition may be stale."""
         return self._additions.get(key, 0)
 
-    def queued(self, prefix: str) -> list[str]:
-        """Keys starting with ``prefix`` waiting to be handled (not being handled), without
-        the prefix."""
-        return [key.removeprefix(prefix) for key in self._queued if key.startswith(prefix)]
+    def queued(self, prefix: str, *, most: int) -> list[str]:
+        """The first ``most`` keys starting with ``prefix`` waiting to be handled (not being
+        handled), in the order they will be, without the prefix."""
+        found: list[str] = []
+        for key in self._queued:
+            if key.startswith(prefix):
+                found.append(key.removeprefix(prefix))
+                if len(found) >= most:
+                    break
+        return found
 
     def add(self, key: str) -> None:
         self._additions[key] = self._additions.get(key, 0) + 1
@@ -137,7 +144,7 @@ class WorkQueue:
             return
         if key in self._queued:
             return
-        self._queued.add(key)
+        self._queued[key] = None
         self._idle.clear()
         self._queue.put_nowait(key)
 
@@ -155,7 +162,7 @@ class WorkQueue:
     def pending(self, prefix: str) -> set[str]:
         """Keys starting with ``prefix`` that are queued, being handled, or due to run again
         after their handling (delayed timers do not count), without the prefix."""
-        keys = self._queued | self._active | self._dirty
+        keys = self._queued.keys() | self._active | self._dirty
         return {key.removeprefix(prefix) for key in keys if key.startswith(prefix)}
 
     @property
@@ -172,7 +179,7 @@ class WorkQueue:
     async def _work(self) -> None:
         while True:
             key = await self._queue.get()
-            self._queued.discard(key)
+            self._queued.pop(key, None)
             self._active.add(key)
             try:
                 outcome = await self._handle(key)

@@ -135,7 +135,10 @@ class AnsibleExecutor:
                 "ansible-playbook not found; install the extra: pip install 'innominatus[ansible]'",
             )
         scratch = scratch_dir(request)
-        folder = copy_folder(playbook.parent, scratch / "playbook")
+        try:
+            folder = copy_folder(playbook.parent, scratch / "playbook", within=request.provider_dir)
+        except ValueError as exc:
+            return invalid(log, exc)
         vars_file, inventory = scratch / "extra-vars.yml", scratch / "inventory.ini"
         vars_file.write_text(extra_vars(variables), encoding="utf-8")
         inventory.write_text(INVENTORY, encoding="utf-8")
@@ -155,4 +158,8 @@ class AnsibleExecutor:
             return cannot_start(log, binary, exc)
         if not ok(finished):
             return unfinished(finished, log, deadline, "ansible-playbook")
-        return succeeded(log, read_outputs_file(Path(env["INNOMINATUS_OUTPUTS"])))
+        try:
+            written = read_outputs_file(Path(env["INNOMINATUS_OUTPUTS"]), within=request.workdir)
+        except ValueError as exc:
+            return failed(log, str(exc))
+        return succeeded(log, written)

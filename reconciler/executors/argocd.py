@@ -40,6 +40,7 @@ from reconciler.executors.gitcommit import GitTarget
 from reconciler.executors.gitwriter import GitWriterFactory
 from reconciler.executors.kubernetes import deliver_documents, kubectl_run
 from reconciler.executors.logbuffer import LogBuffer
+from reconciler.executors.outputs import RECORD_LIMIT, read_step_file, write_record
 from reconciler.executors.results import invalid
 
 STEP = "argocd-app"
@@ -302,7 +303,7 @@ def _record(request: StepRequest, name: str) -> Path:
 
 def _recorded(path: Path) -> dict[str, Any] | None:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(read_step_file(path, what="record", limit=RECORD_LIMIT) or "")
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) else None
@@ -381,7 +382,7 @@ class ArgoCdAppExecutor:
             if remove:
                 record.unlink(missing_ok=True)
             else:
-                record.write_text(json.dumps(document, sort_keys=True), encoding="utf-8")
+                write_record(record, json.dumps(document, sort_keys=True))
             outputs = {**result.outputs, "app_name": name}
             outputs["argocd_namespace"] = str(document["metadata"]["namespace"])
             return replace(result, outputs=outputs)

@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.executors import checks
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.logbuffer import LogBuffer
-from reconciler.executors.outputs import read_outputs_file
+from reconciler.executors.outputs import read_outputs_file, read_step_file
 from reconciler.executors.process import run_process, step_environment
 from reconciler.executors.results import Deadline, failed, invalid, succeeded, timed_out
 from reconciler.executors.sandbox import confine
@@ -117,7 +117,13 @@ class ExecPluginExecutor:
         )
         if finished.timed_out:
             return timed_out(log, deadline.timeout)
-        stdout = response_file.read_text("utf-8", "replace") if response_file.exists() else ""
+        try:
+            stdout = (
+                read_step_file(response_file, within=request.workdir, what="response file") or ""
+            )
+            written = read_outputs_file(outputs_file, within=request.workdir)
+        except ValueError as exc:
+            return failed(log, str(exc), exit_code=finished.exit_code)
         try:
             outputs, secret_outputs, message = parse_response(stdout)
         except ValueError as exc:
@@ -138,6 +144,6 @@ class ExecPluginExecutor:
             )
         return succeeded(
             log,
-            {**read_outputs_file(outputs_file), **outputs, **secret_outputs},
+            {**written, **outputs, **secret_outputs},
             secret_outputs=frozenset(secret_outputs),
         )

@@ -32,6 +32,7 @@ from reconciler.executors import checks
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.gitwriter import GitWriterFactory
 from reconciler.executors.logbuffer import LogBuffer
+from reconciler.executors.outputs import RECORD_LIMIT, read_step_file, write_record
 from reconciler.executors.results import Deadline, failed, invalid, succeeded, timed_out
 
 STEP = "git-commit"
@@ -115,7 +116,7 @@ def _records(request: StepRequest, target: GitTarget) -> list[Path]:
 def _owned(record: Path) -> set[str]:
     """The paths this resource wrote to a target last time (none if never, or unreadable)."""
     try:
-        paths = json.loads(record.read_text(encoding="utf-8"))["paths"]
+        paths = json.loads(read_step_file(record, what="record", limit=RECORD_LIMIT) or "")["paths"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
     return {path for path in paths if isinstance(path, str)}
@@ -165,7 +166,7 @@ async def deliver(
         for path in _records(request, target):
             path.unlink(missing_ok=True)
     else:
-        record.write_text(json.dumps({"paths": sorted(wanted)}))
+        write_record(record, json.dumps({"paths": sorted(wanted)}))
     return succeeded(
         log,
         {

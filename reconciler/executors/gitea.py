@@ -42,6 +42,7 @@ from reconciler.errors import InnominatusError
 from reconciler.executors import checks
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.logbuffer import LogBuffer
+from reconciler.executors.outputs import RECORD_LIMIT, read_step_file, write_record
 from reconciler.executors.results import Deadline, failed, invalid, succeeded, timed_out
 
 STEP = "gitea-repo"
@@ -326,7 +327,7 @@ class GiteaRepoExecutor:
         if repo.default_branch:
             body["default_branch"] = repo.default_branch
         where = f"/orgs/{quote(owner, safe='')}/repos" if repo.owner else "/user/repos"
-        record.write_text(json.dumps({"creating": f"{owner}/{repo.name}"}), encoding="utf-8")
+        write_record(record, json.dumps({"creating": f"{owner}/{repo.name}"}))
         response = await api.call("POST", where, body)
         if response.status_code != 201:
             record.unlink(missing_ok=True)  # nothing was created: no claim on the name
@@ -338,13 +339,15 @@ class GiteaRepoExecutor:
         if response.status_code != 201:
             raise api.refuse(response, f"creating repository {owner}/{repo.name}")
         await self._mark(api, path, topic)
-        record.write_text(json.dumps({"created": f"{owner}/{repo.name}"}), encoding="utf-8")
+        write_record(record, json.dumps({"created": f"{owner}/{repo.name}"}))
         return {**_outputs(response.json(), owner, repo.name), "status": "created"}
 
 
 def _started(record: Path) -> bool:
     try:
-        return "creating" in json.loads(record.read_text(encoding="utf-8"))
+        return "creating" in json.loads(
+            read_step_file(record, what="record", limit=RECORD_LIMIT) or ""
+        )
     except (OSError, ValueError, TypeError):
         return False
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.executors.outputs import RECORD_LIMIT, read_step_file
+
 Verdict = Literal["recorded", "owner", "marker"]
 
 FILE = "postgres.json"
@@ -126,11 +128,15 @@ class OwnedObjects:
         guessed from a damaged record."""
         path = state_dir / FILE
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls(path=path, resource_uid=resource_uid)
+            # The state dir is the resource's steps' too: never a link, a FIFO or a device.
+            found = read_step_file(path, what="ownership record", limit=RECORD_LIMIT)
+        except ValueError as exc:
+            raise RecordError(f"{exc}: {path}") from exc
         except OSError as exc:
             raise RecordError(_problem("read", path, exc)) from exc
+        if found is None:
+            return cls(path=path, resource_uid=resource_uid)
+        text = found
         try:
             data: Any = json.loads(text)
             if data.get("resource_uid") != resource_uid:

@@ -32,6 +32,7 @@ from reconciler.executors.base import StepRequest
 Network = Literal["host", "none"]
 _JOIN_CGROUP = 'echo $$ >"$0" && exec "$@"'
 PRIVATE_TMP = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, seen by the step only
+PRIVATE_SHM = "/dev/shm"  # noqa: S108 - likewise
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,24 +114,38 @@ def bwrap_argv(
     Later mounts go over earlier ones: the private folders first, then the system, then the
     hidden folders, then the step's own."""
     assert policy.bwrap is not None
+    # Started by root (no user namespace), bubblewrap would leave the program every
+    # capability of the host's root: CAP_SYS_ADMIN alone remounts the read-only binds
+    # read-write and mounts the host's disk. The step runs as uid 0 without any.
     argv = [policy.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc"]
+    argv += ["--cap-drop", "ALL"]
+    # No user namespaces inside: one would give the step its capabilities back over mounts
+    # of its own (an unbounded tmpfs: the host's memory). Only the daemon's uid is mapped,
+    # to itself: the step cannot chown files to other users.
+    argv += ["--unshare-user", "--disable-userns"]
     if policy.network == "none":
         argv.append("--unshare-net")
-    argv += ["--tmpfs", PRIVATE_TMP]
+    # Every tmpfs the step can write is memory: each holds at most ``output_size`` bytes.
+    size = ["--size", str(policy.limits.output_size)] if policy.limits.output_size else []
+    argv += [*size, "--tmpfs", PRIVATE_TMP]
     if home is not None and home.is_absolute() and home != Path("/"):
-        argv += ["--tmpfs", str(home)]
+        argv += [*size, "--tmpfs", str(home)]
     for folder in policy.read_only:
         argv += ["--ro-bind", str(folder), str(folder)]
     for link, target in policy.symlinks:
         argv += ["--symlink", target, str(link)]
-    argv += ["--proc", "/proc", "--dev", "/dev"]
+    # /dev is a tmpfs too: read-only but for a bounded /dev/shm (POSIX semaphores, which
+    # Python's multiprocessing and so Ansible use); its device nodes are mounts of their own.
+    argv += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", PRIVATE_SHM]
     for folder in policy.hidden:
-        argv += ["--tmpfs", str(folder)]
+        argv += [*size, "--tmpfs", str(folder)]
     for folder in read_only:
         argv += ["--ro-bind", str(folder), str(folder)]
     for folder in writable:
         argv += ["--bind", str(folder), str(folder)]
-    # The skeleton bubblewrap made the mount points in becomes read-only too.
+    # The skeleton bubblewrap made the mount points in becomes read-only too, and so does
+    # /dev (not recursively: its nodes and /dev/shm stay as they are).
+    argv += ["--remount-ro", "/dev"]
     return [*argv, "--remount-ro", "/", "--chdir", str(cwd), "--"]
 
 

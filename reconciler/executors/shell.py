@@ -26,6 +26,7 @@ from reconciler.executors.process import run_process, step_environment
 from reconciler.executors.results import (
     Deadline,
     cannot_start,
+    failed,
     invalid,
     ok,
     succeeded,
@@ -98,6 +99,8 @@ class ShellExecutor:
             return cannot_start(log, argv[0], exc)
         if not ok(finished):
             return unfinished(finished, log, deadline, "")
-        return succeeded(
-            log, {**last_json_object(finished.stdout), **read_outputs_file(outputs_file)}
-        )
+        try:
+            written = read_outputs_file(outputs_file, within=request.workdir)
+        except ValueError as exc:
+            return failed(log, str(exc))
+        return succeeded(log, {**last_json_object(finished.stdout), **written})

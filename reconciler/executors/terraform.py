@@ -26,6 +26,7 @@ from typing import Any
 from reconciler.executors import checks
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.logbuffer import LogBuffer
+from reconciler.executors.outputs import read_step_file
 from reconciler.executors.process import Finished, run_process, step_environment
 from reconciler.executors.results import (
     Deadline,
@@ -105,7 +106,10 @@ class TerraformExecutor:
             "destroy" if request.operation == "delete" else "apply"
         )
         scratch = scratch_dir(request)
-        workdir = copy_folder(module, scratch / "module")
+        try:
+            workdir = copy_folder(module, scratch / "module", within=request.provider_dir)
+        except ValueError as exc:
+            return invalid(log, exc)
         (workdir / "innominatus_override.tf.json").write_text(
             json.dumps({"terraform": {"backend": backend}}, indent=2)
         )
@@ -165,7 +169,12 @@ class TerraformExecutor:
         if not ok(finished):
             return unfinished(finished, log, deadline, "terraform output")
         try:
-            found = json.loads(path.read_text("utf-8") or "{}")
+            # path is workdir/<scratch>/outputs.json: everything below the workdir is the step's.
+            text = read_step_file(path, within=path.parent.parent, what="terraform outputs")
+        except ValueError as exc:
+            return failed(log, str(exc))
+        try:
+            found = json.loads(text or "{}")
         except ValueError:
             return failed(log, "terraform output -json did not print JSON")
         wanted = _outputs(config)

@@ -8,6 +8,7 @@ read from it and copy what a tool would write into (``.terraform``), never write
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -43,8 +44,24 @@ def provider_path(provider_dir: Path, value: str, *, key: str, step: str) -> Pat
     return target
 
 
-def copy_folder(source: Path, destination: Path) -> Path:
-    """Copy a provider folder for a tool to work in; local state and caches are left out."""
+def copy_folder(source: Path, destination: Path, *, within: Path) -> Path:
+    """Copy a provider folder for a tool to work in; local state and caches are left out.
+    Symbolic links are copied as what they point to, so each must stay inside ``within``
+    (the provider folder) and must not lead to a folder above itself: the daemon copies
+    outside the sandbox, and a link to ``data_dir/secret.key`` would arrive as the key.
+    ``ValueError`` names the first link that does not."""
+    base = within.resolve()
+    for folder, subfolders, files in os.walk(source):
+        for name in (*subfolders, *files):
+            link = Path(folder) / name
+            if not link.is_symlink():
+                continue
+            target = link.resolve()
+            shown = link.relative_to(source)
+            if not target.is_relative_to(base):
+                raise ValueError(f"{shown} in the provider folder links outside it; refused")
+            if link.parent.resolve().is_relative_to(target):
+                raise ValueError(f"{shown} in the provider folder links to a folder above it")
     shutil.copytree(source, destination, ignore=_NOT_COPIED, symlinks=False)
     return destination
 

@@ -73,7 +73,7 @@ def test_private_folders_come_first_and_hidden_ones_before_the_steps_own() -> No
         POLICY, writable=[Path("/w")], read_only=[Path("/p")], cwd=Path("/w"), home=Path("/root")
     )
     tmpfs = pairs(argv, "--tmpfs")
-    assert tmpfs == ["/tmp", "/root", "/etc/innominatus/data"]
+    assert tmpfs == ["/tmp", "/root", "/dev/shm", "/etc/innominatus/data"]
     assert argv.index("/tmp") < argv.index("/usr")  # system binds may land under /tmp or HOME
     assert argv.index("/etc/innominatus/data") > argv.index("/etc")  # data_dir hidden again
     assert argv.index("/etc/innominatus/data") < argv.index("/w")
