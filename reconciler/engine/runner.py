@@ -227,7 +227,7 @@ async def run_action(
                 secrets=secrets,
                 env=rendered.env,
                 on_process=recorder,
-                sandbox=ctx.sandbox.policy_for(provider.name) if ctx.sandbox else None,
+                sandbox=ctx.sandbox.policy_for(provider.name, step.type) if ctx.sandbox else None,
             )
             if rendered.skip:
                 await _persist(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError
-from reconciler.executors.sandbox import Limits, SandboxPolicy, size_text
+from reconciler.executors.sandbox import Limits, Network, SandboxPolicy, size_text
 from reconciler.settings import ProviderSourceSettings, SandboxLimitSettings, SandboxSettings
 
 logger = logging.getLogger(__name__)
@@ -205,6 +205,10 @@ class Sandbox:
     default: SandboxPolicy | None
     """None: mode ``off`` (steps run as the daemon, without limits)."""
     providers: Mapping[str, SandboxPolicy] = field(default_factory=dict)
+    step_networks: Mapping[str, Network] = field(default_factory=dict)
+    """Step type -> network, where ``sandbox.step_networks`` says (under a provider's own)."""
+    own_network: frozenset[str] = frozenset()
+    """Providers that set their own ``sandbox.network``."""
 
     @classmethod
     def configure(
@@ -263,11 +267,20 @@ class Sandbox:
             reason=reason,
             default=default,
             providers=own,
+            step_networks=dict(settings.step_networks),
+            own_network=frozenset(
+                p.name for p in providers if p.sandbox is not None and p.sandbox.network
+            ),
         )
 
-    def policy_for(self, provider: str) -> SandboxPolicy | None:
-        """The policy of ``provider``'s steps; None when the sandbox is off."""
-        return self.providers.get(provider, self.default)
+    def policy_for(self, provider: str, step_type: str | None = None) -> SandboxPolicy | None:
+        """The policy of ``provider``'s steps of ``step_type``; None when the sandbox is off.
+        Network: the provider's own, else the step type's, else ``sandbox.network``."""
+        policy = self.providers.get(provider, self.default)
+        network = self.step_networks.get(step_type or "")
+        if policy is None or network is None or provider in self.own_network:
+            return policy
+        return replace(policy, network=network)
 
     def summary(self) -> str:
         """One line for the log: isolated or not, and why not."""

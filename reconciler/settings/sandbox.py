@@ -95,6 +95,9 @@ class SandboxSettings(Group):
     ``off``: steps run as the daemon, with neither isolation nor limits."""
     network: Literal["host", "none"] = "host"
     """``host`` (default): steps share the host's network; ``none``: loopback only."""
+    step_networks: dict[str, Literal["host", "none"]] = {}
+    """Network by step type, over ``network`` (``{shell: none, terraform: host}``); a
+    provider's own ``sandbox.network`` wins over both."""
     bwrap: str = "bwrap"
     """The bubblewrap program: a name looked up on PATH or an absolute path (default bwrap)."""
     read_only: tuple[Path, ...] = ()

@@ -24,7 +24,7 @@ from reconciler.executors.confinement import Sandbox
 from reconciler.executors.exec_plugin import ExecPluginExecutor
 from reconciler.executors.sandbox import SandboxPolicy
 from reconciler.executors.shell import ShellExecutor
-from reconciler.settings import SandboxSettings
+from reconciler.settings import ProviderSourceSettings, SandboxSettings
 from tests.tools import need, require_tool
 from tests.waiting import wait_until
 
@@ -270,6 +270,29 @@ def test_network_none_keeps_a_step_off_a_server_on_the_hosts_loopback(
         assert accepted == 0
 
 
+def test_a_steps_network_is_its_providers_own_else_its_step_types_else_the_default(
+    tmp_path: Path,
+) -> None:
+    require_tool("bwrap", how="apt-get install bubblewrap")
+    settings = SandboxSettings(network="host", step_networks={"shell": "none"})
+    providers = [
+        ProviderSourceSettings(name="dns", path=tmp_path, sandbox={"network": "host"}),
+        ProviderSourceSettings(name="db", path=tmp_path, sandbox={"limits": {"memory": "1GiB"}}),
+        ProviderSourceSettings(name="plain", path=tmp_path),
+    ]
+    sandbox = Sandbox.configure(settings, providers=providers, data_dir=tmp_path / "data")
+
+    def network(provider: str, step_type: str) -> str:
+        policy = sandbox.policy_for(provider, step_type)
+        assert policy is not None
+        return policy.network
+
+    assert network("plain", "shell") == "none"
+    assert network("plain", "terraform") == "host"
+    assert network("db", "shell") == "none"  # its own limits, the step type's network
+    assert network("dns", "shell") == "host"  # its own network wins
+
+
 def test_required_mode_without_bubblewrap_refuses_to_start(tmp_path: Path) -> None:
     settings = SandboxSettings(mode="required", bwrap=str(tmp_path / "no-such-bwrap"))
     with pytest.raises(ConfigError) as refused:
@@ -326,7 +349,7 @@ def test_a_sandboxed_step_dies_whole_with_a_killed_daemon(
         from reconciler.executors.logbuffer import LogBuffer
         from reconciler.executors.process import run_process
         from reconciler.executors.sandbox import Confinement
-        from reconciler.settings import SandboxSettings
+        from reconciler.settings import ProviderSourceSettings, SandboxSettings
 
         work = pathlib.Path({str(tmp_path)!r})
         policy = Sandbox.configure(SandboxSettings(), data_dir=work / "data").default
