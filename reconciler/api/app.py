@@ -203,7 +203,7 @@ def create_app(
             wanted = parse_query(request.query_params)
         except QueryError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        etag, body = await threaded(lambda: app_list.get(wanted))
+        etag, body = app_list.fresh(wanted) or await threaded(lambda: app_list.get(wanted))
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag})
         return Response(body, media_type="application/json", headers={"ETag": etag})

@@ -116,6 +116,15 @@ class AppList:
             kept = self._kept(query, version)
             return kept if kept is not None else self._build(query, version)
 
+    def fresh(self, query: AppQuery) -> tuple[str, bytes] | None:
+        """The page, when it is kept at a version read less than :data:`VERSION_EVERY` ago;
+        else None (then :meth:`get`). Never blocks: the event loop serves most requests from
+        here without a thread."""
+        read = self._version
+        if read is None or self._clock() - read[0] >= VERSION_EVERY:
+            return None
+        return self._kept(query, read[1])
+
     def _kept(self, query: AppQuery, version: str) -> tuple[str, bytes] | None:
         with self._lock:
             kept = self._pages.get(query)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from reconciler.api.app import create_app
-from reconciler.api.applist import decode_cursor, encode_cursor
+from reconciler.api.applist import VERSION_EVERY, AppList, AppQuery, decode_cursor, encode_cursor
 from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
 from tests.waiting import wait_until
@@ -176,3 +176,17 @@ def test_each_page_has_its_own_etag_until_the_state_moves(client: TestClient, st
 @given(st.text(min_size=1, max_size=80))
 def test_a_cursor_gives_back_the_name_it_was_made_from(name: str) -> None:
     assert decode_cursor(encode_cursor(name)) == name
+
+
+def test_a_kept_page_is_served_without_a_read_until_the_version_is_due(store: Store) -> None:
+    now = [0.0]
+    pages = AppList(StatusViews(store), clock=lambda: now[0])
+    query = AppQuery(limit=5)
+    assert pages.fresh(query) is None  # nothing read yet
+
+    etag, body = pages.get(query)
+
+    assert pages.fresh(query) == (etag, body)
+    assert pages.fresh(AppQuery(limit=6)) is None  # another page is not kept
+    now[0] = VERSION_EVERY
+    assert pages.fresh(query) is None  # the version is due: get() reads it
