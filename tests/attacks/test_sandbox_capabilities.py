@@ -7,7 +7,7 @@ host's ``/etc``, ``/usr``, the provider folder), mounts the host's disk, reads
 from __future__ import annotations
 
 from reconciler.executors.sandbox import SandboxPolicy
-from tests.attacks._sandbox_harness import DataDir, data, policy, run_step
+from tests.sandboxing import DataDir, data, policy, run_step
 
 __all__ = ["data", "policy"]
 

@@ -19,7 +19,7 @@ from reconciler.executors.base import StepResult
 from reconciler.executors.exec_plugin import ExecPluginExecutor
 from reconciler.executors.outputs import OUTPUTS_LIMIT
 from reconciler.executors.sandbox import SandboxPolicy
-from tests.attacks._sandbox_harness import KEY, DataDir, data, policy, run_step
+from tests.sandboxing import KEY, DataDir, data, policy, run_step
 
 __all__ = ["data", "policy"]
 

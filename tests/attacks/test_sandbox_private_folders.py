@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.executors.sandbox import SandboxPolicy
-from tests.attacks._sandbox_harness import DataDir, data, limited, policy, run_step
+from tests.sandboxing import DataDir, data, limited, policy, run_step
 
 __all__ = ["data", "policy"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.executors.sandbox import SandboxPolicy
 from reconciler.executors.terraform import TerraformExecutor
-from tests.attacks._sandbox_harness import KEY, DataDir, data, policy, run_step
+from tests.sandboxing import KEY, DataDir, data, policy, run_step
 
 __all__ = ["data", "policy"]
 

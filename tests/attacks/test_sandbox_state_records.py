@@ -21,7 +21,6 @@ from reconciler.executors.gitea import _started
 from reconciler.executors.postgres_ownership import FILE, OwnedObjects, RecordError
 from reconciler.executors.sandbox import SandboxPolicy
 from reconciler.executors.shell import ShellExecutor
-from tests.attacks._sandbox_harness import DataDir, data, policy, run_step
 from tests.integration.executors.conftest import (
     MakeRequest,
     gitops,
@@ -30,6 +29,7 @@ from tests.integration.executors.conftest import (
     step_sandbox,
 )
 from tests.integration.executors.support import GitOpsRepo, run
+from tests.sandboxing import DataDir, data, policy, run_step
 
 __all__ = ["data", "gitops", "make_request", "policy", "provider_dir", "step_sandbox"]
 

@@ -9,7 +9,7 @@ import os
 import sys
 
 from reconciler.executors.sandbox import SandboxPolicy
-from tests.attacks._sandbox_harness import DataDir, data, policy, run_step
+from tests.sandboxing import DataDir, data, policy, run_step
 
 __all__ = ["data", "policy"]
 

@@ -25,21 +25,11 @@ from reconciler.executors.exec_plugin import ExecPluginExecutor
 from reconciler.executors.sandbox import SandboxPolicy
 from reconciler.executors.shell import ShellExecutor
 from reconciler.settings import ProviderSourceSettings, SandboxSettings
+from tests.sandboxing import INSTALL, DataDir, data, limited
 from tests.tools import need, require_tool
 from tests.waiting import wait_until
 
-INSTALL = "apt-get install bubblewrap (and allow user namespaces)"
-
-
-@dataclasses.dataclass
-class DataDir:
-    """A daemon's ``data_dir`` as the runner lays it out, with one step's folders in it."""
-
-    root: Path
-    workdir: Path
-    state_dir: Path
-    other_state: Path
-    provider_dir: Path
+__all__ = ["data"]  # a fixture, shared with the sandbox attacks
 
 
 @pytest.fixture(scope="module")
@@ -54,24 +44,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
 def policy(sandbox: Sandbox) -> SandboxPolicy:
     assert sandbox.default is not None
     return sandbox.default
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> DataDir:
-    root = tmp_path / "data"
-    found = DataDir(
-        root=root,
-        workdir=root / "work" / "7",
-        state_dir=root / "state" / "mine",
-        other_state=root / "state" / "other",
-        provider_dir=root / "providers" / "p",
-    )
-    for folder in (found.workdir, found.state_dir, found.other_state, found.provider_dir):
-        folder.mkdir(parents=True)
-    (root / "secret.key").write_text("fernet-key-canary")
-    (root / "state.db").write_text("sqlite-canary")
-    (found.other_state / "terraform.tfstate").write_text("other-tenant-canary")
-    return found
 
 
 def run_step(
@@ -104,10 +76,6 @@ def run_step(
         sandbox=policy,
     )
     return asyncio.run(ShellExecutor().run(request))
-
-
-def limited(policy: SandboxPolicy, **limits: int) -> SandboxPolicy:
-    return dataclasses.replace(policy, limits=dataclasses.replace(policy.limits, **limits))
 
 
 @pytest.mark.parametrize(
