@@ -69,7 +69,9 @@ def keeper(store: Store, engine: FakeEngine, ttl: float) -> LeaseKeeper:
 def test_renewals_keep_a_second_daemon_out_past_the_first_expiry(
     store: Store, other: Database
 ) -> None:
-    store.lock(holder="first", ttl=1.5)
+    # A TTL of 3 s: renewals every second, given up after 2 s without one (a loaded CI
+    # machine once kept a renewal of a 1.5 s lease waiting for more than a second).
+    store.lock(holder="first", ttl=3.0)
     assert store.lease is not None
     first = store.lease.describe()
     assert first is not None
@@ -79,7 +81,7 @@ def test_renewals_keep_a_second_daemon_out_past_the_first_expiry(
         return datetime.now(UTC) > first_expiry
 
     async def scenario() -> None:
-        task = asyncio.create_task(keeper(store, FakeEngine(), 1.5).run(lambda: None))
+        task = asyncio.create_task(keeper(store, FakeEngine(), 3.0).run(lambda: None))
         await wait_until_async(past_the_first_expiry, what="the first expiry", timeout=10)
         with pytest.raises(LockedError, match="another innominatus daemon"):
             await asyncio.to_thread(Lease(other, holder="second", ttl=30, where="db").acquire)
