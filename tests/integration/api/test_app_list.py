@@ -17,6 +17,7 @@ from reconciler.api.app import create_app
 from reconciler.api.applist import VERSION_EVERY, AppList, AppQuery, decode_cursor, encode_cursor
 from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
+from tests.seeding import record_resource
 from tests.waiting import wait_until
 
 SHARED = "dns.default#shared-zone"
@@ -27,32 +28,6 @@ def _spec(app: str, *, shared: bool = False) -> dict[str, Any]:
     if shared:
         resources["zone"] = {"uid": SHARED, "id": "shared-zone"}
     return {"path": f"apps/{app}/score.yaml", "resources": resources, "order": []}
-
-
-def _resource(
-    store: Store, app: str, name: str, *, fail: bool = False, shared: bool = False
-) -> None:
-    uid = SHARED if shared else f"postgres.default#{app}.{name}"
-    execution_id, _ = store.resources.begin(
-        uid=uid,
-        app=app,
-        name=name,
-        type_="postgres",
-        class_="default",
-        operation="create",
-        reason="new resource",
-        provider="db-team",
-        provider_version="1.0.0",
-        workflow="provision",
-        inputs_hash="h",
-        commit="c" * 40,
-        depends_on=[],
-        shared=shared,
-    )
-    if fail:
-        store.resources.fail(execution_id, error="boom", next_attempt_at=None)
-    else:
-        store.resources.succeed(execution_id, outputs={}, secret_keys=[], applied_params={})
 
 
 @pytest.fixture
@@ -78,9 +53,9 @@ def store(database_url: str) -> Iterator[Store]:
     for name in names:
         s.apps.set_phase(name, phase="Ready", reason="AllResourcesActive", message="")
     s.apps.set_phase("app-03", phase="Failed", reason="StepFailed", message="db: boom")
-    _resource(s, "Shop", "db")
-    _resource(s, "Shop", "cache", fail=True)
-    _resource(s, "Shop", "zone", shared=True)
+    record_resource(s, app="Shop", name="db")
+    record_resource(s, app="Shop", name="cache", fail=True)
+    record_resource(s, app="Shop", name="zone", uid=SHARED, shared=True)
     yield s
     s.close()
 

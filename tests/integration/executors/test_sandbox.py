@@ -25,7 +25,7 @@ from reconciler.executors.exec_plugin import ExecPluginExecutor
 from reconciler.executors.sandbox import SandboxPolicy
 from reconciler.executors.shell import ShellExecutor
 from reconciler.settings import ProviderSourceSettings, SandboxSettings
-from tests.sandboxing import INSTALL, DataDir, data, limited
+from tests.sandboxing import INSTALL, DataDir, data, limited, request
 from tests.tools import need, require_tool
 from tests.waiting import wait_until
 
@@ -57,25 +57,8 @@ def run_step(
         if groups is not None:
             groups.append(pgid)
 
-    request = StepRequest(
-        execution_id=7,
-        app="shop",
-        resource="db",
-        resource_uid="postgres.default#shop.db",
-        operation="create",
-        step_name="step",
-        step_type="shell",
-        config={"script": script},
-        params={},
-        previous_outputs={},
-        workdir=data.workdir,
-        state_dir=data.state_dir,
-        provider_dir=data.provider_dir,
-        timeout=60.0,
-        on_process=record,
-        sandbox=policy,
-    )
-    return asyncio.run(ShellExecutor().run(request))
+    step = dataclasses.replace(request(data, policy, {"script": script}), on_process=record)
+    return asyncio.run(ShellExecutor().run(step))
 
 
 @pytest.mark.parametrize(
@@ -207,25 +190,10 @@ def test_network_none_keeps_a_step_off_a_server_on_the_hosts_loopback(
         server = await asyncio.start_server(answer, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         script = f"exec 3<>/dev/tcp/127.0.0.1/{port} && head -n1 <&3"
-        request = StepRequest(
-            execution_id=7,
-            app="shop",
-            resource="db",
-            resource_uid="postgres.default#shop.db",
-            operation="create",
-            step_name="step",
-            step_type="shell",
-            config={"script": script},
-            params={},
-            previous_outputs={},
-            workdir=data.workdir,
-            state_dir=data.state_dir,
-            provider_dir=data.provider_dir,
-            timeout=30.0,
-            sandbox=dataclasses.replace(policy, network=network),  # type: ignore[arg-type]
-        )
+        isolated = dataclasses.replace(policy, network=network)  # type: ignore[arg-type]
+        step = request(data, isolated, {"script": script}, timeout=30.0)
         async with server:
-            return await ShellExecutor().run(request), accepted
+            return await ShellExecutor().run(step), accepted
 
     result, accepted = asyncio.run(scenario())
     if reaches:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.store import AppDesired, Store, open_store
+from tests.seeding import record_resource
 
 SHARED = "dns.default#zone"
 
@@ -20,30 +21,6 @@ def _spec(app: str, *, shared: bool = False) -> dict[str, Any]:
     if shared:
         resources["zone"] = {"uid": SHARED, "id": "zone"}
     return {"path": f"apps/{app}/score.yaml", "resources": resources, "order": []}
-
-
-def _make(store: Store, app: str, name: str, *, shared: bool = False, delete: bool = False) -> None:
-    uid = SHARED if shared else f"postgres.default#{app}.{name}"
-    for operation in ("create", "delete") if delete else ("create",):
-        execution_id, _ = store.resources.begin(
-            uid=uid,
-            app=app,
-            name=name,
-            type_="postgres",
-            class_="default",
-            operation=operation,
-            reason="test",
-            provider="db-team",
-            provider_version="1.0.0",
-            workflow="wf",
-            inputs_hash="h",
-            commit="c" * 40,
-            depends_on=[],
-            shared=shared,
-        )
-        store.resources.succeed(
-            execution_id, outputs={"host": app}, secret_keys=[], applied_params={"size": 1}
-        )
 
 
 @pytest.fixture
@@ -67,11 +44,11 @@ def store(database_url: str) -> Iterator[Store]:
         commit="d" * 40,
         apps=[AppDesired(name="web", path="web/score.yaml", desired=_spec("web", shared=True))],
     )
-    _make(s, "shop", "db")
-    _make(s, "shop", "zone", shared=True)
-    _make(s, "shop", "cache", delete=True)
-    _make(s, "web", "db")
-    _make(s, "blog", "db")
+    record_resource(s, app="shop", name="db")
+    record_resource(s, app="shop", name="zone", uid=SHARED, shared=True)
+    record_resource(s, app="shop", name="cache", delete=True)
+    record_resource(s, app="web", name="db")
+    record_resource(s, app="blog", name="db")
     yield s
     s.close()
 
