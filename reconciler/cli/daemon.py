@@ -34,7 +34,7 @@ def run(ctx: click.Context) -> None:
     from reconciler.assembly.serving import listen_api
 
     settings = settings_of(ctx)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     click.echo(f"innominatus {__version__}; {describe_use(ctx)}", err=True)
     check_paths(settings)
     sockets = listen_api(settings)  # a taken port stops it here, before anything is opened
@@ -67,7 +67,7 @@ def reconcile(ctx: click.Context) -> None:
     from reconciler.assembly.runtime import build, run_once
 
     settings = settings_of(ctx)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     click.echo(f"innominatus {__version__}; {describe_use(ctx)}", err=True)
     components = build(settings, lock=True)
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reconciler import logcontext
 from reconciler.backoff import Backoff
 from reconciler.engine.backoff import policy, retry_delay
 from reconciler.engine.metrics import Metrics
@@ -233,19 +234,20 @@ class Engine:
     async def _reconcile(self, name: str) -> Outcome:
         result: AppPass | None = None
         try:
-            result = await reconcile_app(
-                name,
-                store=self.store,
-                engine=self.settings.engine,
-                repositories=self._repositories,
-                running=lambda uid: uid in self._running,
-                start=self._start,
-                retry_backoff=not self.one_shot,
-                workload=self.providers.claims("workload") is not None,
-                installed=self.providers.installed(),
-                providers=self.providers,
-                load=self.prefetch.load,
-            )
+            with logcontext.about(app=name):
+                result = await reconcile_app(
+                    name,
+                    store=self.store,
+                    engine=self.settings.engine,
+                    repositories=self._repositories,
+                    running=lambda uid: uid in self._running,
+                    start=self._start,
+                    retry_backoff=not self.one_shot,
+                    workload=self.providers.claims("workload") is not None,
+                    installed=self.providers.installed(),
+                    providers=self.providers,
+                    load=self.prefetch.load,
+                )
         finally:
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
             # (a store error, a planning bug) may have recorded a failed phase, and the

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler import logcontext
 from reconciler.engine.backoff import next_attempt
 from reconciler.engine.logstream import LogStream
 from reconciler.engine.metrics import Metrics
@@ -88,6 +89,7 @@ async def run_action(
     """Run ``action`` to completion; True when it succeeded, None when it did not start
     because the resource changed since the plan (the app is planned again)."""
     store = ctx.store
+    logcontext.bind(app=action.app, resource=action.uid)
     if action.release_only:
         await asyncio.to_thread(store.resources.release, action.app, action.uid)
         return True
@@ -144,6 +146,7 @@ async def run_action(
     except PermanentError as exc:
         logger.warning("%s: %s %s refused: %s", action.app, action.operation, action.uid, exc)
         return None
+    logcontext.bind(execution=execution_id)
     logger.info(
         "%s: %s %s with %s/%s (execution %d, attempt %d)",
         action.app,

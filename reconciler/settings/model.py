@@ -292,6 +292,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".innominatus")
     """Clones, per-execution workdirs, per-resource state dirs, keys."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``text`` (default): one readable line per record; ``json``: one JSON object per line
+    (``time``, ``level``, ``logger``, ``message``, and ``app``, ``resource``, ``execution``
+    where the line is about one), for log collectors."""
     secret_key: SecretStr | None = None
     """Fernet key sealing secret outputs at rest; set it through INNOMINATUS_SECRET_KEY, never
     in the file. Unset: a key file ``data_dir/secret.key`` (0600) is created on first start."""
