@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from reconciler import __version__
 from reconciler.plan.model import RecordedResource
 from reconciler.store.records import RepositoryRecord
 
@@ -99,6 +100,11 @@ class Metrics:
         repositories: Callable[[], Sequence[RepositoryRecord]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
+        Info(
+            "innominatus_build",
+            "The innominatus release serving these metrics",
+            registry=self.registry,
+        ).info({"version": __version__})
         self.reconciles = Counter(
             "innominatus_reconcile_total",
             "Repository passes by result",
