@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from reconciler.api.app import create_app
 from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
+from reconciler.assembly.forges import commit_status_senders
 from reconciler.assembly.hooks import webhook_receiver
 from reconciler.assembly.serving import (
     QuietServer,
@@ -56,8 +56,6 @@ from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
-from reconciler.status.commitstatus import CommitStatusSender
-from reconciler.status.forge import ForgeTarget
 from reconciler.status.views import StatusViews
 from reconciler.store import Store, load_or_create_key, open_store
 from reconciler.store.database import sqlite_file
@@ -244,38 +242,6 @@ def build(settings: Settings, *, lock: bool) -> Components:
         store.close()
         raise
     return Components(settings, store, catalog, executors, mirrors, sandbox)
-
-
-def commit_status_senders(
-    settings: Settings, *, metrics: Metrics, environ: Mapping[str, str]
-) -> dict[str, CommitStatusSender]:
-    """A sender of commit statuses for each repository with ``commit_status``, its token read
-    from ``environ`` now (a ConfigError naming the variable when it is unset)."""
-    senders = {}
-    for repo in settings.repositories:
-        config = repo.commit_status
-        if config is None:
-            continue
-        api_url, project = config.target(repo.url)
-        count = functools.partial(_count_commit_status, metrics, repo.name, config.forge)
-        senders[repo.name] = CommitStatusSender(
-            repository=repo.name,
-            target=ForgeTarget(
-                forge=config.forge,
-                api_url=api_url,
-                project=project,
-                context=config.context,
-                target_url=config.target_url,
-            ),
-            token=config.token(environ, repository=repo.name),
-            timeout=config.timeout,
-            on_result=count,
-        )
-    return senders
-
-
-def _count_commit_status(metrics: Metrics, repository: str, forge: str, result: str) -> None:
-    metrics.commit_statuses.labels(repository=repository, forge=forge, result=result).inc()
 
 
 def _with_sandbox(

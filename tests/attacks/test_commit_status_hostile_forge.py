@@ -85,7 +85,7 @@ def _drip(connection: socket.socket, _request: bytes, stopped: threading.Event) 
     while not stopped.is_set() and sent < 100000:
         connection.sendall(b"x")
         sent += 1
-        time.sleep(0.2)
+        stopped.wait(0.2)  # one byte every 0.2 s, until the test stops the forge
     return sent
 
 

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,45 +35,10 @@ import psycopg  # noqa: E402
 
 from reconciler.assembly.runtime import build, run_once  # noqa: E402
 from reconciler.settings import load_settings  # noqa: E402
+from tests.benchmarks.marks import RECORD_TIME, mark, wait, write_provider  # noqa: E402
 from tests.gitutil import commit_files, make_repo, push  # noqa: E402
 
-PROVIDER = """\
-apiVersion: v1
-kind: Provider
-metadata: {name: bench, version: 1.0.0}
-capabilities:
-  resourceTypeCapabilities:
-    - type: noop
-      operations:
-        create: {workflow: touch}
-        update: {workflow: touch}
-        delete: {workflow: touch}
-workflows:
-  - {name: touch, file: ./workflows/touch.yaml}
-"""
-WORKFLOW = """\
-apiVersion: innominatus.io/v1alpha1
-kind: Workflow
-metadata: {name: touch}
-parameters:
-  - {name: v, type: string}
-steps:
-  - name: mark
-    type: shell
-    config:
-      script: "%s"
-"""
 SMOKE = {"runs": 2, "executions": 8}
-WAIT = 120.0
-"""Seconds a step may take to show (generous: a loaded machine must not fail the run)."""
-
-
-def _provider(root: Path, script: str) -> Path:
-    provider = root / "provider"
-    (provider / "workflows").mkdir(parents=True)
-    (provider / "provider.yaml").write_text(PROVIDER)
-    (provider / "workflows" / "touch.yaml").write_text(WORKFLOW % script)
-    return provider
 
 
 def _app(name: str, resources: int, value: str) -> str:
@@ -126,12 +91,7 @@ def commit_to_start(runs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         work, bare = make_repo(root)
-        # The step records when it ran in its resource's state folder (the one folder outside
-        # its workdir a sandboxed step may write, and the bench can read).
-        script = (
-            'python3 -c \\"import time; print(time.time())\\" >> $INNOMINATUS_STATE_DIR/$PARAM_V'
-        )
-        provider = _provider(root, script)
+        provider = write_provider(root, RECORD_TIME)  # the step records when it ran
         config = _config(root, f"sqlite:///{root / 'state.db'}", bare, provider, "api: {port: 0}\n")
         commit_files(work, {"apps/a/score.yaml": _app("app-a", 1, "warmup")}, "warmup")
         push(work)
@@ -143,18 +103,18 @@ def commit_to_start(runs: int) -> tuple[float, float]:
             cwd=root,
         )
         try:
-            _wait(lambda: bool(_mark(root, "warmup")), "the warm-up step")
+            wait(lambda: bool(mark(root, "warmup")), "the warm-up step")
             latencies = []
             for run in range(runs):
                 value = f"v{run}"
                 commit_files(work, {"apps/a/score.yaml": _app("app-a", 1, value)}, value)
                 push(work)
                 pushed = time.time()
-                _wait(
-                    lambda value=value: _mark(root, value).endswith("\n"),
+                wait(
+                    lambda value=value: mark(root, value).endswith("\n"),
                     f"the step of commit {value}",
                 )
-                started = float(_mark(root, value).split()[0])
+                started = float(mark(root, value).split()[0])
                 latencies.append(started - pushed)
                 time.sleep(0.2)
         finally:
@@ -165,22 +125,6 @@ def commit_to_start(runs: int) -> tuple[float, float]:
         return statistics.median(latencies), p95
 
 
-def _mark(root: Path, value: str) -> str:
-    """What the step wrote for ``value`` in its resource's state folder ("" until then)."""
-    for path in (root / "data" / "state").glob(f"*/{value}"):
-        return path.read_text()
-    return ""
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.005)
-    raise TimeoutError(f"{what} did not start within {timeout:.0f} s")
-
-
 def throughput(database: str | None, executions: int) -> tuple[float, float, int]:
     """(executions/s while executions run, executions/s for the whole pass incl. the first
     sync of the repository and the status write-back, executions done)."""
@@ -188,7 +132,7 @@ def throughput(database: str | None, executions: int) -> tuple[float, float, int
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         work, bare = make_repo(root)
-        provider = _provider(root, "true")
+        provider = write_provider(root, "true")
         url = database or f"sqlite:///{root / 'state.db'}"
         config = _config(root, url, bare, provider)
         commit_files(

@@ -31,46 +31,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.benchmarks.marks import RECORD_TIME, mark, wait, write_provider  # noqa: E402
 from tests.githttp import GitHttpServer  # noqa: E402
 from tests.gitutil import commit_files, make_repo, push  # noqa: E402
 
 SECRET = "bench-secret"
 TOKEN = "bench-token"
-PROVIDER = """\
-apiVersion: v1
-kind: Provider
-metadata: {name: bench, version: 1.0.0}
-capabilities:
-  resourceTypeCapabilities:
-    - type: noop
-      operations:
-        create: {workflow: touch}
-        update: {workflow: touch}
-        delete: {workflow: touch}
-workflows:
-  - {name: touch, file: ./workflows/touch.yaml}
-"""
-WORKFLOW = """\
-apiVersion: innominatus.io/v1alpha1
-kind: Workflow
-metadata: {name: touch}
-parameters:
-  - {name: v, type: string}
-steps:
-  - name: mark
-    type: shell
-    config:
-      script: 'date +%s.%N >> "$INNOMINATUS_STATE_DIR/$PARAM_V"'
-"""
 SMOKE = {"runs": 2, "rate": 20, "seconds": 1.0}
-WAIT = 120.0
 
 
 def _app(value: str) -> str:
@@ -79,22 +52,6 @@ def _app(value: str) -> str:
         "containers: {web: {image: nginx}}\n"
         f"resources:\n  r0:\n    type: noop\n    params: {{v: '{value}'}}\n"
     )
-
-
-def _mark(root: Path, value: str) -> str:
-    """What the step wrote for ``value`` in its resource's state folder ("" until then)."""
-    for path in (root / "data" / "state").glob(f"*/{value}"):
-        return path.read_text()
-    return ""
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.002)
-    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
 
 
 def _hook(url: str, clone_url: str) -> float:
@@ -131,10 +88,7 @@ def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[flo
         work, bare = make_repo(root)
         served = stack.enter_context(GitHttpServer(bare.parent, token=TOKEN))
         clone_url = served.url(bare.name)
-        provider = root / "provider"
-        (provider / "workflows").mkdir(parents=True)
-        (provider / "provider.yaml").write_text(PROVIDER)
-        (provider / "workflows" / "touch.yaml").write_text(WORKFLOW)
+        provider = write_provider(root, RECORD_TIME)
         config = root / "cfg.yaml"
         config.write_text(
             f"database: sqlite:///{root / 'state.db'}\ndata_dir: {root / 'data'}\n"
@@ -165,9 +119,9 @@ def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[flo
                 )
                 return bool(found)
 
-            _wait(listening, "the receiver")
+            wait(listening, "the receiver")
             hooks = found[0]
-            _wait(lambda: bool(_mark(root, "warmup")), "the warm-up step")
+            wait(lambda: bool(mark(root, "warmup")), "the warm-up step")
             latencies = []
             for run in range(runs):
                 value = f"v{run}"
@@ -175,11 +129,11 @@ def measure(runs: int, rate: int, seconds: float) -> tuple[list[float], list[flo
                 push(work)
                 pushed = time.time()
                 _hook(hooks, clone_url)
-                _wait(
-                    lambda value=value: _mark(root, value).endswith("\n"),
+                wait(
+                    lambda value=value: mark(root, value).endswith("\n"),
                     f"the step of push {value}",
                 )
-                latencies.append(float(_mark(root, value).split()[0]) - pushed)
+                latencies.append(float(mark(root, value).split()[0]) - pushed)
                 time.sleep(1.2)  # past the receiver's coalescing window: each push stands alone
             answers = _load(hooks, clone_url, rate=rate, seconds=seconds)
         finally:
