@@ -1,8 +1,11 @@
 """The read-only status endpoint (ARCHITECTURE §5.8): JSON under /api/v1, health probes.
 
 Only this package imports Starlette. Every route is GET/HEAD; any other method on any path is
-answered 405 before routing (invariant 7: the API never writes). Store reads run in a thread.
-Optional bearer tokens protect everything but the probes. Responses carry the same status
+answered 405 before routing (invariant 7: the API never writes), except the dashboard's login
+and logout posts, which only set or clear a cookie (:mod:`reconciler.api.login`). Store reads
+run in a thread. Optional bearer tokens protect everything but the probes (a person logs in
+with one at ``/login``). The dashboard's pages are in :mod:`reconciler.api.pages`, the live
+updates in :mod:`reconciler.api.sse`. Responses carry the same status
 documents as the Git write-back and ``innominatus status``; secrets are masked there.
 
 Outermost, before any route: a ``Host`` check (names in ``api.allowed_hosts``; IP addresses
@@ -13,9 +16,9 @@ the dashboard's Content-Security-Policy). All middleware is plain ASGI.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio.to_thread
@@ -23,12 +26,20 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler import __version__
 from reconciler.api.applist import AppList, QueryError, parse_query
-from reconciler.api.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
+from reconciler.api.dashboard import CONTENT_SECURITY_POLICY
+from reconciler.api.endpoints import ENDPOINTS
+from reconciler.api.inputs import RefuseNul, not_found
+from reconciler.api.login import LOGIN_POSTS, TokenAuth, login_routes
+from reconciler.api.openapi import openapi_document
+from reconciler.api.pages import page_routes
+from reconciler.api.sse import events_endpoint
+from reconciler.status.events import EventBus
 from reconciler.status.views import StatusViews
 
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
@@ -106,14 +117,18 @@ def _host_name(host: str) -> str:
 
 
 class _ReadOnly:
-    """405 for any method but GET and HEAD, on any path, before routing (plain ASGI: no
-    per-request task or body streaming through a middleware queue)."""
+    """405 for any method but GET and HEAD, on any path but the login's posts, before routing
+    (plain ASGI: no per-request task or body streaming through a middleware queue)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in ("GET", "HEAD")
+            and not (scope["method"] == "POST" and scope["path"] in LOGIN_POSTS)
+        ):
             response = JSONResponse(
                 {"error": "the status endpoint is read-only; use GET"},
                 status_code=405,
@@ -124,32 +139,6 @@ class _ReadOnly:
         await self.app(scope, receive, send)
 
 
-class _BearerAuth:
-    """Bearer tokens on everything but the probes and metrics (plain ASGI)."""
-
-    def __init__(self, app: ASGIApp, *, tokens: Collection[str]) -> None:
-        self.app = app
-        self._tokens = [t.encode() for t in tokens if t]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
-            await self.app(scope, receive, send)
-            return
-        header = Headers(scope=scope).get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and any(
-            hmac.compare_digest(token.encode(), t) for t in self._tokens
-        ):
-            await self.app(scope, receive, send)
-            return
-        response = JSONResponse(
-            {"error": "missing or wrong bearer token"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-        await response(scope, receive, send)
-
-
 def create_app(
     *,
     views: StatusViews,
@@ -157,6 +146,8 @@ def create_app(
     tokens: Collection[str] = (),
     metrics: Callable[[], bytes] | None = None,
     allowed_hosts: Collection[str] = ("*",),
+    events: EventBus | None = None,
+    sse_clients: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Starlette:
     """The API app. ``allowed_hosts``: the names it answers to (``api.host_names()``; the
     default ``*`` is for tests and embedding, the daemon always passes its setting)."""
@@ -184,14 +175,22 @@ def create_app(
             return PlainTextResponse("ready\n")
         return PlainTextResponse(f"not ready: {reason}\n", status_code=503)
 
-    async def dashboard(_: Request) -> Response:
-        return HTMLResponse(await threaded(lambda: render_dashboard(views.apps())))
-
     async def prometheus(_: Request) -> Response:
         if metrics is None:
             return PlainTextResponse("metrics are not enabled\n", status_code=404)
         body = await threaded(metrics)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    described: list[dict[str, Any]] = []  # built at the first request (0.2 s of pydantic)
+
+    async def openapi(_: Request) -> Response:
+        if not described:
+            described.append(
+                await threaded(
+                    lambda: openapi_document(ENDPOINTS, bearer=bool(tokens), version=__version__)
+                )
+            )
+        return JSONResponse(described[0])
 
     def query(request: Request, key: str) -> str | None:
         return request.query_params.get(key)
@@ -208,11 +207,25 @@ def create_app(
             return Response(status_code=304, headers={"ETag": etag})
         return Response(body, media_type="application/json", headers={"ETag": etag})
 
+    async def graph(request: Request) -> Response:
+        name = request.query_params.get("app")
+        if not name:
+            return JSONResponse({"error": "send ?app=NAME: the graph is one app's"}, 400)
+        return await json_route(lambda _: views.graph(name))(request)
+
     routes = [
-        Route("/", dashboard, methods=["GET", "HEAD"]),
+        *page_routes(views=views, live=events is not None, tokens=bool(tokens)),
+        *login_routes(tokens=tokens),
+        Route(
+            "/api/v1/events",
+            events_endpoint(events, clients=sse_clients),
+            methods=["GET", "HEAD"],
+        ),
+        Route("/api/v1/graph", graph, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", prometheus, methods=["GET", "HEAD"]),
+        Route("/openapi.json", openapi, methods=["GET", "HEAD"]),
         Route("/api/v1/apps", apps, methods=["GET", "HEAD"]),
         Route(
             "/api/v1/apps/{app}",
@@ -258,7 +271,8 @@ def create_app(
         Middleware(_SecurityHeaders),
         Middleware(_AllowedHosts, hosts=list(allowed_hosts)),
         Middleware(_ReadOnly),
+        Middleware(RefuseNul),
     ]
     if tokens:
-        middleware.append(Middleware(_BearerAuth, tokens=list(tokens)))
-    return Starlette(routes=routes, middleware=middleware)
+        middleware.append(Middleware(TokenAuth, tokens=list(tokens)))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})

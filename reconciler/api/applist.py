@@ -1,7 +1,8 @@
 """``GET /api/v1/apps``: one page of app summaries, for installations with thousands of apps.
 
 ``?limit=`` (1 to 1000, default 100), ``?cursor=`` (the ``next_cursor`` of the page before: an
-opaque token), ``?phase=``, ``?repository=``, ``?q=`` (a case-insensitive part of the name).
+opaque token), ``?phase=``, ``?repository=``, ``?q=`` (a case-insensitive part of the name),
+``?type=`` (apps with a live resource of that type).
 A page is ``{"apps": [{name, repository, phase, suspended, resources: {state: count},
 updated_at}], "total": N, "next_cursor": str | null}``; an app's details stay at
 ``/api/v1/apps/{app}``. A bad parameter is a 400 that says what to send instead.
@@ -19,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +34,11 @@ VERSION_EVERY = 0.05
 """Seconds a read of the store's version is trusted: a page is at most this much staler than
 the store, and a flood of requests costs at most 20 version queries a second."""
 MAX_LIMIT = 1000
-_PARAMETERS = ("limit", "cursor", "phase", "repository", "q")
+_PARAMETERS = ("limit", "cursor", "phase", "repository", "q", "type")
+CURSOR_PATTERN = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"
+"""What :func:`encode_cursor` gives: URL-safe base64, unpadded (a length of 1 modulo 4 is not
+base64)."""
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 class QueryError(ValueError):
@@ -46,6 +52,8 @@ class AppQuery:
     phase: str | None = None
     repository: str | None = None
     text: str | None = None
+    type_: str | None = None
+    """Apps with a live resource of this type (owned or a claimed shared one)."""
 
 
 def encode_cursor(name: str) -> str:
@@ -53,9 +61,15 @@ def encode_cursor(name: str) -> str:
 
 
 def decode_cursor(token: str) -> str:
+    """The name a cursor continues after. Any token of the cursor's alphabet and length is a
+    position (bytes that are not UTF-8 are replaced), so a forged one is a page, not an error;
+    anything else is a :class:`QueryError`."""
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        if _CURSOR.match(token) is None:
+            raise ValueError(token)
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return raw.decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
         raise QueryError(
             "cursor is not one this API gave out; send the next_cursor of the page before, "
             "or no cursor for the first page"
@@ -78,11 +92,14 @@ def parse_query(params: Mapping[str, str]) -> AppQuery:
             raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     cursor = params.get("cursor")
     return AppQuery(
-        after=decode_cursor(cursor) if cursor else None,
+        # No name holds a NUL (PostgreSQL text cannot): the names after "a\0..." are those
+        # after "a", so a position is cut there.
+        after=decode_cursor(cursor).partition("\x00")[0] if cursor else None,
         limit=limit,
         phase=params.get("phase") or None,
         repository=params.get("repository") or None,
         text=params.get("q") or None,
+        type_=params.get("type") or None,
     )
 
 
@@ -140,6 +157,7 @@ class AppList:
             phase=query.phase,
             repository=query.repository,
             text=query.text,
+            type_=query.type_,
         )
         document["next_cursor"] = None if last is None else encode_cursor(last)
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,17 +1,19 @@
-"""The dashboard at ``/``: one server-rendered page of apps, phases and resource states.
+"""The dashboard's rendering: Jinja2 templates (``templates/``: a base layout and one template
+per page), the filters they use, the stylesheet and script served from ``static/``, and the
+Content-Security-Policy that allows exactly those.
 
-Rendered with Jinja2 (autoescaping on, so names and messages from Git are shown as text, never
-markup) from the same documents as ``/api/v1/apps/{app}``. Refreshes itself every five seconds (a
-``<meta>`` refresh: the page has no script at all). :data:`CONTENT_SECURITY_POLICY` allows it
-exactly that: no script, no frame, no form, no plugin; its own ``<style>`` blocks by hash.
+Autoescaping is on, so names and messages from Git are shown as text, never markup. Pages work
+without script; ``live.js`` (no inline script anywhere: ``script-src 'self'``) only updates them
+in place from ``/api/v1/events``. :data:`CONTENT_SECURITY_POLICY` is sent with every response
+of the API: no frame, no plugin, no other origin; forms may post only here (the login).
+The page routes are in :mod:`reconciler.api.pages`.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
-from collections import Counter
+from datetime import datetime
+from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -24,25 +26,53 @@ _ENVIRONMENT = Environment(
 )
 
 
-def render_dashboard(apps: dict[str, Any]) -> str:
-    documents = apps["apps"]
-    phases = Counter(app["phase"] for app in documents)
-    summary = {"apps": len(documents), "phases": sorted(phases.items())}
-    return _ENVIRONMENT.get_template("dashboard.html").render(apps=documents, summary=summary)
+def _duration(started: str | None, finished: str | None, *, now: datetime | None = None) -> str:
+    """``4 s``, ``3 min 4 s``: from two ISO timestamps of the status documents (a running
+    one: until now)."""
+    if not started:
+        return ""
+    begin = datetime.fromisoformat(started)
+    end = datetime.fromisoformat(finished) if finished else (now or datetime.now(begin.tzinfo))
+    seconds = max(0.0, (end - begin).total_seconds())
+    if seconds < 1:  # the documents' timestamps are whole seconds
+        text = "< 1 s"
+    elif seconds < 60:
+        text = f"{seconds:.0f} s"
+    elif seconds < 3600:
+        text = f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    else:
+        text = f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    return text if finished else f"{text} so far"
 
 
-def _style_sources() -> str:
-    """CSP sources of the template's ``<style>`` blocks (static text, so hashed once)."""
-    assert _ENVIRONMENT.loader is not None
-    source, _, _ = _ENVIRONMENT.loader.get_source(_ENVIRONMENT, "dashboard.html")
-    blocks = re.findall(r"<style>(.*?)</style>", source.replace("\r\n", "\n"), re.DOTALL)
-    hashes = (base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() for b in blocks)
-    return " ".join(f"'sha256-{h}'" for h in hashes) or "'none'"
+def _short(sha: str | None) -> str:
+    return (sha or "")[:12]
 
+
+_ENVIRONMENT.filters["duration"] = _duration
+_ENVIRONMENT.filters["short"] = _short
+
+
+def render(template: str, **context: Any) -> str:
+    """One page; ``context`` as its template names it (see ``templates/``)."""
+    return _ENVIRONMENT.get_template(template).render(**context)
+
+
+def _asset(name: str) -> tuple[bytes, str]:
+    data = (resources.files("reconciler.api") / "static" / name).read_bytes()
+    return data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+
+
+ASSETS = {
+    "dashboard.css": (*_asset("dashboard.css"), "text/css; charset=utf-8"),
+    "live.js": (*_asset("live.js"), "text/javascript; charset=utf-8"),
+    "favicon.svg": (*_asset("favicon.svg"), "image/svg+xml"),
+}
+"""``/static/<name>``: body, ETag, media type (read once: they ship with the package)."""
 
 CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src {_style_sources()}; img-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 """Sent with every response of the API (JSON included: it makes any of them inert if a
 browser ever renders one as a page)."""

@@ -29,6 +29,12 @@ from reconciler.settings import Settings
 P = ParamSpec("P")
 
 
+API_SHUTDOWN_GRACE = 5
+"""Seconds the status endpoint's server waits at shutdown for responses still open before it
+cancels them: a live-update stream blocked writing to a client that never reads would
+otherwise hold the daemon's exit forever (the bus's close cannot reach a blocked write)."""
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon drains on SIGTERM itself."""
 

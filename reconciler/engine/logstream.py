@@ -4,13 +4,14 @@
 The executor calls :meth:`LogStream.write` for each line (already masked with the secrets it
 knows); chunks are flushed every ``interval`` seconds or when they grow past ``chunk_bytes``.
 When the step ends, the runner stores the executor's final bounded log over what was streamed.
+Each chunk stored is also handed to ``on_chunk`` (the dashboard's live log, masked the same).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from reconciler.errors import InnominatusError
 from reconciler.secrets import TextMask
@@ -27,7 +28,9 @@ class LogStream:
         limit: int,
         interval: float = 0.5,
         chunk_bytes: int = 16384,
+        on_chunk: Callable[[str], None] | None = None,
     ) -> None:
+        self._on_chunk = on_chunk
         self._store = store
         self._step_id = step_id
         self._mask = TextMask(secrets)
@@ -55,6 +58,8 @@ class LogStream:
             await asyncio.to_thread(
                 self._store.executions.append_log, self._step_id, chunk, limit=self._limit
             )
+            if self._on_chunk is not None:
+                self._on_chunk(chunk)
 
     async def _run(self) -> None:
         while True:

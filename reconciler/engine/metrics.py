@@ -5,17 +5,32 @@ The engine observes reconciles, executions, git requests, write-backs and the co
 latency; ``innominatus_resources{type,state}`` and
 ``innominatus_repository_last_success_timestamp_seconds{repository}`` (the stored time of each
 repository's last successful pass, so it survives restarts and shows an outage that began
-before this process did), and the repository health gauges (``..._error``,
-``..._held_deletes``, ``..._suspended``, ``..._last_webhook_timestamp_seconds``) are computed
-from the store at scrape time.
+before this process did), the repository health gauges (``..._error``,
+``..._held_deletes``, ``..._suspended``, ``..._last_webhook_timestamp_seconds``) and
+``innominatus_apps{phase}`` (one grouped query) are computed from the store at scrape time.
+The client's process, platform and garbage-collector collectors add ``process_*`` (CPU, memory,
+open files), ``python_info`` and ``python_gc_*``. ``innominatus_sse_clients`` is moved by the
+API's event stream as clients connect and leave (:meth:`Metrics.sse_client`).
 """
 
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -25,6 +40,21 @@ from reconciler.store.records import RepositoryRecord
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800)
+PHASES = ("Ready", "Progressing", "Failed", "Invalid", "Deleting")
+"""Every app phase, each exported (0 when no app is in it) so an alert on one never sees its
+series vanish."""
+
+
+class _AppCollector(Collector):
+    def __init__(self, phases: Callable[[], Mapping[str, int]]) -> None:
+        self._phases = phases
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = dict.fromkeys(PHASES, 0) | dict(self._phases())
+        family = GaugeMetricFamily("innominatus_apps", "Apps by phase", labels=["phase"])
+        for phase, count in counts.items():
+            family.add_metric([phase], count)
+        yield family
 
 
 class _ResourceCollector(Collector):
@@ -98,8 +128,14 @@ class Metrics:
         *,
         resources: Callable[[], Sequence[RecordedResource]] | None = None,
         repositories: Callable[[], Sequence[RepositoryRecord]] | None = None,
+        apps: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
+        """``apps``: apps counted by phase (``Apps.phase_counts``)."""
         self.registry = CollectorRegistry()
+        # The client's default collectors (what its global registry carries), on this one.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         Info(
             "innominatus_build",
             "The innominatus release serving these metrics",
@@ -155,10 +191,46 @@ class Metrics:
             ["repository", "forge", "result"],
             registry=self.registry,
         )
+        self.sse_clients = Gauge(
+            "innominatus_sse_clients",
+            "Clients connected to the event stream (/api/v1/events) now",
+            registry=self.registry,
+        )
+        if apps is not None:
+            self.registry.register(_AppCollector(apps))
         if resources is not None:
             self.registry.register(_ResourceCollector(resources))
         if repositories is not None:
             self.registry.register(_RepositoryCollector(repositories))
 
+    def sse_client(self) -> AbstractContextManager[object]:
+        """Counts one event-stream client in ``innominatus_sse_clients`` while the block runs
+        (``with metrics.sse_client(): ...`` around the stream), so a client that drops, or a
+        stream that raises, is never left counted."""
+        return self.sse_clients.track_inprogress()
+
+    def written_back(self, *, committed: bool, checked_only: bool) -> None:
+        """A status write-back ended: a commit pushed, or files compared and left (a check
+        that found the branch as left, ``checked_only``, is no write-back)."""
+        if committed or not checked_only:
+            self.writebacks.labels(result="committed" if committed else "unchanged").inc()
+        if committed:
+            self.git_requests.labels(op="push", result="success").inc()
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+@dataclass
+class EngineStats:
+    """Counters the API's /metrics and the benchmarks read."""
+
+    executions_started: int = 0
+    executions_succeeded: int = 0
+    executions_failed: int = 0
+    syncs: int = 0
+    sync_errors: int = 0
+    status_commits: int = 0
+    last_commit_to_start: float | None = None
+    first_execution_at: float | None = None  # monotonic clock
+    last_execution_done_at: float | None = None

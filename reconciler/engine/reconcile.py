@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from reconciler.desired import DesiredApp
 from reconciler.engine.queue import Outcome
+from reconciler.engine.tracing import NO_TRACING, Tracer
 from reconciler.errors import InnominatusError, TemporaryError
 from reconciler.plan.binding import Resolver
 from reconciler.plan.model import Action, AppPlan, RecordedResource
@@ -46,6 +47,8 @@ class AppPass:
     changed: bool = False
     """The app's phase or condition changed, resources were orphaned, or it is gone: what its
     status file shows may differ now."""
+    phase: str | None = None
+    """The app's phase after the pass (None: the app is not recorded)."""
 
 
 async def reconcile_app(
@@ -61,9 +64,11 @@ async def reconcile_app(
     installed: Mapping[str, str] | None = None,
     providers: Resolver | None = None,
     load: Callable[[str], Awaitable[AppSnapshot]] | None = None,
+    tracer: Tracer = NO_TRACING,
 ) -> AppPass:
     """One pass over app ``name``; on any error, its phase says so before the error goes up.
-    ``load`` reads the app's recorded state (default: :meth:`Apps.snapshot` in a thread)."""
+    ``load`` reads the app's recorded state (default: :meth:`Apps.snapshot` in a thread);
+    ``tracer`` gets a ``plan`` span."""
     try:
         return await _reconcile_pass(
             name,
@@ -77,6 +82,7 @@ async def reconcile_app(
             workload=workload,
             installed=installed,
             providers=providers,
+            tracer=tracer,
         )
     except asyncio.CancelledError:
         raise
@@ -113,6 +119,7 @@ async def _reconcile_pass(
     workload: bool,
     installed: Mapping[str, str] | None,
     providers: Resolver | None,
+    tracer: Tracer,
 ) -> AppPass:
     if load is not None:
         snapshot = await load(name)
@@ -131,20 +138,23 @@ async def _reconcile_pass(
     orphaned_now = False
     if app.error is None:
         desired = DesiredApp.from_json(name, app.desired) if app.desired is not None else None
-        plan = plan_app(
-            desired,
-            recorded,
-            app=AppName(app.name),
-            prune=settings.prune if settings is not None else False,
-            now=now,
-            max_attempts=engine.max_attempts,
-            held=frozenset(repository.held_uids) if repository is not None else frozenset(),
-            held_detail=_held_detail(repository),
-            claims=snapshot.claims,
-            workload=workload,
-            installed=installed,
-            providers=providers,
-        )
+        with tracer.span("plan", **{"innominatus.app": name}) as span:
+            plan = plan_app(
+                desired,
+                recorded,
+                app=AppName(app.name),
+                prune=settings.prune if settings is not None else False,
+                now=now,
+                max_attempts=engine.max_attempts,
+                held=frozenset(repository.held_uids) if repository is not None else frozenset(),
+                held_detail=_held_detail(repository),
+                claims=snapshot.claims,
+                workload=workload,
+                installed=installed,
+                providers=providers,
+            )
+            span.set("innominatus.plan.actions", len(plan.actions))
+            span.set("innominatus.plan.startable", len(plan.startable))
         by_uid = {r.uid: r for r in recorded}
         for action in plan.startable:  # ready ones, and errors to record as failures
             if running(action.uid):
@@ -190,7 +200,9 @@ async def _reconcile_pass(
     if gone:
         await asyncio.to_thread(store.apps.forget, name)
     changed = changed or gone or orphaned_now
-    return AppPass(Outcome(requeue_after=requeue), app.repository, started, plan, changed)
+    return AppPass(
+        Outcome(requeue_after=requeue), app.repository, started, plan, changed, phase=phase
+    )
 
 
 def _held_detail(repository: RepositoryRecord | None) -> str:
@@ -215,4 +227,4 @@ async def _suspended(store: Store, app: AppRecord, repository: RepositoryRecord 
         changed = await asyncio.to_thread(
             store.apps.set_phase, app.name, phase=app.phase, reason="Suspended", message=message
         )
-    return AppPass(Outcome(), app.repository, 0, None, changed)
+    return AppPass(Outcome(), app.repository, 0, None, changed, phase=app.phase)

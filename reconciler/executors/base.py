@@ -46,6 +46,9 @@ class StepRequest:
     sandbox: SandboxPolicy | None = None
     """How the step's programs are isolated and limited (its provider's policy, resolved at
     start by ``confinement``); None: as the daemon itself, without limits."""
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+    """The W3C trace context of the step's span (``traceparent``, maybe ``tracestate``),
+    passed on so the step's own work joins the trace; empty when tracing is off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,10 @@ class StepResult:
 
 
 LogSink = Callable[[str], None]
+
+TRACE_KEYS = frozenset({"traceparent", "tracestate"})
+"""The W3C trace context's names (lower case): with tracing on, a step carries only its span's
+(:attr:`StepRequest.trace_context`), never a header or variable of these names of its own."""
 
 
 class StepExecutor(Protocol):

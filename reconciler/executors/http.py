@@ -28,7 +28,7 @@ import httpx
 
 from reconciler.backoff import Backoff
 from reconciler.executors import checks
-from reconciler.executors.base import LogSink, StepRequest, StepResult
+from reconciler.executors.base import TRACE_KEYS, LogSink, StepRequest, StepResult
 from reconciler.executors.logbuffer import LogBuffer
 from reconciler.executors.results import Deadline, failed, invalid, succeeded, timed_out
 
@@ -144,6 +144,14 @@ class HttpExecutor:
         retries = int(_number(config, "retries", 3, upper=MAX_RETRIES))
         first = _number(config, "backoff", 1.0, upper=MAX_DELAY)
         body = {"json": config["body"]} if "body" in config else {}
+        # The step's trace context (W3C) puts the API's work in the step's trace; it replaces
+        # any trace header the workflow set (a forged ``tracestate`` too, though the context
+        # has none), as for an exec plugin's environment.
+        headers = {
+            name: value
+            for name, value in dict(config.get("headers") or {}).items()
+            if not (request.trace_context and name.lower() in TRACE_KEYS)
+        } | dict(request.trace_context)
         async with httpx.AsyncClient(
             transport=self._transport, trust_env=False, timeout=ATTEMPT_TIMEOUT
         ) as client:
@@ -152,9 +160,7 @@ class HttpExecutor:
                 began = time.monotonic()
                 response: httpx.Response | None = None
                 try:
-                    response = await client.request(
-                        method, url, headers=dict(config.get("headers") or {}), **body
-                    )
+                    response = await client.request(method, url, headers=headers, **body)
                 except _FINAL:
                     raise
                 except httpx.TransportError as exc:

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.executors.base import ProcessSink, StepRequest
+from reconciler.executors.base import TRACE_KEYS, ProcessSink, StepRequest
 from reconciler.executors.confinement import StepCgroup
 from reconciler.executors.launch import gated, resolve
 from reconciler.executors.logbuffer import LogBuffer
@@ -84,6 +84,13 @@ def step_environment(request: StepRequest, *, outputs_file: Path) -> dict[str, s
         if _IDENTIFIER.match(name):
             env[f"PARAM_{name.upper()}"] = _text(value)
     env.update(request.env)
+    # The trace context as OpenTelemetry carries it in an environment (TRACEPARENT,
+    # TRACESTATE), after the step's own variables so a provider cannot forge it: none of
+    # theirs of these names (any case) is kept beside it.
+    if request.trace_context:
+        for key in [k for k in env if k.lower() in TRACE_KEYS]:
+            del env[key]
+    env.update({key.upper(): value for key, value in request.trace_context.items()})
     return env
 
 

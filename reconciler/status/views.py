@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.status import pages
 from reconciler.status.document import app_status, known_secrets, resource_status
 from reconciler.store import ExecutionRecord, RepositoryRecord, Store
 
@@ -84,11 +85,12 @@ class StatusViews:
         phase: str | None = None,
         repository: str | None = None,
         text: str | None = None,
+        type_: str | None = None,
     ) -> tuple[dict[str, Any], str | None]:
         """One page of app summaries (name, repository, phase, live resources by state,
         updated_at) and the name to continue after (None on the last page)."""
         page = self.store.apps.summaries(
-            after=after, limit=limit, phase=phase, repository=repository, text=text
+            after=after, limit=limit, phase=phase, repository=repository, text=text, type_=type_
         )
         document = {
             "apps": [
@@ -112,6 +114,29 @@ class StatusViews:
             return None
         source = self.store.repositories.get(record.repository)
         return app_status(record, self.store.resources.of_app(name), source=source)
+
+    def overview(self) -> dict[str, Any]:
+        """The dashboard's overview (:func:`reconciler.status.pages.overview`)."""
+        return pages.overview(
+            self.store,
+            repositories=self.repositories()["repositories"],
+            providers=self.providers,
+            executions=lambda e: execution_document(e, with_steps=False),
+        )
+
+    def app_detail(self, name: str) -> dict[str, Any] | None:
+        """An app's page: status document, dependency graph, latest executions."""
+        return pages.app_detail(
+            self.store, name, executions=lambda e: execution_document(e, with_steps=False)
+        )
+
+    def graph(self, name: str) -> dict[str, Any] | None:
+        """The dependency graph the app page draws (``/api/v1/graph?app=``)."""
+        detail = self.app_detail(name)
+        return None if detail is None else detail["graph"]
+
+    def resource_types(self) -> list[str]:
+        return self.store.apps.resource_types()
 
     def resources(self, *, app: str | None, type_: str | None, state: str | None) -> dict[str, Any]:
         found = self.store.resources.all(app=app, type_=type_, state=state)

@@ -9,11 +9,16 @@ write here is fenced by the daemon's lease epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from reconciler.store.models import ExecutionRow, StepRow
 from reconciler.store.records import ExecutionRecord, StepRecord
 from reconciler.store.session import Database, now, utc
+
+MAX_ID = 2**31 - 1
+"""The largest execution number (the column is a 32-bit integer in PostgreSQL)."""
 
 
 def _step(row: StepRow) -> StepRecord:
@@ -81,6 +86,15 @@ class Executions:
                 data = data[len(data) - limit :]
             row.log = data.decode(errors="replace")
 
+    def mask_logs(self, execution_id: int, mask: Callable[[str], str]) -> None:
+        """Mask the stored logs and errors of ``execution_id``'s steps again with ``mask`` (the
+        workflow marked an output secret that a step had printed under another name)."""
+        with self._db.transaction(fenced=True) as session:
+            rows = session.scalars(select(StepRow).where(StepRow.execution_id == execution_id))
+            for row in rows:
+                row.log = mask(row.log)
+                row.error = None if row.error is None else mask(row.error)
+
     def step_finished(
         self,
         step_id: int,
@@ -109,10 +123,17 @@ class Executions:
             )
 
     def all(
-        self, *, app: str | None = None, resource_uid: str | None = None, limit: int = 100
+        self,
+        *,
+        app: str | None = None,
+        resource_uid: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
     ) -> list[ExecutionRecord]:
         with self._db.transaction() as session:
             query = select(ExecutionRow).order_by(ExecutionRow.id.desc()).limit(limit)
+            if state is not None:
+                query = query.where(ExecutionRow.state == state)
             if app is not None:
                 query = query.where(ExecutionRow.app == app)
             if resource_uid is not None:
@@ -120,6 +141,8 @@ class Executions:
             return [_execution(r) for r in session.scalars(query)]
 
     def get(self, execution_id: int) -> ExecutionRecord | None:
+        if not 1 <= execution_id <= MAX_ID:
+            return None  # no such row, and a query for it would overflow the column
         with self._db.transaction() as session:
             row = session.get(ExecutionRow, execution_id)
             if row is None:

@@ -20,7 +20,7 @@ from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
 from reconciler.store.resources import app_resources, claims_of, ensure_claims, recorded
 from reconciler.store.session import Database, now, utc
-from reconciler.store.summaries import AppPage, app_page
+from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,12 +389,41 @@ class Apps:
         phase: str | None = None,
         repository: str | None = None,
         text: str | None = None,
+        type_: str | None = None,
     ) -> AppPage:
         """One page of app summaries (:mod:`reconciler.store.summaries`), in one transaction."""
         with self._db.transaction() as session:
             return app_page(
-                session, after=after, limit=limit, phase=phase, repository=repository, text=text
+                session,
+                after=after,
+                limit=limit,
+                phase=phase,
+                repository=repository,
+                text=text,
+                type_=type_,
             )
+
+    def phase_counts(self) -> dict[str, int]:
+        """Apps by phase (one grouped query)."""
+        with self._db.transaction() as session:
+            return phase_counts(session)
+
+    def resource_types(self) -> list[str]:
+        """Types of live resources (one query)."""
+        with self._db.transaction() as session:
+            return resource_types(session)
+
+    def needing_attention(self, *, limit: int = 50) -> list[AppRecord]:
+        """Apps ``Failed`` or ``Invalid`` or suspended, by name, at most ``limit`` (what the
+        dashboard's overview lists first)."""
+        with self._db.transaction() as session:
+            query = (
+                select(AppRow)
+                .where(AppRow.phase.in_(("Failed", "Invalid")) | AppRow.suspended.is_(True))
+                .order_by(AppRow.name)
+                .limit(limit)
+            )
+            return [_app(r) for r in session.scalars(query)]
 
     def set_phase(self, name: str, *, phase: str, reason: str, message: str) -> bool:
         """Store the phase computed after a reconcile pass; True when it changed."""

@@ -4,7 +4,8 @@ counted by state, and when anything of the app last changed.
 Three queries whatever the page size: the page of apps (by name, after a cursor, filtered),
 the total under the same filters, and the resource counts of that page's apps only (owned
 resources and claimed shared ones, grouped in SQL). Called through
-:meth:`reconciler.store.repositories.Apps.summaries` by the API's apps list.
+:meth:`reconciler.store.repositories.Apps.summaries` by the API's apps list; the counts of apps
+by phase (:func:`phase_counts`) serve the dashboard's overview.
 """
 
 from __future__ import annotations
@@ -41,9 +42,18 @@ class AppPage:
 
 
 def _conditions(
-    *, phase: str | None, repository: str | None, text: str | None
+    *, phase: str | None, repository: str | None, text: str | None, type_: str | None = None
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    if type_ is not None:  # a live resource of that type, owned or a claimed shared one
+        live = ResourceRow.state != "terminated"
+        owned = select(ResourceRow.app).where(ResourceRow.type == type_, live)
+        claimed = (
+            select(ClaimRow.app)
+            .join(ResourceRow, ResourceRow.uid == ClaimRow.uid)
+            .where(ResourceRow.type == type_, live)
+        )
+        conditions.append(AppRow.name.in_(union_all(owned, claimed)))
     if phase is not None:
         conditions.append(AppRow.phase == phase)
     if repository is not None:
@@ -84,10 +94,11 @@ def app_page(
     phase: str | None = None,
     repository: str | None = None,
     text: str | None = None,
+    type_: str | None = None,
 ) -> AppPage:
     """Up to ``limit`` apps named after ``after``, in name order, matching every filter given
-    (``text``: a case-insensitive part of the name)."""
-    conditions = _conditions(phase=phase, repository=repository, text=text)
+    (``text``: a case-insensitive part of the name; ``type_``: a live resource of that type)."""
+    conditions = _conditions(phase=phase, repository=repository, text=text, type_=type_)
     page = select(AppRow).where(*conditions)
     if after is not None:
         page = page.where(AppRow.name > after)
@@ -112,3 +123,15 @@ def app_page(
             )
         )
     return AppPage(apps=apps, total=total, last=rows[-1].name if more else None)
+
+
+def phase_counts(session: Session) -> dict[str, int]:
+    """Apps by phase, in one grouped query (the dashboard's overview at any number of apps)."""
+    rows = session.execute(select(AppRow.phase, func.count()).group_by(AppRow.phase))
+    return {phase: int(count) for phase, count in sorted(rows)}
+
+
+def resource_types(session: Session) -> list[str]:
+    """The types of live resources, for the apps list's filter."""
+    query = select(ResourceRow.type).where(ResourceRow.state != "terminated").distinct()
+    return sorted(session.scalars(query))

@@ -76,7 +76,8 @@ def test_an_outage_shows_on_each_app_of_the_repository_until_it_ends(
         "cart": ["Ready=True", "SourceAvailable=False"],
         "blog": ["Ready=True"],
     }
-    assert "SourceAvailable: False" in client.get("/").text
+    assert "git fetch failed: unreachable" in client.get("/").text  # the repository's health
+    assert "SourceAvailable" in client.get("/apps/shop").text  # and the app's conditions
     (apps,) = [
         r for r in client.get("/api/v1/repositories").json()["repositories"] if r["name"] == "apps"
     ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.engine.engine import Engine
+from reconciler.engine.tracing import NO_TRACING, Tracer
 from reconciler.executors.base import StepResult
 from reconciler.executors.fake import FakeExecutor
 from reconciler.executors.registry import ExecutorRegistry
@@ -78,7 +79,7 @@ class Rig:
         commit_files(self.work, {"apps/shop/score.yaml": score(resources)}, "change")
         push(self.work)
 
-    def run(self, fake: FakeExecutor) -> Engine:
+    def run(self, fake: FakeExecutor, *, tracer: Tracer = NO_TRACING) -> Engine:
         """One engine pass (sync, reconcile, executions until idle), as `innominatus reconcile`."""
         executors = ExecutorRegistry({})
         executors.register("fake", fake)
@@ -94,6 +95,7 @@ class Rig:
             executors=executors,
             mirrors={"apps": mirror},
             one_shot=True,
+            tracer=tracer,
         )
         try:
             asyncio.run(engine.run_once())
