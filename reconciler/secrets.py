@@ -42,12 +42,33 @@ def is_secret_key(key: str, marked: Collection[str] = ()) -> bool:
 
 
 def secret_values(values: Mapping[str, Any], marked: Collection[str] = ()) -> frozenset[str]:
-    """The string forms of the secret entries of ``values`` (for masking by value)."""
-    return frozenset(
+    """The string forms of the secret entries of ``values`` (for masking by value), and of
+    every leaf of a map or list under a secret key or under a secret-named key nested in a
+    map (``credentials: {password: ...}`` reaches a step as JSON, not as its Python form)."""
+    found = {
         str(value)
         for key, value in values.items()
         if is_secret_key(key, marked) and value is not None and len(str(value)) >= 4
-    )
+    }
+    for key, value in values.items():
+        _nested_secrets(value, found, secret=is_secret_key(key, marked))
+    return frozenset(found)
+
+
+def _nested_secrets(value: Any, found: set[str], *, secret: bool) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _nested_secrets(item, found, secret=secret or is_secret_name(str(key)))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _nested_secrets(item, found, secret=secret)
+    elif (
+        secret
+        and isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and len(str(value)) >= MIN_SECRET_LENGTH
+    ):
+        found.add(str(value))
 
 
 class TextMask:

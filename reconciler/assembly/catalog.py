@@ -36,8 +36,13 @@ from reconciler.providers.snapshot import snapshot_folder, snapshot_folder_name,
 from reconciler.settings import ProviderSourceSettings, Settings
 from reconciler.sources.checkout import ProviderCheckout
 from reconciler.sources.redact import redact_url
+from reconciler.types import CommitSha
 
 logger = logging.getLogger(__name__)
+
+
+def _full_sha(ref: str) -> bool:
+    return len(ref) == 40 and all(c in "0123456789abcdef" for c in ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class ProviderCatalog:
     step_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The configuration's ``step_defaults``: config keys by step type, filled in at load."""
     current: Catalogue | None = None
+    platform: Callable[[], dict[str, Any]] | None = None
+    """The platform repository's state for :meth:`describe`, when the set comes from one."""
     refusal: str | None = None
     refused_at: datetime | None = None
     _checkouts: dict[str, ProviderCheckout] = field(default_factory=dict)
@@ -105,7 +112,9 @@ class ProviderCatalog:
         return paths
 
     def _checkout(self, source: ProviderSourceSettings) -> ProviderCheckout:
-        checkout = self._checkouts.get(source.name)
+        # By name and URL: a platform repository's commit may point a provider elsewhere.
+        key = f"{source.name}\n{source.repository}"
+        checkout = self._checkouts.get(key)
         if checkout is None:
             assert source.repository is not None
             checkout = ProviderCheckout(
@@ -115,7 +124,7 @@ class ProviderCatalog:
                 data_dir=self.data_dir,
                 token=self.tokens.get(source.name),
             )
-            self._checkouts[source.name] = checkout
+            self._checkouts[key] = checkout
         return checkout
 
     def _folder(self, source: ProviderSourceSettings) -> tuple[Path, Origin]:
@@ -135,7 +144,9 @@ class ProviderCatalog:
             folder = snapshot_folder(source.path, destination, expected=tree)
             return folder, Origin(origin.source, tree=tree)
         checkout = self._checkout(source)
-        checkout.refresh()
+        pinned = source.ref if source.ref and _full_sha(source.ref) else None
+        if pinned is None or not checkout.has_commit(CommitSha(pinned)):
+            checkout.refresh()  # a commit already here cannot have changed: no fetch needed
         ref = source.ref or select_version(
             checkout.tags(), source.version or "", source=source.name
         )
@@ -269,6 +280,37 @@ class ProviderCatalog:
             self.current = candidate
             return True
 
+    def offer(
+        self,
+        sources: Sequence[ProviderSourceSettings],
+        *,
+        step_defaults: Mapping[str, Mapping[str, Any]],
+        tokens: Mapping[str, str | None],
+        guard: Callable[[ProviderSet], Sequence[str]] = lambda _set: (),
+    ) -> bool:
+        """Try the set of other ``sources`` (the platform repository's new commit): verified
+        and loaded as :meth:`reload` does, then ``guard`` (problems that refuse it, e.g. a
+        type with live resources no provider claims any more); accepted, the sources and
+        the set are swapped together, and the result says whether the set differs from the
+        one it replaced. Refused, a PermanentError listing why: the current sources and set
+        keep serving."""
+        with self._lock:
+            kept = (self.sources, self.step_defaults, self.tokens)
+            self.sources, self.step_defaults, self.tokens = sources, step_defaults, tokens
+            try:
+                candidate = self.load()
+                problems = guard(candidate.providers)
+                if problems:
+                    raise PermanentError("provider set refused:\n  - " + "\n  - ".join(problems))
+            except InnominatusError:
+                self.sources, self.step_defaults, self.tokens = kept
+                raise
+            self.refusal = self.refused_at = None
+            if self.current is not None and self.current.fingerprint == candidate.fingerprint:
+                return False
+            self.current = candidate
+            return True
+
     def describe(self) -> dict[str, Any]:
         """The catalogue as the API and ``innominatus providers list`` show it."""
         current = self.current
@@ -297,7 +339,7 @@ class ProviderCatalog:
             "refused_at": self.refused_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             if self.refused_at
             else None,
-        }
+        } | ({"platform": self.platform()} if self.platform is not None else {})
 
     def close(self) -> None:
         for checkout in self._checkouts.values():

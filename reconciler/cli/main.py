@@ -40,6 +40,11 @@ COMMANDS = {
     ),
     "render": ("reconciler.cli.render:render", "Print a workload with its placeholders resolved."),
     "providers": ("reconciler.cli.providers:providers", "Provider catalogue and author tools."),
+    "goldenpaths": (
+        "reconciler.cli.goldenpaths:goldenpaths",
+        "Golden paths: their parameters and the runs Git requested.",
+    ),
+    "mcp": ("reconciler.cli.mcp:mcp", "Read-only MCP server (stdio) for AI assistants."),
     "completion": ("reconciler.cli.completion:completion", "Print a shell completion script."),
 }
 """Subcommand -> (where it is defined, its line in `innominatus -h`): help and completion list

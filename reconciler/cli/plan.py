@@ -18,17 +18,22 @@ too, so 2 always means changes).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.assembly.platformplan import review_platform_clone
 from reconciler.assembly.review import review_clone
 from reconciler.cli.common import config_option, fail_cleanly, settings_of
 from reconciler.cli.group import HELP_OPTIONS
 from reconciler.plan.render import render_json, render_markdown, render_text
 from reconciler.sources.refs import LocalRepository
+
+if TYPE_CHECKING:
+    from reconciler.plan.review import Review
+    from reconciler.settings import Settings
 
 
 class _UsageError(click.UsageError):
@@ -53,6 +58,39 @@ def _write_parts(parts: Sequence[str], output_dir: Path) -> None:
     for number, body in enumerate(parts, start=1):
         (output_dir / f"plan-{number}.md").write_text(body, encoding="utf-8")
     click.echo(f"wrote {len(parts)} part(s) to {output_dir}", err=True)
+
+
+def review_repository(
+    settings: Settings,
+    repo_path: Path,
+    *,
+    base: str | None,
+    head: str,
+    against_state: bool,
+    say: Callable[[str], None],
+) -> Review:
+    """The review ``plan`` renders (also the MCP server's ``plan`` tool): of a pull request to
+    the platform repository when ``repo_path`` is a clone of it, else to an app repository
+    (``base`` defaults to the configured branch). ``against_state`` on the platform repository
+    is a :class:`click.UsageError`."""
+    with LocalRepository(repo_path) as repo:
+        platform = settings.platform
+        if platform is not None and repo.is_clone_of(platform.repository):
+            if against_state:
+                raise click.UsageError("--against-state is for app repositories")
+            return review_platform_clone(
+                repo, settings, base=base or platform.branch, head=head, say=say
+            )
+        repository = next((r for r in settings.repositories if repo.is_clone_of(r.url)), None)
+        return review_clone(
+            repo,
+            settings,
+            repository,
+            base=base or (repository.branch if repository is not None else "main"),
+            head=head,
+            against_state=against_state,
+            say=say,
+        )
 
 
 @click.command(cls=_PlanCommand, context_settings=HELP_OPTIONS)
@@ -98,19 +136,17 @@ def plan(ctx: click.Context, /, **options: Any) -> None:
     output_dir: Path | None = options["output_dir"]
     if output_dir is not None and options["format_"] != "markdown":
         raise _UsageError("--output-dir needs --format markdown", ctx)
-    settings = settings_of(ctx)
-    with LocalRepository(options["repo_path"]) as repo:
-        repository = next((r for r in settings.repositories if repo.is_clone_of(r.url)), None)
-        base = options["base"] or (repository.branch if repository is not None else "main")
-        review = review_clone(
-            repo,
-            settings,
-            repository,
-            base=base,
+    try:
+        review = review_repository(
+            settings_of(ctx),
+            options["repo_path"],
+            base=options["base"],
             head=options["head"],
             against_state=options["against_state"],
             say=lambda line: click.echo(line, err=True),
         )
+    except click.UsageError as exc:
+        raise _UsageError(exc.message, ctx) from exc
     if options["format_"] == "json":
         click.echo(render_json(review), nl=False)
     elif options["format_"] == "text":

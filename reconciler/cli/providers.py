@@ -33,10 +33,9 @@ def providers() -> None:
 
 
 def _catalogue(ctx: click.Context) -> dict[str, Any]:
-    from reconciler.assembly.catalog import ProviderCatalog
-    from reconciler.executors.registry import default_registry
+    from reconciler.assembly.platformplan import daemon_catalog
 
-    catalog = ProviderCatalog.configured(settings_of(ctx), executors=default_registry())
+    catalog = daemon_catalog(settings_of(ctx))
     try:
         catalog.reload()
         return catalog.describe()
@@ -307,6 +306,7 @@ def migrate_(source: Path, target: Path, goldenpaths: Path | None) -> None:
             declarations=declarations,
             catalogue=catalogue_path,
             notes=migration.notes,
+            renames=migration.renames.get(file, {}),
         )
     for note in migration.notes:
         click.echo(f"note: {note}")
@@ -340,8 +340,10 @@ def _add_parameters(
     declarations: list[dict[str, Any]],
     catalogue: Path,
     notes: list[str],
+    renames: dict[str, str],
 ) -> None:
-    """Declare a golden path's parameters in its workflow file inside ``target``."""
+    """Declare a golden path's parameters in its workflow file inside ``target`` (and rename
+    the references to those ``renames`` says were renamed)."""
     original = (catalogue.parent / file).resolve()
     if not original.is_relative_to(source.resolve()):
         notes.append(
@@ -364,8 +366,8 @@ def _add_parameters(
     from reconciler.providers.legacy import merge_parameters
     from reconciler.yamlfile import dump
 
-    merged, added = merge_parameters(data, declarations)
-    if added:
+    merged, added = merge_parameters(data, declarations, renames)
+    if added or renames:
         path.write_text(dump(merged))
         notes.append(
             f"{file}: declared parameters {', '.join(added)} (the file was rewritten; "

@@ -109,7 +109,7 @@ def _param_problems(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Each resource of ``workload`` bound to its create workflow as the planner binds it:
     the problems (no provider, refused params) and warnings (undeclared params)."""
-    from reconciler.plan.binding import bind
+    from reconciler.plan.binding import bind, undeclared_warning
     from reconciler.score.uid import resource_uid
 
     problems: list[dict[str, Any]] = []
@@ -136,8 +136,9 @@ def _param_problems(
         for key in binding.unknown:
             workflow = binding.resolution.workflow.name if binding.resolution else "?"
             warnings.append(
-                f"{resource.location}: resources.{name}.params.{key}: workflow {workflow} "
-                "does not declare it, so it is dropped; check its spelling"
+                undeclared_warning(
+                    str(resource.location), resource=name, key=key, workflow=workflow
+                )
             )
         if binding.problem is None:
             continue

@@ -19,46 +19,28 @@ import hashlib
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from reconciler import logcontext
+from reconciler.engine import announce
 from reconciler.engine.backoff import next_attempt
-from reconciler.engine.logstream import LogStream
 from reconciler.engine.metrics import Metrics
 from reconciler.engine.processes import ProcessRecorder, processes_dir
-from reconciler.errors import FencedError, PermanentError, StaleError, StoreError
-from reconciler.executors.base import StepRequest
-from reconciler.executors.confinement import Sandbox
-from reconciler.executors.registry import ExecutorRegistry
+from reconciler.engine.steps import RunContext, StepsRun, persist, run_steps
+from reconciler.engine.tracing import Span
+from reconciler.errors import FencedError, PermanentError, StaleError
 from reconciler.plan.hashing import canonical_json, inputs_hash
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.parameters import BUILTIN_PARAMETERS, RESERVED_PREFIX
-from reconciler.providers.rendering import context_for, render_outputs, render_step
-from reconciler.providers.template import TemplateError
+from reconciler.providers.rendering import context_for
 from reconciler.providers.workflow import Workflow
 from reconciler.secrets import is_secret_key, mask_text, secret_values
-from reconciler.settings import EngineSettings
-from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-PERSIST_MAX_DELAY = 10.0
-"""Longest wait between two attempts to write an execution's outcome to the database."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunContext:
-    store: Store
-    executors: ExecutorRegistry
-    engine: EngineSettings
-    data_dir: Path
-    metrics: Metrics
-    sandbox: Sandbox | None = None
-    """Each provider's sandbox policy for its steps; None: steps run unconfined."""
+__all__ = ["RunContext", "run_action", "state_dir_for"]
 
 
 def _identity(action: Action) -> dict[str, str]:
@@ -87,7 +69,38 @@ async def run_action(
     ctx: RunContext,
 ) -> bool | None:
     """Run ``action`` to completion; True when it succeeded, None when it did not start
-    because the resource changed since the plan (the app is planned again)."""
+    because the resource changed since the plan (the app is planned again). One
+    ``execution`` span holds its steps' spans."""
+    resolution = action.resolution
+    with ctx.tracer.span(
+        "execution",
+        **{
+            "innominatus.app": action.app,
+            "innominatus.resource.uid": action.uid,
+            "innominatus.resource.name": action.name,
+            "innominatus.resource.type": action.type,
+            "innominatus.resource.class": action.class_,
+            "innominatus.operation": action.operation,
+            "innominatus.provider": resolution.provider.name if resolution else None,
+            "innominatus.workflow": resolution.workflow.name if resolution else None,
+        },
+    ) as span:
+        ok = await _run_action(action, record=record, commit=commit, ctx=ctx, span=span)
+        span.set("innominatus.execution.outcome", _OUTCOMES[ok])
+        return ok
+
+
+_OUTCOMES = {True: "succeeded", False: "failed", None: "not started"}
+
+
+async def _run_action(
+    action: Action,
+    *,
+    record: RecordedResource | None,
+    commit: str | None,
+    ctx: RunContext,
+    span: Span,
+) -> bool | None:
     store = ctx.store
     logcontext.bind(app=action.app, resource=action.uid)
     if action.release_only:
@@ -110,6 +123,7 @@ async def run_action(
         logger.warning(
             "%s: %s %s: %s", action.app, action.operation, action.uid, action.problem.message
         )
+        span.fail("planned in error")  # the problem may quote a parameter's value
         return False
     if action.resolution is None or action.bound is None:
         raise ValueError(f"{action.uid}: planned without providers, so it cannot run")
@@ -147,6 +161,9 @@ async def run_action(
         logger.warning("%s: %s %s refused: %s", action.app, action.operation, action.uid, exc)
         return None
     logcontext.bind(execution=execution_id)
+    span.set("innominatus.execution.id", execution_id)
+    span.set("innominatus.execution.attempt", attempt)
+    announce.execution_began(ctx.events, action, execution_id, workflow=workflow.name)
     logger.info(
         "%s: %s %s with %s/%s (execution %d, attempt %d)",
         action.app,
@@ -161,19 +178,20 @@ async def run_action(
     workdir = ctx.data_dir / "work" / str(execution_id)
     state_dir = state_dir_for(ctx.data_dir, action.uid)
     try:
-        await asyncio.to_thread(_make_dirs, workdir, state_dir)
+        await asyncio.to_thread(make_dirs, workdir, state_dir)
     except OSError as exc:
         unmade = (
             f"cannot create the execution's folders under {ctx.data_dir}: "
             f"{exc.strerror or exc}; free space or fix permissions of data_dir (will retry)"
         )
-        await _persist(
+        await persist(
             store.resources.fail,
             execution_id,
             error=unmade,
             next_attempt_at=next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, unmade)
+        announce.execution_ended(ctx.events, action, execution_id, state="failed")
         return False
     previous = dict(record.outputs) if record is not None else {}
     secrets = (
@@ -182,121 +200,37 @@ async def run_action(
         | secret_values(previous, record.secret_keys if record is not None else ())
     )
     recorder = ProcessRecorder(processes_dir(ctx.data_dir), execution_id)
-    step_outputs: dict[str, Mapping[str, str]] = {}
     outputs: dict[str, str] = {}
+    declared_secret: frozenset[str] = frozenset()
     error: str | None = None
     permanent = False  # a failure no retry can fix: no backoff round
     try:
-        declared_secret: frozenset[str] = frozenset()
         context = context_for(
             parameters=params,
             steps={},
             previous_parameters=previous_parameters(workflow, record, params),
             previous_outputs=previous,
         )
-        for position, step in enumerate(workflow.steps):
-            try:
-                executor = ctx.executors.get(step.type)
-                rendered = render_step(step, context)
-            except TemplateError as exc:
-                error = f"step {step.name!r}: template error in {workflow.file}: {exc}"
-            except PermanentError as exc:
-                error = f"step {step.name!r}: {exc.message}"
-            if error is not None:
-                error, permanent = mask_text(error, secrets), True
-                break
-            step_id = await _persist(
-                store.executions.step_started,
-                execution_id,
-                position=position,
-                name=step.name,
-                type_=step.type,
-            )
-            request = StepRequest(
+        done = await run_steps(
+            StepsRun(
                 execution_id=execution_id,
                 app=action.app,
                 resource=action.name,
                 resource_uid=action.uid,
                 operation=action.operation,
-                step_name=step.name,
-                step_type=step.type,
-                config=rendered.config,
+                provider=provider,
+                workflow=workflow,
                 params=params,
-                previous_outputs=step_outputs,
+                context=context,
                 workdir=workdir,
                 state_dir=state_dir,
-                provider_dir=provider.path,
-                timeout=step.timeout or ctx.engine.step_timeout,
-                secrets=secrets,
-                env=rendered.env,
-                on_process=recorder,
-                sandbox=ctx.sandbox.policy_for(provider.name, step.type) if ctx.sandbox else None,
-            )
-            if rendered.skip:
-                await _persist(
-                    store.executions.step_finished,
-                    step_id,
-                    state="skipped",
-                    exit_code=None,
-                    error=None,
-                    log="skipped: its `if:` condition is false",
-                    log_truncated=0,
-                )
-                continue
-            stream = LogStream(
-                store=store, step_id=step_id, secrets=secrets, limit=ctx.engine.log_limit
-            )
-            stream.start()
-            try:
-                result = await executor.run(
-                    request, on_log=stream.write, log_limit=ctx.engine.log_limit
-                )
-                recorder.forget()  # the executor ended the step's whole process group
-            except asyncio.CancelledError:
-                recorder.forget()
-                await asyncio.shield(stream.close())
-                await asyncio.shield(
-                    asyncio.to_thread(
-                        store.executions.step_finished,
-                        step_id,
-                        state="interrupted",
-                        exit_code=None,
-                        error="interrupted by daemon shutdown",
-                        log=None,
-                    )
-                )
-                raise
-            await stream.close()
-            # The step's own secret outputs (a generated password it printed) are masked too.
-            secrets |= secret_values(
-                result.outputs, workflow.secret_outputs | result.secret_outputs
-            )
-            await _persist(
-                store.executions.step_finished,
-                step_id,
-                state=result.status,
-                exit_code=result.exit_code,
-                error=mask_text(result.error or "", secrets) or None,
-                log=mask_text(result.log, secrets),
-                log_truncated=result.log_truncated,
-            )
-            if result.status != "succeeded":
-                error = mask_text(
-                    f"step {step.name!r} {result.status}: {result.error or ''}".strip(), secrets
-                )
-                permanent = result.permanent
-                break
-            declared_secret |= result.secret_outputs
-            step_outputs[step.name] = dict(result.outputs)
-            context["steps"][step.name] = {"output": dict(result.outputs)}
-            outputs.update(result.outputs)
-        if error is None:
-            try:
-                outputs, marked_secret = render_outputs(workflow, context, outputs)
-                declared_secret |= marked_secret
-            except TemplateError as exc:
-                error = mask_text(f"outputs: template error in {workflow.file}: {exc}", secrets)
-                permanent = True
+                secrets=frozenset(secrets),
+                recorder=recorder,
+            ),
+            ctx,
+        )
+        outputs, declared_secret, secrets = done.outputs, done.declared_secret, done.secrets
+        error, permanent = done.error, done.permanent
     except FencedError:
         raise  # another daemon owns the database now: this one writes nothing more
     except Exception as exc:  # any failure of a started execution ends in a recorded outcome
@@ -315,9 +249,10 @@ async def run_action(
                 interrupted=True,
             )
         )
+        announce.execution_ended(ctx.events, action, execution_id, state="interrupted")
         raise
     if error is not None:
-        await _persist(
+        await persist(
             store.resources.fail,
             execution_id,
             error=error,
@@ -327,7 +262,9 @@ async def run_action(
             exhaust=ctx.engine.max_attempts if permanent else None,
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
+        span.fail(error)  # masked
         _observe(ctx.metrics, workflow.name, "failed", began)
+        announce.execution_ended(ctx.events, action, execution_id, state="failed")
         return False
     marked = set(workflow.secret_outputs) | set(declared_secret)
     if action.operation == "update" and record is not None:
@@ -352,7 +289,7 @@ async def run_action(
             ", ".join(short),
             action.uid,
         )
-    await _persist(
+    await persist(
         store.resources.succeed,
         execution_id,
         outputs=outputs,
@@ -366,6 +303,7 @@ async def run_action(
     )
     await asyncio.to_thread(shutil.rmtree, workdir, True)
     _observe(ctx.metrics, workflow.name, "succeeded", began)
+    announce.execution_ended(ctx.events, action, execution_id, state="succeeded")
     return True
 
 
@@ -400,29 +338,6 @@ def _observe(metrics: Metrics, workflow: str, status: str, began: float) -> None
     metrics.execution_seconds.labels(workflow=workflow).observe(time.monotonic() - began)
 
 
-async def _persist(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Write an execution's progress or outcome, waiting out a database outage: the outcome
-    is kept in memory and written once the database is back (invariant 4: no execution is
-    lost, no state needs a restart to move). One log line when the wait begins and one when
-    it ends. A lost lease (:class:`FencedError`) is not waited out."""
-    delay, waited = 0.5, 0.0
-    while True:
-        try:
-            result = await asyncio.to_thread(call, *args, **kwargs)
-        except FencedError:
-            raise
-        except StoreError as exc:
-            if waited == 0.0:
-                logger.warning("%s; keeping the execution's outcome until it is written", exc)
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, PERSIST_MAX_DELAY)
-            continue
-        if waited:
-            logger.info("database reachable again: execution progress written after %.0fs", waited)
-        return result
-
-
-def _make_dirs(*paths: Path) -> None:
+def make_dirs(*paths: Path) -> None:
     for path in paths:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -76,6 +76,15 @@ def builtin_params(
     }
 
 
+def undeclared_warning(where: str, *, resource: str, key: str, workflow: str) -> str:
+    """The one wording of a param the workflow does not declare, for ``validate --config``
+    and ``plan``: ``file:line: resources.db.params.sise: workflow ... does not declare it``."""
+    return (
+        f"{where}: resources.{resource}.params.{key}: workflow {workflow} does not declare "
+        "it, so it is dropped; check its spelling"
+    )
+
+
 def has_placeholder(value: Any) -> bool:
     """Whether ``value`` (or anything inside it) references another resource's outputs."""
     if isinstance(value, str):

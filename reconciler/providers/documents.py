@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from reconciler.errors import InputError, Location
-from reconciler.yamlfile import Document, load_documents
+from reconciler.yamlfile import Document, NodeBudget, load_documents
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,10 +76,13 @@ def digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def parse_mapping(raw: bytes, *, file: str, what: str) -> Document:
-    """The single YAML document of ``raw``, which must be a mapping."""
+def parse_mapping(
+    raw: bytes, *, file: str, what: str, budget: NodeBudget | None = None
+) -> Document:
+    """The single YAML document of ``raw``, which must be a mapping. ``budget``: YAML nodes
+    shared with the other files of a repository pass."""
     try:
-        documents = load_documents(raw, file=file)
+        documents = load_documents(raw, file=file, budget=budget)
     except RecursionError:
         raise InputError(
             f"{what} is nested too deeply to read; flatten it", location=Location(file)

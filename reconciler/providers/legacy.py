@@ -15,6 +15,7 @@ does not have: they are dropped with a note saying what to write instead. Pure; 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,9 @@ class Migration:
     parameters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Workflow file (as the manifest names it) -> parameter declarations to add."""
     notes: list[str] = field(default_factory=list)
+    renames: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Workflow file -> golden path parameters renamed (old -> new): they were named like a
+    parameter the engine sets for every run, which would have replaced their value."""
 
 
 def migrate(legacy: Mapping[str, Any], goldenpaths: GoldenPaths | None) -> Migration:
@@ -155,6 +159,11 @@ def _fold(migration: Migration, goldenpaths: GoldenPaths) -> None:
             _parameter(name, key, parameter, migration.notes)
             for key, parameter in (path.parameters or {}).items()
         ]
+        renamed = {
+            key: renamed_parameter(key) for key in path.parameters or {} if key in ENGINE_PARAMETERS
+        }
+        if renamed:
+            migration.renames.setdefault(path.workflow, {}).update(renamed)
         if declarations:
             migration.parameters.setdefault(path.workflow, []).extend(declarations)
     migration.manifest["workflows"] = workflows
@@ -171,13 +180,16 @@ def _parameter(
             "declared it as a string"
         )
         type_ = "string"
+    declared = name
     if name in ENGINE_PARAMETERS:
+        declared = renamed_parameter(name)
         notes.append(
             f"golden path {path}: parameter {name} is set by innominatus for every run "
-            f"({', '.join(sorted(ENGINE_PARAMETERS))}), so a value given for it is replaced; "
-            "rename it in the workflow and its templates"
+            f"({', '.join(sorted(ENGINE_PARAMETERS))}), so it was renamed {declared}, in its "
+            f"declaration and in the workflow's templates and PARAM_ variables; a GoldenPathRun "
+            f"gives it as {declared}"
         )
-    declaration: dict[str, Any] = {"name": name, "type": type_}
+    declaration: dict[str, Any] = {"name": declared, "type": type_}
     if legacy.required:
         declaration["required"] = True
     if legacy.default is not None:
@@ -210,12 +222,49 @@ def _parameter(
     return declaration
 
 
+def renamed_parameter(name: str) -> str:
+    """The name a golden path parameter named like an engine parameter migrates to."""
+    return f"input_{name}"
+
+
+def rename_references(value: Any, renames: Mapping[str, str]) -> Any:
+    """``value`` (a workflow file's data) with every reference to a renamed parameter
+    rewritten: ``.parameters.X`` (templates), ``${parameters.X}`` (the original's syntax),
+    ``PARAM_X`` (a step's environment), and its declaration in ``parameters:`` (or the
+    original's ``spec.parameters:``)."""
+    if isinstance(value, str):
+        for old, new in renames.items():
+            value = re.sub(rf"(\bparameters\.){re.escape(old)}\b", rf"\g<1>{new}", value)
+            value = re.sub(rf"\bPARAM_{re.escape(old.upper())}\b", f"PARAM_{new.upper()}", value)
+        return value
+    if isinstance(value, Mapping):
+        renamed = {key: rename_references(item, renames) for key, item in value.items()}
+        for holder in (renamed, renamed.get("spec")):
+            if isinstance(holder, dict) and isinstance(holder.get("parameters"), list):
+                holder["parameters"] = [_renamed(item, renames) for item in holder["parameters"]]
+        return renamed
+    if isinstance(value, list):
+        return [rename_references(item, renames) for item in value]
+    return value
+
+
+def _renamed(declaration: Any, renames: Mapping[str, str]) -> Any:
+    if isinstance(declaration, dict) and declaration.get("name") in renames:
+        return {**declaration, "name": renames[declaration["name"]]}
+    return declaration
+
+
 def merge_parameters(
-    workflow: Mapping[str, Any], declarations: list[dict[str, Any]]
+    workflow: Mapping[str, Any],
+    declarations: list[dict[str, Any]],
+    renames: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """``workflow`` (a workflow file's data) with ``declarations`` it lacks appended to its
-    ``parameters``; the names added. A parameter it already declares is left as it is."""
+    ``parameters``; the names added. A parameter it already declares is left as it is.
+    ``renames``: parameters renamed by the migration, rewritten wherever referenced."""
     merged = {key: copy.deepcopy(value) for key, value in workflow.items()}
+    if renames:
+        merged = rename_references(merged, renames)
     existing = list(merged.get("parameters") or [])
     known = {item.get("name") for item in existing if isinstance(item, Mapping)}
     added = [d["name"] for d in declarations if d["name"] not in known]

@@ -9,8 +9,10 @@ Which file: :func:`find_config`, the one rule every command shares with the daem
 (``--config``, ``$INNOMINATUS_CONFIG``, ``./innominatus.yaml``, ``/etc/innominatus/config.yaml``).
 
 The package: :mod:`.values` (durations, sizes, the base of a group), :mod:`.forges` (commit
-statuses), :mod:`.sandbox` (isolation and limits of steps), :mod:`.model` (every other group
-and :class:`Settings`), :mod:`.loading` (which file, and reading it). Import from here.
+statuses), :mod:`.sandbox` (isolation and limits of steps), :mod:`.platformrepo` (the
+platform repository), :mod:`.model` (every other group and :class:`Settings`), :mod:`.loading`
+(which file, and reading it), :mod:`.platform` (the platform repository's file). Import from
+here.
 """
 
 from reconciler.settings.forges import CommitStatusSettings, Forge, forge_location
@@ -34,6 +36,7 @@ from reconciler.settings.model import (
     StatusSettings,
     WebhookSettings,
 )
+from reconciler.settings.platformrepo import PlatformSettings, PlatformStatusSettings
 from reconciler.settings.sandbox import (
     ProviderLimitSettings,
     ProviderSandboxSettings,
@@ -41,6 +44,7 @@ from reconciler.settings.sandbox import (
     SandboxMaxSettings,
     SandboxSettings,
 )
+from reconciler.settings.tracing import TracingSettings
 from reconciler.settings.values import Duration, Size, parse_duration, parse_size
 
 __all__ = [
@@ -54,6 +58,8 @@ __all__ = [
     "Duration",
     "EngineSettings",
     "Forge",
+    "PlatformSettings",
+    "PlatformStatusSettings",
     "PolicySettings",
     "ProviderLimitSettings",
     "ProviderSandboxSettings",
@@ -66,6 +72,7 @@ __all__ = [
     "Settings",
     "Size",
     "StatusSettings",
+    "TracingSettings",
     "WebhookSettings",
     "find_config",
     "forge_location",

@@ -17,7 +17,7 @@ from pydantic import (
 
 from reconciler.errors import ConfigError, InputError
 from reconciler.settings.model import Settings
-from reconciler.yamlfile import load_documents
+from reconciler.yamlfile import Document, load_documents
 
 
 def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +31,14 @@ def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
         rel = db.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
             out["database"] = f"sqlite:///{(base / rel).resolve()}"
+    platform = out.get("platform")
+    if isinstance(platform, dict):
+        platform = dict(platform)
+        for key in ("repository", "ssh_key"):
+            value = platform.get(key)
+            if isinstance(value, str) and _local_relative(value):
+                platform[key] = str((base / value).resolve())
+        out["platform"] = platform
     for group in ("repositories", "providers"):
         items = out.get(group)
         if not isinstance(items, list):
@@ -176,23 +184,27 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
             os.environ.clear()
             os.environ.update(saved)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): ", message)
-            if not loc and named:  # a check across groups names its key: point at it
-                loc = tuple(named.group(1).split("."))
-                message = message[named.end() :]
-            key = ".".join(str(part) for part in loc) or "(root)"
-            where = (
-                str(document.location(loc))
-                if document is not None
-                else (str(path) if path else "environment")
-            )
-            if err["type"] == "extra_forbidden":
-                message = "unknown key; check the spelling against the README's configuration table"
-            elif err["type"] == "literal_error":
-                message = f"{message}"
-            problems.append(f"{where}: {key}: {message}")
-        raise ConfigError("\n".join(problems)) from exc
+        fallback = str(path) if path else "environment"
+        raise ConfigError("\n".join(validation_problems(exc, document, fallback))) from exc
+
+
+def validation_problems(
+    exc: ValidationError, document: Document | None, fallback: str
+) -> list[str]:
+    """Each error of ``exc`` as ``file:line: key: problem``: where in ``document`` the key is
+    (``fallback`` when there is no document). Shared by the configuration and the platform
+    repository's file, whose keys have the same schema."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        named = re.match(r"^([a-z_]+(?:\.[a-z_]+)*): ", message)
+        if not loc and named:  # a check across groups names its key: point at it
+            loc = tuple(named.group(1).split("."))
+            message = message[named.end() :]
+        key = ".".join(str(part) for part in loc) or "(root)"
+        where = str(document.location(loc)) if document is not None else fallback
+        if err["type"] == "extra_forbidden":
+            message = "unknown key; check the spelling against the README's configuration table"
+        problems.append(f"{where}: {key}: {message}")
+    return problems

@@ -28,6 +28,7 @@ from datetime import datetime
 
 from reconciler.errors import SourceError
 from reconciler.sources.git import GitMirror
+from reconciler.status.rundocument import run_key
 from reconciler.status.writeback import write_status
 from reconciler.store import Store
 from reconciler.types import CommitSha
@@ -61,6 +62,9 @@ class StatusBranch:
         names = set(apps)
         if full:
             names.update(a.name for a in self._store.apps.all(repository=self.repository))
+            names.update(
+                run_key(r.name) for r in self._store.goldenruns.all(repository=self.repository)
+            )
         if not names:
             self._left = (tip, outage)
             return None

@@ -18,6 +18,7 @@ import yaml
 
 from reconciler.sources.git import GitMirror
 from reconciler.status.document import app_status
+from reconciler.status.rundocument import RUN_KEY_PREFIX, run_status, run_status_path
 from reconciler.store import RepositoryRecord, Store
 from reconciler.types import CommitSha
 from reconciler.yamlfile import dump
@@ -58,7 +59,9 @@ def write_status(
     """Commit the status of ``apps`` that changed; returns the new commit or None.
     ``source``: the repository the apps belong to (an outage of it is shown as a condition)."""
     files: dict[str, bytes | None] = {}
-    names = sorted(set(apps))
+    keys = set(apps)
+    runs = sorted(k.removeprefix(RUN_KEY_PREFIX) for k in keys if k.startswith(RUN_KEY_PREFIX))
+    names = sorted(k for k in keys if not k.startswith(RUN_KEY_PREFIX))
     current = mirror.read_branch_files(branch, [status_path(name) for name in names])
     bulk = len(names) >= _BULK
     records = {a.name: a for a in store.apps.all()} if bulk else {}
@@ -76,9 +79,33 @@ def write_status(
         if existing is not None and _unchanged(existing, document):
             continue
         files[path] = dump(document).encode()
+    files.update(_run_files(store, mirror, branch, source, runs))
     if not files:
         return None
     short = (commit or "")[:12]
-    changed = ", ".join(sorted(p.removeprefix("apps/").removesuffix(".yaml") for p in files))
+    changed = ", ".join(sorted(p.split("/", 1)[1].removesuffix(".yaml") for p in files))
     message = f"status: {changed}" + (f" at {short}" if short else "")
     return mirror.write_files(branch=branch, files=files, message=message)
+
+
+def _run_files(
+    store: Store,
+    mirror: GitMirror,
+    branch: str,
+    source: RepositoryRecord | None,
+    runs: list[str],
+) -> dict[str, bytes]:
+    """The run status files among ``runs`` that changed (a run's file stays when its request
+    is removed: the run happened)."""
+    if not runs or source is None:
+        return {}
+    current = mirror.read_branch_files(branch, [run_status_path(name) for name in runs])
+    files: dict[str, bytes] = {}
+    for name in runs:
+        record = store.goldenruns.get(source.name, name)
+        if record is None:
+            continue
+        document, existing = run_status(record), current[run_status_path(name)]
+        if existing is None or not _unchanged(existing, document):
+            files[run_status_path(name)] = dump(document).encode()
+    return files

@@ -1,8 +1,9 @@
 """The recorded state in SQL (the only package that imports SQLAlchemy).
 
 :class:`Store` bundles the typed query groups over one database: ``repositories``, ``apps``,
-``resources`` and ``executions``. Open it with :func:`open_store`; the daemon applies migrations
-(:meth:`Store.upgrade`) and takes the daemon lease (:meth:`Store.lock`, ``store.lease``) at start.
+``resources``, ``executions`` and ``goldenruns``. Open it with :func:`open_store`; the daemon
+applies migrations (:meth:`Store.upgrade`) and takes the daemon lease (:meth:`Store.lock`,
+``store.lease``) at start.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from reconciler.store.database import (
     upgrade,
 )
 from reconciler.store.executions import Executions
+from reconciler.store.goldenruns import GoldenPathRuns, RunAsked
 from reconciler.store.lease import Lease, default_holder
 from reconciler.store.records import (
     AppDesired,
     AppRecord,
     ExecutionRecord,
+    GoldenPathRunRecord,
     RepositoryRecord,
     StepRecord,
     TransitionRecord,
@@ -51,6 +54,7 @@ class Store:
         self.apps = Apps(self._db)
         self.resources = Resources(self._db)
         self.executions = Executions(self._db)
+        self.goldenruns = GoldenPathRuns(self._db)
         self.control = Control(self._db)
         self._lock = DaemonLock(self._db.engine)
         self.lease: Lease | None = None
@@ -109,7 +113,9 @@ __all__ = [
     "AppSnapshot",
     "ControlEvent",
     "ExecutionRecord",
+    "GoldenPathRunRecord",
     "RepositoryRecord",
+    "RunAsked",
     "StepRecord",
     "Store",
     "TransitionRecord",

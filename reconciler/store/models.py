@@ -194,3 +194,30 @@ class ControlRow(Base):
     repository: Mapped[str | None] = mapped_column(String(63))
     app: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]
+
+
+class GoldenPathRunRow(Base):
+    """A golden path run requested by a ``kind: GoldenPathRun`` file of a repository: the
+    content last asked for (``digest``) and the content last started (``run_digest``); it
+    is due while they differ. Its steps and logs are an execution (``execution_id``)."""
+
+    __tablename__ = "golden_path_runs"
+    __table_args__ = (UniqueConstraint("repository", "name", name="uq_golden_path_runs_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    file: Mapped[str] = mapped_column(String(1024))
+    golden_path: Mapped[str] = mapped_column(String(255), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    run_digest: Mapped[str | None] = mapped_column(String(64))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    execution_id: Mapped[int | None] = mapped_column(Integer)
+    provider: Mapped[str | None] = mapped_column(String(255))
+    provider_version: Mapped[str | None] = mapped_column(String(64))
+    workflow: Mapped[str | None] = mapped_column(String(255))
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requested_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -110,3 +110,32 @@ class TransitionRecord:
     reason: str
     execution_id: int | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenPathRunRecord:
+    """A golden path run as recorded (see ``GoldenPathRuns``): ``state`` is ``pending``,
+    ``running``, ``succeeded``, ``failed``, ``refused`` (its file asks for something that
+    cannot run; nothing started) or ``interrupted`` (the daemon stopped during it)."""
+
+    repository: str
+    name: str
+    file: str
+    golden_path: str
+    digest: str
+    run_digest: str | None
+    commit: str | None
+    state: str
+    error: str | None
+    execution_id: int | None
+    provider: str | None
+    provider_version: str | None
+    workflow: str | None
+    outputs: Mapping[str, Any]
+    requested_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def due(self) -> bool:
+        """Whether the content asked for has not started yet."""
+        return self.run_digest != self.digest and self.state != "running"

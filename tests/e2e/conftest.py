@@ -157,8 +157,12 @@ class Story:
         return [" ".join(line.split()[:2]) for line in path.read_text().splitlines()]
 
     def status_file(self, app: str = "shop") -> dict[str, Any] | None:
+        return self.status_document(f"apps/{app}.yaml")
+
+    def status_document(self, path: str) -> dict[str, Any] | None:
+        """A file of the status branch, parsed (None: not there)."""
         result = subprocess.run(
-            ["git", "-C", str(self.bare), "show", f"innominatus-status:apps/{app}.yaml"],
+            ["git", "-C", str(self.bare), "show", f"innominatus-status:{path}"],
             capture_output=True,
             text=True,
             check=False,

@@ -91,9 +91,38 @@ def test_migrated_golden_path_parameters_keep_their_types_defaults_and_constrain
     assert "parameter 'environment_type' must be one of preview, staging, development" in message
 
     onboarding = provider.workflows["onboard-dev-team"]
-    with pytest.raises(PermanentError, match="required parameter 'app_name' is missing"):
+    with pytest.raises(PermanentError, match="required parameter 'input_app_name' is missing"):
         apply_parameters(onboarding, {})
-    assert apply_parameters(onboarding, {"app_name": "shop"})["enable_backup"] is False
+    assert apply_parameters(onboarding, {"input_app_name": "shop"})["enable_backup"] is False
+
+
+def test_golden_path_parameters_named_like_engine_parameters_are_renamed_with_their_references(
+    legacy: Path, tmp_path: Path, cli: Cli
+) -> None:
+    (legacy / "workflows" / "onboard-dev-team.yaml").write_text(
+        "apiVersion: innominatus.io/v1alpha1\n"
+        "kind: Workflow\n"
+        "metadata: {name: onboard-dev-team}\n"
+        "steps:\n"
+        "  - name: app_name\n"
+        "    type: shell\n"
+        "    config:\n"
+        "      script: 'echo $PARAM_APP_NAME {{ .parameters.app_name }} $PARAM_APP_NAMES'\n"
+    )
+    target = tmp_path / "migrated"
+
+    result = cli("providers", "migrate", str(legacy), "-o", str(target))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parameter app_name is set by innominatus for every run" in result.stdout
+    assert "so it was renamed input_app_name" in result.stdout
+    workflow = yaml.safe_load((target / "workflows" / "onboard-dev-team.yaml").read_text())
+    script = workflow["steps"][0]["config"]["script"]
+    assert script == "echo $PARAM_INPUT_APP_NAME {{ .parameters.input_app_name }} $PARAM_APP_NAMES"
+    assert workflow["steps"][0]["name"] == "app_name", "a step of that name is not a parameter"
+    declared = [p["name"] for p in workflow["parameters"]]
+    assert "input_app_name" in declared
+    assert "app_name" not in declared
 
 
 def test_a_golden_path_whose_workflow_file_is_missing_is_named_and_the_result_refused(

@@ -78,6 +78,17 @@ def review_document(review: Review) -> dict[str, Any]:
             for p in review.problems
         ],
     }
+    if review.runs:
+        document["runs"] = [
+            {
+                "name": run.name,
+                "file": run.file,
+                "golden_path": run.golden_path,
+                "reason": run.reason,
+                "parameters": dict(run.parameters),
+            }
+            for run in review.runs
+        ]
     if review.notes:
         document["notes"] = [
             {"kind": n.kind, "source": n.source, "setting": n.setting, "message": n.message}

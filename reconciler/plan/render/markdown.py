@@ -24,6 +24,7 @@ from reconciler.plan.render.words import (
     notes_line,
     printable,
     problems_line,
+    run_line,
     sides,
     summary_line,
     why,
@@ -95,6 +96,10 @@ def _header(review: Review, budget: int) -> str:
         cells = " | ".join(str(totals[k]) for k in (*OPERATIONS, "problems"))
         out.append(f"| **total** | {cells} |")
         out.append("")
+    if review.runs:
+        out += ["#### Golden path runs", ""]
+        out += [f"- {_text(run_line(run), 2000)}" for run in review.runs]
+        out.append("")
     if review.problems:
         out += ["#### Problems", ""]
         limit = size("\n".join(out)) + budget // 3
@@ -107,9 +112,13 @@ def _header(review: Review, budget: int) -> str:
                 break
             out.append(item)
         out.append("")
-    if review.notes:
+    if review.warnings:
+        out += ["#### Warnings", ""]
+        out += [f"- **{note.kind}**: {_text(note.message, 2000)}" for note in review.warnings]
+        out.append("")
+    if review.host_notes:
         out += ["#### Not loadable on this machine", "", _text(notes_line(review)), ""]
-        out += [f"- {_text(note.message, 2000)}" for note in review.notes]
+        out += [f"- {_text(note.message, 2000)}" for note in review.host_notes]
         out.append("")
     return "\n".join(out) + "\n"
 

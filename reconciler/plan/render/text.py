@@ -13,6 +13,7 @@ from reconciler.plan.render.words import (
     notes_line,
     printable,
     problems_line,
+    run_line,
     sides,
     summary_line,
     why,
@@ -31,8 +32,10 @@ def render_text(review: Review) -> str:
     lines = [summary_line(review)]
     if review.problems:
         lines.append(problems_line(review))
-    if review.notes:
+    if review.host_notes:
         lines.append(notes_line(review))
+    if review.warnings:
+        lines.append(f"{len(review.warnings)} warning(s): see Warnings below")
     where = f" (repository {review.repository})" if review.repository else ""
     lines += ["", f"Compared: {sides(review)}{where}", ""]
     for app in review.apps:
@@ -51,14 +54,22 @@ def render_text(review: Review) -> str:
         for orphan in review.orphans_of(app):
             lines.append(f"  = keep {orphan.uid}: gone from the spec, kept because prune is off")
         lines.append("")
+    if review.runs:
+        lines.append("Golden path runs (started once the change is merged):")
+        lines.extend(f"  {run_line(run)}" for run in review.runs)
+        lines.append("")
     if review.problems:
         lines.append("Problems:")
         for problem in review.problems:
             lines.extend(_problem(problem))
         lines.append("")
-    if review.notes:
+    if review.warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  ~ {note.kind}: {note.message}" for note in review.warnings)
+        lines.append("")
+    if review.host_notes:
         lines.append("Not loadable on this machine:")
-        lines.extend(f"  ~ {note.kind}: {note.message}" for note in review.notes)
+        lines.extend(f"  ~ {note.kind}: {note.message}" for note in review.host_notes)
         lines.append("")
     # Every line is one line: control characters from Score files are shown as escapes.
     return "\n".join(printable(line) for line in lines).rstrip() + "\n"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from reconciler.plan.review import ParamChange, Review, ReviewAction
+from reconciler.plan.review import ParamChange, PlannedRun, Review, ReviewAction
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "replace": "-/+"}
 # Control characters (C0, DEL, C1: line breaks, carriage return, terminal escapes), Unicode
@@ -41,13 +41,25 @@ def printable(raw: str) -> str:
 def summary_line(review: Review) -> str:
     """``Plan: 2 to create, 1 to update, 1 to delete`` (``, 1 to replace`` when any), or
     ``No changes.``"""
-    if not review.actions:
+    if not review.actions and not review.runs:
         return "No changes."
     counts = review.counts()
     parts = [f"{counts[op]} to {op}" for op in ("create", "update", "delete")]
     if counts["replace"]:
         parts.append(f"{counts['replace']} to replace")
+    if review.runs:
+        count = len(review.runs)
+        parts.append(f"{count} golden path run{'s' if count != 1 else ''} to start")
     return "Plan: " + ", ".join(parts)
+
+
+def run_line(run: PlannedRun) -> str:
+    """``> run onboard-payments (runs/payments.yaml): team/onboard-team, new file; team="x"``"""
+    why = "new file" if run.reason == "new" else "file changed"
+    given = ", ".join(f"{key}={value(item, limit=80)}" for key, item in run.parameters.items())
+    return f"> run {run.name} ({run.file}): {run.golden_path}, {why}" + (
+        f"; {given}" if given else ""
+    )
 
 
 def problems_line(review: Review) -> str:
@@ -112,7 +124,7 @@ def workflows(action: ReviewAction) -> str:
 
 def notes_line(review: Review) -> str:
     """``2 provider sources are not loadable on this machine: ...``, or empty."""
-    count = len(review.notes)
+    count = len(review.host_notes)
     if not count:
         return ""
     sources = "source is" if count == 1 else "sources are"

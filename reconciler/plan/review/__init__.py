@@ -16,6 +16,7 @@ from reconciler.plan.review.model import (
     Note,
     Orphan,
     ParamChange,
+    PlannedRun,
     Problem,
     Reason,
     Review,
@@ -23,6 +24,7 @@ from reconciler.plan.review.model import (
     Side,
 )
 from reconciler.plan.review.params import KNOWN_AFTER_APPLY, Masker
+from reconciler.plan.review.runs import planned_runs
 from reconciler.plan.review.state import Recorded, review_state
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Note",
     "Orphan",
     "ParamChange",
+    "PlannedRun",
     "Problem",
     "Reason",
     "Recorded",
@@ -39,6 +42,7 @@ __all__ = [
     "ReviewAction",
     "ReviewContext",
     "Side",
+    "planned_runs",
     "review_desired",
     "review_state",
     "synthesised",

@@ -26,14 +26,23 @@ ProblemKind = Literal[
     "provider-set",  # the configured providers were refused as a whole
     "unresolved",  # a placeholder names an output the resource does not have (state mode)
     "delete-guard",  # the deletes wait for `innominatus confirm`
+    "golden-path-run",  # a GoldenPathRun file that is broken or that its golden path refuses
 ]
 NoteKind = Literal[
     "host-only",  # a provider source held back here by a value of the daemon's host
+    "unknown-param",  # a param the workflow does not declare: dropped (a misspelling?)
+    "providers-not-from-head",  # the change edits provider files, which plan does not load
+    "provider-change",  # a provider's version or files change; nothing runs for it now
 ]
+WARNINGS: frozenset[str] = frozenset(
+    {"unknown-param", "providers-not-from-head", "provider-change"}
+)
+"""Note kinds shown as warnings (the others say what could not be loaded here)."""
 
 
 class Reason(StrEnum):
-    """Why an action happens. Every value is produced by :mod:`.state`."""
+    """Why an action happens. Every value is produced by :mod:`.state`, but
+    ``installation_changed``: a platform repository change (``plan.providerchange``)."""
 
     NEW_RESOURCE = "new_resource"
     PARAMS_CHANGED = "params_changed"
@@ -47,6 +56,7 @@ class Reason(StrEnum):
     RETRYING_FAILED = "retrying_failed"  # state mode: a failed action is tried again
     DECLARED_AGAIN = "declared_again"  # state mode: declared again after it was deleted
     IN_PROGRESS = "in_progress"  # state mode: an execution is running now
+    INSTALLATION_CHANGED = "installation_changed"  # a platform change: its provider's install
 
     @property
     def text(self) -> str:
@@ -66,6 +76,7 @@ _REASON_TEXT = {
     Reason.RETRYING_FAILED: "retrying a failed action",
     Reason.DECLARED_AGAIN: "declared again after deletion",
     Reason.IN_PROGRESS: "in progress",
+    Reason.INSTALLATION_CHANGED: "provider installation changed",
 }
 
 
@@ -117,12 +128,26 @@ class Problem:
 @dataclass(frozen=True, slots=True)
 class Note:
     """What a reviewer should know that does not stop the plan from being applied: a value
-    of the daemon's host missing here (the daemon's host has it). Not counted as a problem."""
+    of the daemon's host missing here (the daemon's host has it), or a warning (kinds in
+    :data:`WARNINGS`: a param no workflow declares, provider files a change edits, a provider
+    change that runs nothing now). Not counted as a problem."""
 
     kind: NoteKind
     message: str
     source: str | None = None  # the provider source it is about
     setting: str | None = None  # where in the configuration: providers[team-a].path
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A golden path run the change would start (its ``kind: GoldenPathRun`` file is new or
+    asks for something else); ``parameters`` as the file gives them, secret-named masked."""
+
+    name: str
+    file: str
+    golden_path: str  # provider/workflow once checked
+    reason: Literal["new", "changed"]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +178,18 @@ class Review:
     orphans: tuple[Orphan, ...] = ()
     paths: Mapping[str, str] = field(default_factory=dict)  # app -> its Score file
     notes: tuple[Note, ...] = ()
+    runs: tuple[PlannedRun, ...] = ()
+    """Golden path runs the change would start."""
+
+    @property
+    def host_notes(self) -> list[Note]:
+        """Notes about provider sources not loadable on this machine."""
+        return [n for n in self.notes if n.kind not in WARNINGS]
+
+    @property
+    def warnings(self) -> list[Note]:
+        """Notes that are warnings (:data:`WARNINGS`), in the order found."""
+        return [n for n in self.notes if n.kind in WARNINGS]
 
     def counts(self) -> dict[str, int]:
         """Actions per operation, and problems."""
@@ -189,7 +226,7 @@ class Review:
         Notes never fail a plan: the daemon's host has what they say is missing here."""
         if self.problems:
             return 1
-        return 2 if self.actions else 0
+        return 2 if self.actions or self.runs else 0
 
 
 def sequenced(
