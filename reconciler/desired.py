@@ -149,9 +149,17 @@ def desired_app(workload: Workload) -> DesiredApp:
     )
 
 
-def assemble(parsed: Mapping[str, ParsedFile]) -> DesiredState:
-    """Combine parsed files into one desired state, flagging duplicate app names."""
+AssemblyCache = dict[int, tuple[Workload, "DesiredApp | InputError"]]
+"""``id(workload)`` -> (the workload, its app or why it has none): a repository pass keeps the
+parsed workloads of unchanged files, so only the changed files' apps are built again."""
+
+
+def assemble(parsed: Mapping[str, ParsedFile], cache: AssemblyCache | None = None) -> DesiredState:
+    """Combine parsed files into one desired state, flagging duplicate app names. With a
+    ``cache``, an unchanged workload's app is the same object as at the last call (and the
+    cache keeps only this call's workloads)."""
     invalid_files: dict[str, str] = {}
+    kept: AssemblyCache = {}
     seen: dict[AppName, list[tuple[str, Workload]]] = {}
     for path in sorted(parsed):
         result = parsed[path]
@@ -172,11 +180,31 @@ def assemble(parsed: Mapping[str, ParsedFile]) -> DesiredState:
             )
             continue
         path, workload = declared[0]
-        try:
-            apps[name] = desired_app(workload)
-        except InputError as exc:
-            invalid_apps[name] = (path, exc.message)
+        built = _built(workload, cache, kept)
+        if isinstance(built, InputError):
+            invalid_apps[name] = (path, built.message)
+        else:
+            apps[name] = built
+    if cache is not None:
+        cache.clear()
+        cache.update(kept)
     return DesiredState(apps=apps, invalid_files=invalid_files, invalid_apps=invalid_apps)
+
+
+def _built(
+    workload: Workload, cache: AssemblyCache | None, kept: AssemblyCache
+) -> DesiredApp | InputError:
+    """``workload``'s app (from ``cache`` when it holds this very workload), noted in ``kept``."""
+    hit = cache.get(id(workload)) if cache is not None else None
+    if hit is not None and hit[0] is workload:
+        built = hit[1]
+    else:
+        try:
+            built = desired_app(workload)
+        except InputError as exc:
+            built = exc
+    kept[id(workload)] = (workload, built)
+    return built
 
 
 def build_desired(files: Iterable[tuple[str, bytes | TooLarge]]) -> DesiredState:

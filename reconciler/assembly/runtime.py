@@ -34,7 +34,10 @@ from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.forges import commit_status_senders
 from reconciler.assembly.hooks import webhook_receiver
+from reconciler.assembly.paths import check_paths
+from reconciler.assembly.platform import PlatformFollower, follow_platform
 from reconciler.assembly.serving import (
+    API_SHUTDOWN_GRACE,
     QuietServer,
     ThreadedServer,
     listen_api,
@@ -47,6 +50,7 @@ from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.metrics import Metrics
 from reconciler.engine.processes import end_leftover_steps
+from reconciler.engine.tracing import make_tracer
 from reconciler.errors import ConfigError, SourceError
 from reconciler.executors.confinement import Sandbox
 from reconciler.executors.host import holder_gone, holder_id
@@ -56,6 +60,7 @@ from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.redact import redact_url
 from reconciler.sources.watch import watch_repositories
+from reconciler.status.events import EventBus
 from reconciler.status.views import StatusViews
 from reconciler.store import Store, load_or_create_key, open_store
 from reconciler.store.database import sqlite_file
@@ -72,6 +77,8 @@ class Components:
     mirrors: dict[str, GitMirror]
     sandbox: Sandbox | None = None
     """How steps are isolated and limited on this host (probed once by :func:`build`)."""
+    platform: PlatformFollower | None = None
+    """The platform repository the provider set comes from, when ``platform:`` is set."""
 
     @property
     def providers(self) -> ProviderSet:
@@ -80,6 +87,8 @@ class Components:
 
     def close(self) -> None:
         self.catalog.close()
+        if self.platform is not None:
+            self.platform.close()
         for mirror in self.mirrors.values():
             mirror.close()
         self.store.close()
@@ -134,54 +143,6 @@ def _step_token_envs(settings: Settings) -> frozenset[str]:
     return frozenset(settings.step_token_envs) | defaults
 
 
-def _writable_folder(folder: Path, *, key: str, env: str, why: str) -> None:
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"{key}: cannot create {folder}: {exc.strerror}; create it writable for this user, "
-            f"or set {key} ({env}) to a folder this user may write"
-        ) from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"{key}: {folder} is not writable by this user (uid {os.geteuid()}), and {why}; "
-            f"make it writable (chown or chmod), or set {key} ({env}) to a folder that is"
-        )
-
-
-def check_paths(settings: Settings, *, data_dir: bool = True) -> None:
-    """The daemon's data dir (unless ``data_dir`` is False) and SQLite database (file and
-    folder, where SQLite writes its ``-wal`` and ``-shm`` files) are writable by this user;
-    else a ConfigError saying which setting to change. Run before anything is opened, so no
-    half-started daemon is left."""
-    if data_dir:
-        _writable_folder(
-            Path(settings.data_dir),
-            key="data_dir",
-            env="INNOMINATUS_DATA_DIR",
-            why="the daemon keeps its clones, workdirs and keys there",
-        )
-    database = sqlite_file(settings.database)
-    if database is None:
-        return
-    _writable_folder(
-        database.parent,
-        key="database",
-        env="INNOMINATUS_DATABASE",
-        why="SQLite writes the database's -wal and -shm files beside it",
-    )
-    if database.is_dir():
-        raise ConfigError(
-            f"database: {database} is a folder; name a file, e.g. sqlite:///{database / 'state.db'}"
-        )
-    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
-        raise ConfigError(
-            f"database: {database} is not writable by this user (uid {os.geteuid()}); make "
-            "it writable (chown or chmod), or set database (INNOMINATUS_DATABASE) to a file "
-            "that is; read-only commands such as `innominatus status` can still read it"
-        )
-
-
 def build(settings: Settings, *, lock: bool) -> Components:
     """Open the store (migrated, and locked for a daemon), load providers, make mirrors.
     The sandbox is probed first: ``sandbox.mode: required`` without bubblewrap stops here."""
@@ -214,7 +175,14 @@ def build(settings: Settings, *, lock: bool) -> Components:
             }
         )
         catalog = ProviderCatalog.configured(settings, executors=executors)
-        catalog.reload()
+        platform = None
+        if settings.platform is not None:
+            platform = PlatformFollower(
+                settings=settings, catalog=catalog, store=store, environ=os.environ
+            )
+            platform.start()
+        else:
+            catalog.reload()
         if catalog.current is None:
             raise ConfigError(catalog.refusal or "no provider set could be loaded")
         mirrors = {}
@@ -241,7 +209,7 @@ def build(settings: Settings, *, lock: bool) -> Components:
     except BaseException:
         store.close()
         raise
-    return Components(settings, store, catalog, executors, mirrors, sandbox)
+    return Components(settings, store, catalog, executors, mirrors, sandbox, platform)
 
 
 def _with_sandbox(
@@ -255,10 +223,11 @@ def _with_sandbox(
     return document
 
 
-def _engine(components: Components, *, one_shot: bool) -> Engine:
+def _engine(components: Components, *, one_shot: bool, events: EventBus | None = None) -> Engine:
     metrics = Metrics(
         resources=components.store.resources.all,
         repositories=components.store.repositories.all,
+        apps=components.store.apps.phase_counts,
     )
     return Engine(
         settings=components.settings,
@@ -272,6 +241,8 @@ def _engine(components: Components, *, one_shot: bool) -> Engine:
             components.settings, metrics=metrics, environ=os.environ
         ),
         sandbox=components.sandbox,
+        events=events,
+        tracer=make_tracer(components.settings.tracing),
     )
 
 
@@ -284,12 +255,20 @@ def _threads(settings: Settings) -> None:
     )
 
 
+async def _recover_runs(store: Store, *, keep: frozenset[int]) -> None:
+    """Golden path runs a stopped daemon left running are recorded interrupted (not repeated:
+    a golden path may have done part of its work)."""
+    for run in await asyncio.to_thread(store.goldenruns.recover_interrupted, keep=keep):
+        logger.warning("golden path run %s was interrupted; change its file to run it again", run)
+
+
 async def run_once(components: Components) -> Engine:
     """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
     _threads(components.settings)
     still_running = await end_leftover_steps(
         components.store, data_dir=Path(components.settings.data_dir)
     )
+    await _recover_runs(components.store, keep=still_running)
     recovered = await asyncio.to_thread(
         components.store.resources.recover_interrupted, keep=still_running
     )
@@ -350,10 +329,12 @@ async def run_daemon(
     still_running = await end_leftover_steps(
         components.store, data_dir=Path(components.settings.data_dir)
     )
+    await _recover_runs(components.store, keep=still_running)
     recovered = await asyncio.to_thread(
         components.store.resources.recover_interrupted, keep=still_running
     )
-    engine = _engine(components, one_shot=False)
+    events = EventBus()  # the dashboard's live updates, closed first at shutdown
+    engine = _engine(components, one_shot=False, events=events)
     engine.start()
     for app in recovered:
         logger.warning("retrying interrupted executions of app %s", app)
@@ -398,17 +379,21 @@ async def run_daemon(
         ),
         name="provider-watcher",
     )
-    if settings.providers:
+    if catalog.sources:  # the configuration's, or the platform repository's at start
         scheduler.add_job(
             reload_wanted.set,
             "interval",
-            seconds=min(p.interval for p in settings.providers),
+            seconds=min(p.interval for p in catalog.sources),
             id="providers",
             coalesce=True,
         )
     reloader = asyncio.create_task(
         _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
+    followers = [reloader]
+    if components.platform is not None:
+        follower = follow_platform(components.platform, engine=engine, stop=stop)
+        followers.append(asyncio.create_task(follower, name="platform"))
 
     hooks: ThreadedServer | None = None
     if settings.webhooks.enabled:
@@ -435,6 +420,8 @@ async def run_daemon(
                 tokens=api_tokens,
                 metrics=engine.metrics.exposition,
                 allowed_hosts=settings.api.host_names(),
+                events=events,
+                sse_clients=engine.metrics.sse_client,
             )
             config = uvicorn.Config(
                 asgi,
@@ -442,6 +429,7 @@ async def run_daemon(
                 port=settings.api.port,
                 log_level="warning",
                 lifespan="off",
+                timeout_graceful_shutdown=API_SHUTDOWN_GRACE,
             )
             server = QuietServer(config)
             server_task = asyncio.create_task(server.serve(sockets=sockets), name="api")
@@ -459,10 +447,11 @@ async def run_daemon(
             on_listening("")
 
         await stop.wait()
+        events.close()  # ends every live-update stream: none holds the API's shutdown
         logger.info("shutting down: draining work")
         scheduler.shutdown(wait=False)
         await engine.drain(grace=settings.engine.shutdown_grace)
-        for task in (watcher, provider_watcher, reloader, control, lease):
+        for task in (watcher, provider_watcher, *followers, control, lease):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -2,7 +2,7 @@
 
 Each says first (on stderr) which configuration, database and data dir it uses; problems of
 the host (a taken port, a folder this user cannot write) end as one ``error:`` line before
-anything starts (``assembly.runtime.check_paths``, ``assembly.serving.listen_api``).
+anything starts (``assembly.paths.check_paths``, ``assembly.serving.listen_api``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from reconciler.cli.group import HELP_OPTIONS
 @fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon: watch and poll repositories, reconcile, serve the status endpoint."""
-    from reconciler.assembly.runtime import build, check_paths, run_daemon
+    from reconciler.assembly.paths import check_paths
+    from reconciler.assembly.runtime import build, run_daemon
     from reconciler.assembly.serving import listen_api
 
     settings = settings_of(ctx)
@@ -97,7 +98,7 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Create the database if needed and apply pending migrations (the daemon also does this
     at start)."""
-    from reconciler.assembly.runtime import check_paths
+    from reconciler.assembly.paths import check_paths
     from reconciler.store import open_store
 
     settings = settings_of(ctx)

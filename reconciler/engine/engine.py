@@ -1,7 +1,8 @@
 """The engine: one work queue over repositories, apps and status writes, a global worker
 limit for executions, graceful drain (CONVENTIONS #7).
 
-Keys: ``repo:<name>`` (fetch + sync), ``app:<name>`` (reconcile one app), ``status:<name>``
+Keys: ``repo:<name>`` (fetch + sync), ``app:<name>`` (reconcile one app), ``run:<repository>/
+<name>`` (start a golden path run, :mod:`reconciler.engine.goldenruns`), ``status:<name>``
 (write back one repository's changed statuses; queued after every sync too, so a deleted or
 rewritten status branch heals at the next poll). Executions run as tasks bounded by
 ``engine.workers``; at most one per resource (invariant 3). When an execution ends its app is
@@ -15,19 +16,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import logcontext
 from reconciler.backoff import Backoff
+from reconciler.engine import announce
 from reconciler.engine.backoff import policy, retry_delay
-from reconciler.engine.metrics import Metrics
+from reconciler.engine.commitreports import CommitReports
+from reconciler.engine.goldenruns import GoldenPathRunner
+from reconciler.engine.metrics import EngineStats, Metrics
 from reconciler.engine.prefetch import SnapshotPrefetch
 from reconciler.engine.queue import Outcome, WorkQueue
 from reconciler.engine.reconcile import AppPass, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.sync import RepositorySync
+from reconciler.engine.tracing import NO_TRACING, Tracer
 from reconciler.errors import FencedError, PermanentError, SourceError
 from reconciler.executors.confinement import Sandbox
 from reconciler.executors.registry import ExecutorRegistry
@@ -36,29 +40,15 @@ from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
 from reconciler.status.branch import StatusBranch
-from reconciler.status.commitstate import commit_verdict
 from reconciler.status.commitstatus import CommitStatusSender
+from reconciler.status.events import EventBus
+from reconciler.status.rundocument import run_key
 from reconciler.store import Store
 
 logger = logging.getLogger(__name__)
 
 REFUSAL_BACKOFF = Backoff(first=0.1, cap=10.0, jitter=0.0)
 """Waits before planning again an action refused at its start (second refusal on)."""
-
-
-@dataclass
-class EngineStats:
-    """Counters the API's /metrics and the benchmarks read."""
-
-    executions_started: int = 0
-    executions_succeeded: int = 0
-    executions_failed: int = 0
-    syncs: int = 0
-    sync_errors: int = 0
-    status_commits: int = 0
-    last_commit_to_start: float | None = None
-    first_execution_at: float | None = None  # monotonic clock
-    last_execution_done_at: float | None = None
 
 
 class Engine:
@@ -74,8 +64,14 @@ class Engine:
         metrics: Metrics | None = None,
         commit_statuses: Mapping[str, CommitStatusSender] | None = None,
         sandbox: Sandbox | None = None,
+        events: EventBus | None = None,
+        tracer: Tracer = NO_TRACING,
     ) -> None:
         self.settings = settings
+        self.tracer = tracer
+        """One trace per repository sync and per app reconcile (:mod:`.tracing`)."""
+        self.events = events
+        """The dashboard's live updates (:mod:`reconciler.engine.announce`); None: not told."""
         self.sandbox = sandbox
         """Steps' isolation and limits (the runtime's, probed at start); None: none."""
         self.store = store
@@ -110,11 +106,9 @@ class Engine:
         }
         self._commit_statuses = dict(commit_statuses or {})
         """Repository -> the sender of its commit statuses (``commit_status`` configured)."""
-        self._passes: dict[str, int] = {}
-        """Repository -> passes ended: a commit status read across one is not offered."""
-        self._commits_seen: dict[str, str] = {}
-        """Repository -> the commit its last successful pass saw (a new one is ``pending``)."""
         self._synced_once: set[str] = set()
+        self._suspended: set[str] = set()
+        """Repositories whose last pass found them suspended (their runs wait for resume)."""
         self._fetch_wanted: set[str] = set()
         """Repositories whose next pass fetches in full (any trigger but a poll, an error)."""
         self._attempted: set[str] = set()
@@ -142,10 +136,28 @@ class Engine:
             backoff=policy(settings.engine.backoff),
         )
         self.prefetch = SnapshotPrefetch(store=store, queue=self.queue)
+        self.commit_reports = CommitReports(
+            store=store,
+            senders=self._commit_statuses,
+            passing=lambda repository: repository in self.queue.pending("repo:"),
+            busy=lambda: self.queue.pending("app:") | self._status_due,
+        )
         self.ready = asyncio.Event()
         self.fenced = asyncio.Event()
         """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease
         is lost and nothing more may start (the lease keeper ends the run)."""
+        self.golden_paths = GoldenPathRunner(
+            context=self._run_context,
+            providers=lambda: self.providers,
+            requests=lambda repository, name: self._syncs[repository].run_request(name),
+            slots=self._slots,
+            running=self._running,
+            done=lambda repository, name: self._mark_status(repository, run_key(name)),
+            again=lambda key: self.queue.add(f"run:{key}"),
+            fenced=self.fenced.set,
+            later=lambda key, delay: self.queue.add_after(f"run:{key}", delay),
+            allowed_providers=lambda name: self._repositories[name].policy.providers,
+        )
 
     # triggers ---------------------------------------------------------------------------
     def trigger_repository(self, name: str) -> None:
@@ -174,8 +186,12 @@ class Engine:
         return provider.name if provider is not None else None
 
     def replace_providers(self, providers: ProviderSet) -> None:
-        """Swap the provider set; running executions keep the workflow they started with."""
+        """Swap the provider set; running executions keep the workflow they started with.
+        Golden path runs are looked at again (one refused for a missing golden path may run)."""
         self.providers = providers
+        for repository, sync in self._syncs.items():
+            for name in sync.requested():
+                self.queue.add(f"run:{repository}/{name}")
 
     # queue handler ----------------------------------------------------------------------
     async def _handle(self, key: str) -> Outcome:
@@ -186,6 +202,8 @@ class Engine:
             return await self._reconcile(name)
         if kind == "status":
             return await self._write_status(name)
+        if kind == "run":
+            return self.golden_paths.start(name)
         raise PermanentError(f"unknown work key {key!r}")
 
     async def _sync(self, name: str) -> Outcome:
@@ -193,13 +211,26 @@ class Engine:
         started = time.monotonic()
         check_first = name not in self._fetch_wanted
         self._fetch_wanted.discard(name)
-        result = await asyncio.to_thread(sync.run, now=datetime.now(UTC), check_first=check_first)
+        with self.tracer.trace("sync", **{"innominatus.repository": name}) as span:
+            result = await asyncio.to_thread(
+                sync.run, now=datetime.now(UTC), check_first=check_first
+            )
+            span.set("innominatus.commit", result.commit)
+            span.set("innominatus.sync.changed_apps", len(result.changed_apps))
+            if result.error is not None:
+                span.fail(result.error)  # redacted, as in the repository's status
         self.metrics.reconcile_seconds.observe(time.monotonic() - started)
+        if result.suspended:
+            self._suspended.add(name)
+        elif name in self._suspended and result.error is None:
+            self._suspended.discard(name)  # resumed: runs skipped meanwhile are looked at
+            for run in sync.requested():
+                self.queue.add(f"run:{name}/{run}")
         outcome = "error" if result.error is not None else "success"
         self.metrics.reconciles.labels(repository=name, result=outcome).inc()
         self.stats.syncs += 1
         self._mark_status(name)  # the fetch may show the status branch deleted or rewritten
-        self._passes[name] = self._passes.get(name, 0) + 1
+        self.commit_reports.pass_ended(name)
         self._attempted.add(name)
         if self._attempted >= set(self._repositories):
             self.ready.set()  # every repository was looked at once (errors are in the status)
@@ -215,7 +246,7 @@ class Engine:
             if self.one_shot:
                 return Outcome(error=result.error)
             return Outcome(requeue_after=delay, error=result.error)
-        self._commit_seen(name, result.commit)
+        self.commit_reports.seen(name, result.commit)
         apps = set(result.changed_apps)
         if name not in self._synced_once:
             self._synced_once.add(name)
@@ -227,6 +258,8 @@ class Engine:
                 self._awaiting_start.setdefault(app, detected)
         for app in sorted(apps):
             self.trigger_app(app)
+        for run in result.runs:
+            self.queue.add(f"run:{name}/{run}")
         if result.hold:
             logger.warning("repository %s: deletes held: %s", name, result.hold)
         return Outcome()
@@ -234,7 +267,10 @@ class Engine:
     async def _reconcile(self, name: str) -> Outcome:
         result: AppPass | None = None
         try:
-            with logcontext.about(app=name):
+            with (
+                logcontext.about(app=name),
+                self.tracer.trace("reconcile", **{"innominatus.app": name}) as span,
+            ):
                 result = await reconcile_app(
                     name,
                     store=self.store,
@@ -247,12 +283,17 @@ class Engine:
                     installed=self.providers.installed(),
                     providers=self.providers,
                     load=self.prefetch.load,
+                    tracer=self.tracer,
                 )
+                span.set("innominatus.app.phase", result.phase)
+                span.set("innominatus.reconcile.started", result.started)
         finally:
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
             # (a store error, a planning bug) may have recorded a failed phase, and the
             # status file must say so; the writer re-reads the store when it runs.
             self._finalize_status(name, result)
+        if result.changed:
+            announce.phase_changed(self.events, app=name, phase=result.phase)
         detected = self._awaiting_start.pop(name, None)
         if result.started and detected is not None:
             self.stats.last_commit_to_start = time.monotonic() - detected
@@ -299,7 +340,7 @@ class Engine:
             return await self._write_branch(repository, apps)
         finally:
             # Whatever the write-back did: the commit status depends on the store, not on it.
-            await self._report_commit(repository)
+            await self.commit_reports.report(repository)
 
     async def _write_branch(self, repository: str, apps: set[str]) -> Outcome:
         writer = self._status_branches.get(repository)
@@ -314,54 +355,11 @@ class Engine:
             if self.one_shot or writer.in_outage:  # retried after the next repository pass
                 return Outcome(error=exc.message)
             return Outcome.failed(exc)
-        if commit is not None or apps:  # a check that found the branch as left is no write-back
-            result = "unchanged" if commit is None else "committed"
-            self.metrics.writebacks.labels(result=result).inc()
+        self.metrics.written_back(committed=commit is not None, checked_only=not apps)
         if commit is not None:
-            self.metrics.git_requests.labels(op="push", result="success").inc()
             self.stats.status_commits += 1
             logger.info("status of %s written to %s at %s", repository, writer.branch, commit[:12])
         return Outcome()
-
-    # commit statuses on the forge --------------------------------------------------------
-    def _commit_seen(self, repository: str, commit: str | None) -> None:
-        """A pass saw ``commit``: when it is new, the forge shows it ``pending`` at once."""
-        sender = self._commit_statuses.get(repository)
-        if commit is None or self._commits_seen.get(repository) == commit:
-            return
-        self._commits_seen[repository] = commit
-        if sender is not None:
-            sender.offer(commit, "pending", "reconciling")
-
-    async def _report_commit(self, repository: str) -> None:
-        """Offer the forge the status of ``repository``'s commit, as the store says now. Never
-        raises: a store that cannot answer leaves it to the next status work."""
-        sender = self._commit_statuses.get(repository)
-        if sender is None or self._passing(repository):
-            return
-        passes = self._passes.get(repository, 0)
-        busy = self.queue.pending("app:") | self._status_due
-        try:
-            verdict = await asyncio.to_thread(commit_verdict, self.store, repository, busy=busy)
-        except Exception as exc:
-            logger.debug("commit status of %s not decided: %s", repository, exc)
-            return
-        # A pass during the read may have recorded a new commit before handing its apps over
-        # (they still show the old commit's phases, and ``busy`` misses them): the verdict
-        # is not the new commit's. Such a pass marks the status again as it ends.
-        if verdict is None or self._passing(repository):
-            return
-        if self._passes.get(repository, 0) != passes:
-            return
-        sender.offer(verdict.sha, verdict.state, verdict.description)
-
-    def _passing(self, repository: str) -> bool:
-        """Whether a pass of ``repository`` is queued or under way."""
-        return repository in self.queue.pending("repo:")
-
-    async def _close_commit_statuses(self, *, grace: float) -> None:
-        """Close every sender at once: one ``grace`` in all, however many forges hang."""
-        await asyncio.gather(*(s.close(grace=grace) for s in self._commit_statuses.values()))
 
     # executions -------------------------------------------------------------------------
     def _start(self, action: Action, record: RecordedResource | None, commit: str | None) -> None:
@@ -377,19 +375,7 @@ class Engine:
                 self.stats.executions_started += 1
                 if self.stats.first_execution_at is None:
                     self.stats.first_execution_at = time.monotonic()
-                ok = await run_action(
-                    action,
-                    record=record,
-                    commit=commit,
-                    ctx=RunContext(
-                        store=self.store,
-                        executors=self.executors,
-                        engine=self.settings.engine,
-                        data_dir=Path(self.settings.data_dir),
-                        metrics=self.metrics,
-                        sandbox=self.sandbox,
-                    ),
-                )
+                ok = await run_action(action, record=record, commit=commit, ctx=self._run_context())
         except asyncio.CancelledError:
             raise
         except FencedError as exc:
@@ -414,6 +400,18 @@ class Engine:
                     self._status_due.add(app)
                     self.trigger_app(app)
         return ok
+
+    def _run_context(self) -> RunContext:
+        return RunContext(
+            store=self.store,
+            executors=self.executors,
+            engine=self.settings.engine,
+            data_dir=Path(self.settings.data_dir),
+            metrics=self.metrics,
+            sandbox=self.sandbox,
+            events=self.events,
+            tracer=self.tracer,
+        )
 
     def _requeue_after_execution(self, action: Action, *, started: bool) -> None:
         """Plan the app again. An action refused at its start (the resource moved on since the
@@ -481,7 +479,7 @@ class Engine:
             await self.settle()
         finally:
             await self.queue.stop()
-            await self._close_commit_statuses(grace=15.0)
+            await self.commit_reports.close(grace=15.0)
 
     async def drain(self, *, grace: float) -> None:
         """Stop taking work; let running executions finish for ``grace`` seconds, then cancel
@@ -497,4 +495,4 @@ class Engine:
                 await asyncio.gather(*pending, return_exceptions=True)
         for repository in list(self._status_dirty):
             await self._write_status(repository)
-        await self._close_commit_statuses(grace=5.0)
+        await self.commit_reports.close(grace=5.0)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.desired import DesiredApp, ParsedFile, assemble, parse_file
+from reconciler.desired import AssemblyCache, DesiredApp, ParsedFile, assemble, parse_file
+from reconciler.engine.deleteguard import DeleteGuard
 from reconciler.errors import SourceError
-from reconciler.plan.guard import Hold, evaluate_hold, pending_deletes
-from reconciler.plan.planner import WORKLOAD_TYPE, workload_uid
+from reconciler.plan.goldenruns import ParsedRun, RunRequest, index_runs, parse_run
+from reconciler.plan.planner import WORKLOAD_TYPE
 from reconciler.plan.tenancy import (
     app_name_taken,
     declarations,
@@ -28,7 +29,7 @@ from reconciler.plan.tenancy import (
 from reconciler.settings import RepositorySettings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.globs import match_glob
-from reconciler.store import AppDesired, AppRecord, RepositoryRecord, Store
+from reconciler.store import AppDesired, AppRecord, RepositoryRecord, RunAsked, Store
 from reconciler.store.repositories import hold_of
 from reconciler.types import AppName, CommitSha
 from reconciler.yamlfile import NodeBudget
@@ -45,6 +46,8 @@ class SyncResult:
     suspended: bool = False
     retry_after: float | None = None
     """After an error: seconds until the next attempt (recorded as ``next_poll_at``)."""
+    runs: tuple[str, ...] = ()
+    """Golden path runs now due (their file is new or changed, or was refused before)."""
 
 
 @dataclass
@@ -63,35 +66,99 @@ class RepositorySync:
     """Consecutive failures -> seconds until the engine retries (for ``next_poll_at``)."""
     _commit: CommitSha | None = None
     _parsed: dict[str, ParsedFile] = field(default_factory=dict)
+    _assembly: AssemblyCache = field(default_factory=dict)
+    """Built apps of unchanged files, kept across passes (:func:`assemble`)."""
+    _recorded: dict[str, AppRecord] | None = None
+    """This repository's apps as this sync last recorded them (None: read at the next pass).
+    Only a repository's sync writes its apps' specs, so after one read the store's copy is
+    known without decoding every spec again on every commit."""
+    _stored: dict[str, DesiredApp] = field(default_factory=dict)
+    """App -> the built app whose snapshot the store holds: the same object at the next pass
+    means the same spec, compared without serialising it."""
+    _delete_guard: DeleteGuard = field(init=False)
+    _runs: dict[str, ParsedRun] = field(default_factory=dict)
+    """Golden path run files by path (``settings.golden_path_runs``)."""
+    _runs_changed: bool = True
+    """Whether a run file changed since what they ask for was last recorded."""
+    _requests: dict[str, RunRequest] = field(default_factory=dict)
     _reported: set[str] = field(default_factory=set)
     _conflicted: set[str] = field(default_factory=set)
     """Apps this sync refused for a shared-resource conflict (typed, from the last pass): the
     ones that recover by themselves once the conflict is gone."""
 
+    def __post_init__(self) -> None:
+        self._delete_guard = DeleteGuard(
+            repository=self.settings.name,
+            prune=self.settings.prune,
+            max_deletes=self.max_deletes,
+            store=self.store,
+        )
+
     def _included(self, path: str) -> bool:
         return any(match_glob(path, pattern) for pattern in self.settings.include)
+
+    def _is_run(self, path: str) -> bool:
+        """A golden path run file (one the Score globs select is a Score file)."""
+        return not self._included(path) and any(
+            match_glob(path, pattern) for pattern in self.settings.golden_path_runs
+        )
+
+    def requested(self) -> list[str]:
+        """The runs the run files ask for, as the last pass read them."""
+        return sorted(self._requests)
+
+    def run_request(self, name: str) -> RunRequest | None:
+        """The run file asking for run ``name`` as the last pass read it (None: none)."""
+        return self._requests.get(name)
 
     def _refresh_files(self, commit: CommitSha) -> None:
         if self._commit is not None and self.mirror.has_commit(self._commit):
             changes = [
-                c for c in self.mirror.changed_files(self._commit, commit) if self._included(c.path)
+                c
+                for c in self.mirror.changed_files(self._commit, commit)
+                if self._included(c.path) or self._is_run(c.path)
             ]
             removed = [c.path for c in changes if c.status == "D"]
             wanted = [c.path for c in changes if c.status != "D"]
         else:
             self._parsed.clear()
+            self._runs.clear()
+            self._runs_changed = True
             removed = []
-            wanted = self.mirror.list_files(commit, include=self.settings.include)
+            globs = (*self.settings.include, *self.settings.golden_path_runs)
+            wanted = self.mirror.list_files(commit, include=globs)
         for path in removed:
             self._parsed.pop(path, None)
+            self._runs_changed |= self._runs.pop(path, None) is not None
         contents = self.mirror.read_files(commit, wanted)
         budget = NodeBudget()  # the YAML nodes this pass may build, all files together
         for path in wanted:
-            if path in contents:
-                self._parsed[path] = parse_file(path, contents[path], budget=budget)
-            else:
+            if path not in contents:
                 self._parsed.pop(path, None)
+                self._runs_changed |= self._runs.pop(path, None) is not None
+            elif self._is_run(path):
+                self._runs[path] = parse_run(path, contents[path], budget=budget)
+                self._runs_changed = True
+            else:
+                self._parsed[path] = parse_file(path, contents[path], budget=budget)
         self._commit = commit
+
+    def _request_runs(self, commit: CommitSha) -> tuple[tuple[str, ...], list[str]]:
+        """Record what the run files ask for (when one changed): the runs now due, and the
+        problems of the run files (shown with the repository's)."""
+        self._requests, problems = index_runs(self._runs)
+        if not self._runs_changed:
+            return (), sorted(problems.values())
+        due = self.store.goldenruns.request(
+            self.settings.name,
+            [
+                RunAsked(name=r.name, file=r.file, golden_path=r.golden_path, digest=r.digest)
+                for r in self._requests.values()
+            ],
+            commit=commit,
+        )
+        self._runs_changed = False
+        return tuple(due), sorted(problems.values())
 
     def run(self, *, now: datetime, check_first: bool = False) -> SyncResult:
         """One pass. ``check_first`` (a poll): fetch only the branch and the status branch,
@@ -119,16 +186,24 @@ class RepositorySync:
             return SyncResult(commit=None, error=exc.message, retry_after=retry)
         if record is not None and record.failures:
             logger.info("repository %s: reachable again at %s", name, commit[:12])
-        desired = assemble(self._parsed)
-        recorded = {a.name: a for a in self.store.apps.all(repository=name)}
+        desired = assemble(self._parsed, self._assembly)
+        if self._recorded is None:
+            self._recorded = {a.name: a for a in self.store.apps.all(repository=name)}
+            self._stored.clear()
+        recorded = self._recorded
         updates: list[AppDesired] = []
         snapshots: dict[str, DesiredApp | None] = {}
+        """The apps this pass records (None: removed from Git): the only ones checked."""
         for app_name, app in desired.apps.items():
-            snapshot = app.to_json()
-            snapshots[app_name] = app
             old = recorded.get(app_name)
+            if old is not None and old.error is None and self._stored.get(app_name) is app:
+                continue  # built from the same parsed file as the spec recorded
+            snapshot = app.to_json()
             if old is None or old.desired != snapshot or old.error is not None:
+                snapshots[app_name] = app
                 updates.append(AppDesired(name=app_name, path=app.path, desired=snapshot))
+            else:
+                self._stored[app_name] = app
         for app_name, (path, error) in desired.invalid_apps.items():
             updates.append(AppDesired(name=app_name, path=path, error=error))
         for old_name, old in recorded.items():
@@ -143,10 +218,11 @@ class RepositorySync:
                 snapshots[app_name] = None
                 updates.append(AppDesired(name=app_name, path=old.path, desired=None))
         taken = self._foreign_names(updates, snapshots, recorded=recorded)
+        runs, run_problems = self._request_runs(commit)
         updates = self._policy(updates, snapshots)
         updates = self._namespace_collisions(updates, snapshots)
         updates = self._shared_conflicts(updates, snapshots)
-        hold, confirmed, touched = self._guard(
+        hold, confirmed, touched = self._delete_guard.evaluate(
             recorded=recorded,
             updates=updates,
             commit=commit,
@@ -155,20 +231,25 @@ class RepositorySync:
             rewritten_from=rewritten_from if self.settings.on_rewrite == "hold" else None,
         )
         problems = "\n".join(
-            [desired.invalid_files[p] for p in sorted(desired.invalid_files)] + taken
+            [desired.invalid_files[p] for p in sorted(desired.invalid_files)] + taken + run_problems
         )
-        self.store.repositories.record_sync(
-            name,
-            commit=commit,
-            apps=updates,
-            hold=hold,
-            confirmed=confirmed,
-            problems=problems or None,
-            next_poll_at=now + timedelta(seconds=self.settings.interval),
-            rewritten_from=rewritten_from,
-            read_confirmed=record.confirmed_uids if record is not None else (),
-        )
-        reported = set(desired.invalid_files.values()) | set(taken)
+        try:
+            self.store.repositories.record_sync(
+                name,
+                commit=commit,
+                apps=updates,
+                hold=hold,
+                confirmed=confirmed,
+                problems=problems or None,
+                next_poll_at=now + timedelta(seconds=self.settings.interval),
+                rewritten_from=rewritten_from,
+                read_confirmed=record.confirmed_uids if record is not None else (),
+            )
+        except BaseException:
+            self._recorded = None  # what was written is not known: read it again
+            raise
+        self._remember(updates, snapshots, commit)
+        reported = set(desired.invalid_files.values()) | set(taken) | set(run_problems)
         for error in sorted(reported - self._reported):
             logger.warning("repository %s: %s", name, error)  # once per broken content
         self._reported = reported
@@ -176,7 +257,50 @@ class RepositorySync:
             commit=commit,
             changed_apps=frozenset(u.name for u in updates) | touched,
             hold=hold.reason if hold is not None else None,
+            runs=runs,
         )
+
+    def _remember(
+        self,
+        updates: list[AppDesired],
+        snapshots: Mapping[str, DesiredApp | None],
+        commit: CommitSha,
+    ) -> None:
+        """Apply to :attr:`_recorded` what ``record_sync`` wrote (as ``save_desired`` does:
+        an app with an error keeps its last good spec)."""
+        recorded = self._recorded
+        if recorded is None:
+            return
+        for update in updates:
+            old = recorded.get(update.name)
+            if old is None:
+                if update.desired is None and update.error is None:
+                    continue
+                old = AppRecord(
+                    name=update.name,
+                    repository=self.settings.name,
+                    path=update.path,
+                    commit=commit,
+                    desired=None,
+                    error=None,
+                    phase="Progressing",
+                    reason="Reconciling",
+                    message="",
+                    updated_at=datetime.now(UTC),
+                )
+            built = snapshots.get(update.name)
+            if update.error is not None:
+                spec = update.desired if update.desired is not None else old.desired
+                self._stored.pop(update.name, None)
+            else:
+                spec = update.desired
+                if built is not None and update.desired is not None:
+                    self._stored[update.name] = built
+                else:
+                    self._stored.pop(update.name, None)
+            recorded[update.name] = replace(
+                old, path=update.path, commit=commit, desired=spec, error=update.error
+            )
 
     def _rewritten(self, record: RepositoryRecord | None, commit: CommitSha) -> str | None:
         """The last synced commit, when ``commit`` does not descend from it (a force-push or
@@ -298,6 +422,12 @@ class RepositorySync:
         problem was such a conflict recover once it is gone. Never writes another
         repository's apps."""
         repository = self.settings.name
+        declaring = any(
+            app is not None and any(r.id is not None for r in app.resources.values())
+            for app in snapshots.values()
+        )
+        if not declaring and not self._conflicted:
+            return updates  # no newcomer declares a shared resource, none waits to recover
         by_name = {u.name: u for u in updates}
         stored = {a.name: a for a in self.store.apps.all()}
         incumbents: list[tuple[str, DesiredApp]] = []
@@ -332,54 +462,6 @@ class RepositorySync:
                     name=name, path=stored[name].path, desired=stored[name].desired
                 )
         return list(by_name.values())
-
-    def _guard(
-        self,
-        *,
-        recorded: Mapping[str, AppRecord],
-        updates: list[AppDesired],
-        commit: CommitSha,
-        previous: Hold | None,
-        confirmed: Collection[str],
-        rewritten_from: str | None,
-    ) -> tuple[Hold | None, frozenset[str], frozenset[str]]:
-        """The delete guard over *every* delete pending for the repository after this pass
-        (not only this commit's): the hold, the confirmed deletes still pending, and the apps
-        whose held deletes changed (to be reconciled again)."""
-        if not self.settings.prune:
-            return None, frozenset(), frozenset()
-        declared: dict[str, frozenset[str] | None] = {}
-        specs: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {
-            n: (a.desired, a.error) for n, a in recorded.items()
-        }
-        specs.update({u.name: (u.desired, u.error) for u in updates})
-        for app, (spec, error) in specs.items():
-            if error is not None:
-                continue  # an invalid app keeps everything it has
-            if spec is None:
-                declared[app] = None
-                continue
-            uids = {str(r["uid"]) for r in (spec.get("resources") or {}).values()}
-            declared[app] = frozenset(uids | {workload_uid(AppName(app))})
-        live = self.store.resources.live_of_repository(self.settings.name)
-        pending = pending_deletes(live, declared=declared)
-        still_confirmed = frozenset(confirmed) & pending
-        hold = evaluate_hold(
-            repository=self.settings.name,
-            commit=commit,
-            pending=pending,
-            live=len(live),
-            max_deletes=self.max_deletes,
-            previous=previous,
-            confirmed=still_confirmed,
-            rewritten_from=rewritten_from,
-        )
-        before = previous.uids if previous is not None else frozenset()
-        after = hold.uids if hold is not None else frozenset()
-        changed = before ^ after
-        touched = {r.app for r in live if r.uid in changed}
-        touched |= {app for r in live if r.uid in changed for app in r.claimers}
-        return hold, still_confirmed, frozenset(touched)
 
 
 def _declares_shared(spec: Mapping[str, Any]) -> bool:

@@ -19,7 +19,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from reconciler.errors import ConfigError
 from reconciler.settings.forges import CommitStatusSettings
+from reconciler.settings.platformrepo import PLATFORM, PlatformSettings
 from reconciler.settings.sandbox import ProviderSandboxSettings, SandboxSettings
+from reconciler.settings.tracing import TracingSettings
 from reconciler.settings.values import NAME, Duration, Group, Size
 
 
@@ -186,6 +188,9 @@ class RepositorySettings(Group):
     branch: str = "main"
     include: tuple[str, ...] = ("**/score.yaml", "**/*.score.yaml")
     """Globs selecting Score files (``**`` crosses folders)."""
+    golden_path_runs: tuple[str, ...] = ("runs/**/*.yaml", "**/*.run.yaml")
+    """Globs selecting ``kind: GoldenPathRun`` files (a file Score's ``include`` selects is a
+    Score file); ``[]`` turns golden path runs off for the repository."""
     interval: Duration = 60.0
     """Poll interval (default 60s, with jitter); local paths are also watched."""
     watch: bool = True
@@ -302,7 +307,11 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     webhooks: WebhookSettings = WebhookSettings()
     engine: EngineSettings = EngineSettings()
+    tracing: TracingSettings = TracingSettings()
     repositories: tuple[RepositorySettings, ...] = ()
+    platform: PlatformSettings | None = None
+    """The platform repository carrying ``providers:`` and ``step_defaults:`` (then neither
+    may be set here); unset: they are read from this file."""
     providers: tuple[ProviderSourceSettings, ...] = ()
     sandbox: SandboxSettings = SandboxSettings()
     step_defaults: dict[str, dict[str, Any]] = {}
@@ -334,6 +343,24 @@ class Settings(BaseSettings):
             raise ValueError(
                 "webhooks.enabled: the receiver needs a secret; set webhooks.secret_env "
                 "(or repositories[].webhook_secret_env) to an environment variable holding it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_place_for_providers(self) -> Settings:
+        if self.platform is None:
+            return self
+        if self.providers or self.step_defaults:
+            key = "providers" if self.providers else "step_defaults"
+            raise ValueError(
+                f"{key}: platform: is set, so providers and step_defaults come from "
+                f"{self.platform.path} in the platform repository; move this key there, or "
+                "remove platform:"
+            )
+        if any(repo.name == PLATFORM for repo in self.repositories):
+            raise ValueError(
+                f"repositories: {PLATFORM!r} names the platform repository when platform: is "
+                "set; rename this app repository"
             )
         return self
 

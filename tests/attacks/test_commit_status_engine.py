@@ -128,7 +128,7 @@ _DB = "  db: {type: fakedb, params: {size: small}}\n"
 
 
 async def _report(engine: Engine, sender: CommitStatusSender) -> None:
-    await engine._report_commit("apps")
+    await engine.commit_reports.report("apps")
     await sender.flush(timeout=5)
 
 
