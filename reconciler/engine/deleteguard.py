@@ -4,9 +4,10 @@ Evaluated after each sync over *every* delete pending for the repository (not on
 commit's): too many at once, or deletes caused by rewritten history, are held until an
 operator confirms them. The evaluation reads every live resource of the repository, so a pass
 that cannot change its outcome skips it: nothing was held at the last evaluation, nothing is
-confirmed, history was not rewritten, and every app this pass records declares the same UIDs
-as before (a params change, the usual commit) — the deletes pending can then only be those the
-last evaluation saw, minus any done since.
+confirmed, history was not rewritten, no resource or claim changed since (one cheap query:
+another repository's app releasing a shared resource can leave its delete to this one), and
+every app this pass records declares the same UIDs as before (a params change, the usual
+commit) — the deletes pending can then only be those the last evaluation saw.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ class DeleteGuard:
     prune: bool
     max_deletes: int
     store: Store
-    _evaluated: bool = False
-    """Whether the guard was evaluated over the whole repository since start."""
+    _evaluated: str | None = None
+    """The resources' version (:meth:`Resources.guard_version`) when the guard was last
+    evaluated over the whole repository (None: not since start)."""
 
     def evaluate(
         self,
@@ -45,17 +47,20 @@ class DeleteGuard:
         whose held deletes changed (to be reconciled again)."""
         if not self.prune:
             return None, frozenset(), frozenset()
+        version = self.store.resources.guard_version()
         if (
-            self._evaluated
+            self._evaluated == version
             and previous is None
             and not confirmed
             and rewritten_from is None
             and all(_same_declarations(recorded.get(u.name), u) for u in updates)
         ):
-            # Nothing held, and no app declares other UIDs than at the last evaluation (which
-            # held nothing): the deletes pending are those it saw, minus any since done.
+            # Nothing held, no app declares other UIDs than at the last evaluation (which
+            # held nothing), and no resource or claim changed since (a claim released by
+            # another repository's app can leave a delete to this one): the deletes pending
+            # are those it saw.
             return None, frozenset(), frozenset()
-        self._evaluated = True
+        self._evaluated = version
         declared: dict[str, frozenset[str] | None] = {}
         specs: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {
             n: (a.desired, a.error) for n, a in recorded.items()

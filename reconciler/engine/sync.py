@@ -206,11 +206,14 @@ class RepositorySync:
                 self._stored[app_name] = app
         for app_name, (path, error) in desired.invalid_apps.items():
             updates.append(AppDesired(name=app_name, path=path, error=error))
-        for old_name, old in recorded.items():
+        for old_name, old in list(recorded.items()):
             app_name = AppName(old_name)
             if app_name in desired.apps or app_name in desired.invalid_apps:
                 continue
             if old.path in desired.invalid_files:
+                if old.desired is None and old.error is None and self._forgotten(app_name):
+                    recorded.pop(old_name, None)  # its deletes done: nothing of it to keep
+                    continue
                 updates.append(
                     AppDesired(name=app_name, path=old.path, error=desired.invalid_files[old.path])
                 )
@@ -302,6 +305,12 @@ class RepositorySync:
                 old, path=update.path, commit=commit, desired=spec, error=update.error
             )
 
+    def _forgotten(self, app: AppName) -> bool:
+        """Whether an app this sync recorded as removed has no row of this repository any
+        more (forgotten once its deletes finished, its name perhaps taken since)."""
+        row = self.store.apps.get(app)
+        return row is None or row.repository != self.settings.name
+
     def _rewritten(self, record: RepositoryRecord | None, commit: CommitSha) -> str | None:
         """The last synced commit, when ``commit`` does not descend from it (a force-push or
         an unrelated history); None for an ordinary new commit."""
@@ -329,8 +338,16 @@ class RepositorySync:
     ) -> list[str]:
         """Drop, from this pass, apps whose name another repository owns (invariant 10): the
         owner's app is never touched; the error names the owner's file. Returns the errors."""
+        # An app this repository removed may have been forgotten since (its deletes done) and
+        # its name taken by another repository: remembering it is no claim on the name.
         owners = self.store.apps.owners(
-            [u.name for u in updates if u.name not in recorded], besides=self.settings.name
+            [
+                u.name
+                for u in updates
+                if (old := recorded.get(u.name)) is None
+                or (old.desired is None and old.error is None)
+            ],
+            besides=self.settings.name,
         )
         errors: list[str] = []
         for update in [u for u in updates if u.name in owners]:

@@ -277,6 +277,22 @@ class Resources:
             ).one()
             return "/".join(str(value) for value in row)
 
+    def guard_version(self) -> str:
+        """A fingerprint of everything the delete guard reads besides the apps' specs (every
+        resource's state and every claim), from one cheap query: equal at two passes, the
+        deletes pending can only have changed by the specs recorded in between."""
+        with self._db.transaction() as session:
+            row = session.execute(
+                select(
+                    select(func.max(TransitionRow.id)).scalar_subquery(),
+                    select(func.count()).select_from(ResourceRow).scalar_subquery(),
+                    select(func.max(ResourceRow.updated_at)).scalar_subquery(),
+                    select(func.count()).select_from(ClaimRow).scalar_subquery(),
+                    select(func.max(ClaimRow.id)).scalar_subquery(),
+                )
+            ).one()
+            return "/".join(str(value) for value in row)
+
     def claims(self) -> dict[str, frozenset[str]]:
         """Every shared resource UID -> the apps declaring it."""
         with self._db.transaction() as session:
