@@ -22,15 +22,7 @@ def execution_began(
 ) -> None:
     if events is None:
         return
-    events.publish(
-        "execution",
-        execution=execution_id,
-        app=action.app,
-        resource=action.uid,
-        operation=action.operation,
-        workflow=workflow,
-        state="running",
-    )
+    _execution(events, action, execution_id, state="running", workflow=workflow)
     _resource(events, action, execution_id, state_while(action.operation))
 
 
@@ -40,6 +32,14 @@ def execution_ended(
     """``state``: ``succeeded``, ``failed`` or ``interrupted``."""
     if events is None:
         return
+    _execution(events, action, execution_id, state=state)
+    resource_state = state_after(action.operation) if state == "succeeded" else "failed"
+    _resource(events, action, execution_id, resource_state)
+
+
+def _execution(
+    events: EventBus, action: Action, execution_id: int, *, state: str, **extra: str
+) -> None:
     events.publish(
         "execution",
         execution=execution_id,
@@ -47,9 +47,8 @@ def execution_ended(
         resource=action.uid,
         operation=action.operation,
         state=state,
+        **extra,
     )
-    resource_state = state_after(action.operation) if state == "succeeded" else "failed"
-    _resource(events, action, execution_id, resource_state)
 
 
 def _resource(events: EventBus, action: Action, execution_id: int, state: str) -> None:

@@ -249,48 +249,35 @@ class Resources:
                 for uid, app, state, is_shared in rows
             ]
 
-    def count_live(self, *, repository: str) -> int:
-        """How many resources of the repository's apps are not terminated (one COUNT)."""
-        with self._db.transaction() as session:
-            query = (
-                select(func.count())
-                .select_from(ResourceRow)
-                .join(AppRow, AppRow.name == ResourceRow.app)
-                .where(AppRow.repository == repository, ResourceRow.state != "terminated")
-            )
-            return int(session.scalar(query) or 0)
-
     def version(self) -> str:
         """A fingerprint of everything a status document shows, from one cheap query: it
         changes with every transition, app update, resource update or removal and claim
         change, so a document built at one version can be served until it moves."""
-        with self._db.transaction() as session:
-            row = session.execute(
-                select(
-                    select(func.max(TransitionRow.id)).scalar_subquery(),
-                    select(func.count()).select_from(ResourceRow).scalar_subquery(),
-                    select(func.max(ResourceRow.updated_at)).scalar_subquery(),
-                    select(func.count()).select_from(AppRow).scalar_subquery(),
-                    select(func.max(AppRow.updated_at)).scalar_subquery(),
-                    select(func.count()).select_from(ClaimRow).scalar_subquery(),
-                )
-            ).one()
-            return "/".join(str(value) for value in row)
+        return self._fingerprint(
+            select(func.max(TransitionRow.id)),
+            select(func.count()).select_from(ResourceRow),
+            select(func.max(ResourceRow.updated_at)),
+            select(func.count()).select_from(AppRow),
+            select(func.max(AppRow.updated_at)),
+            select(func.count()).select_from(ClaimRow),
+        )
 
     def guard_version(self) -> str:
         """A fingerprint of everything the delete guard reads besides the apps' specs (every
         resource's state and every claim), from one cheap query: equal at two passes, the
         deletes pending can only have changed by the specs recorded in between."""
+        return self._fingerprint(
+            select(func.max(TransitionRow.id)),
+            select(func.count()).select_from(ResourceRow),
+            select(func.max(ResourceRow.updated_at)),
+            select(func.count()).select_from(ClaimRow),
+            select(func.max(ClaimRow.id)),
+        )
+
+    def _fingerprint(self, *scalars: Select[Any]) -> str:
+        """The values of ``scalars`` (one-row queries), read in one statement, joined."""
         with self._db.transaction() as session:
-            row = session.execute(
-                select(
-                    select(func.max(TransitionRow.id)).scalar_subquery(),
-                    select(func.count()).select_from(ResourceRow).scalar_subquery(),
-                    select(func.max(ResourceRow.updated_at)).scalar_subquery(),
-                    select(func.count()).select_from(ClaimRow).scalar_subquery(),
-                    select(func.max(ClaimRow.id)).scalar_subquery(),
-                )
-            ).one()
+            row = session.execute(select(*(q.scalar_subquery() for q in scalars))).one()
             return "/".join(str(value) for value in row)
 
     def claims(self) -> dict[str, frozenset[str]]:

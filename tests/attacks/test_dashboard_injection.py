@@ -6,7 +6,6 @@ to a step's log), no script ran, and the HTML holds the payload only escaped."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
 from tests.integration.api.test_dashboard import _Server
 from tests.tools import missing, require_tool
+from tests.waiting import wait_until
 
 PAYLOAD = (
     '"\'><img data-pwned src=x onerror="window.__pwned=1">'
@@ -90,13 +90,6 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-def _wait(condition: Any) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def _inert(page: Any) -> None:
     assert page.evaluate("document.querySelectorAll('[data-pwned]').length") == 0
     assert page.evaluate("window.__pwned === undefined")
@@ -134,7 +127,11 @@ def test_hostile_text_is_text_on_every_page_in_the_graph_and_in_live_updates(
             page.goto(url + "/executions/1")
             page.wait_for_selector("#live-status:text('live')", timeout=5000)
             bus.publish("log", app=APP, execution=1, position=0, text=PAYLOAD)
-            _wait(lambda: page.locator("#log-1-0").text_content().count(PAYLOAD) == 2)
+            wait_until(
+                lambda: page.locator("#log-1-0").text_content().count(PAYLOAD) == 2,
+                what="the hostile log line appended live, as text",
+                timeout=5,
+            )
             _inert(page)
             assert dialogs == []
         finally:

@@ -9,14 +9,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from reconciler.engine.engine import Engine
 from reconciler.executors.base import LogSink, StepRequest, StepResult
 from reconciler.executors.fake import FakeExecutor
-from reconciler.executors.registry import ExecutorRegistry
-from reconciler.providers.registry import load_provider_set
-from reconciler.sources.git import GitMirror
 from reconciler.status.events import EventBus
-from tests.integration.engine.rig import Rig, make_rig
+from tests.integration.engine.rig import make_rig
 
 GENERATED = "generated-secret-5c1e9a77"
 
@@ -40,35 +36,13 @@ class _PrintsThenOutputs(FakeExecutor):
         )
 
 
-def _run(rig: Rig, fake: FakeExecutor, bus: EventBus) -> None:
-    executors = ExecutorRegistry({})
-    executors.register("fake", fake)
-    providers = load_provider_set(
-        [rig.settings.providers[0]], known_step_types=executors.known_types()
-    )
-    mirror = GitMirror(name="apps", url=str(rig.bare), branch="main", data_dir=rig.tmp / "data")
-    engine = Engine(
-        settings=rig.settings,
-        store=rig.store,
-        providers=providers,
-        executors=executors,
-        mirrors={"apps": mirror},
-        one_shot=True,
-        events=bus,
-    )
-    try:
-        asyncio.run(engine.run_once())
-    finally:
-        mirror.close()
-
-
 def test_a_secret_a_step_printed_before_reporting_it_is_not_replayed_by_the_event_bus(
     tmp_path: Path, database_url: str
 ) -> None:
     with make_rig(tmp_path, database_url) as rig:
         rig.commit("  db: {type: fakedb, params: {size: s}}\n")
         bus = EventBus()
-        _run(rig, _PrintsThenOutputs(), bus)
+        rig.run(_PrintsThenOutputs(), events=bus)
 
     replayed, _ = bus.after(0)
     logs = [e for e in replayed if e.kind == "log"]
@@ -110,7 +84,7 @@ def test_a_secret_the_workflow_marks_under_another_name_is_masked_in_the_log_and
         (rig.provider / "workflows" / "make.yaml").write_text(RENAMING_WORKFLOW)
         rig.commit("  db: {type: fakedb, params: {size: s}}\n")
         bus = EventBus()
-        _run(rig, _PrintsUnmarked(), bus)
+        rig.run(_PrintsUnmarked(), events=bus)
         (resource,) = rig.store.resources.all(app="shop")
         execution = rig.store.executions.get(1)
         assert execution is not None

@@ -7,6 +7,7 @@ the event stream and the login itself."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from reconciler.api.login import COOKIE
 from reconciler.status.events import EventBus
 from reconciler.status.views import StatusViews
 from reconciler.store import Store, open_store
+from tests.integration.api.test_dashboard import _client as dashboard_client
 
 TOKEN = "t0ken-for-attacks-41d2"
 NEXTS = [
@@ -48,10 +50,9 @@ def store(database_url: str) -> Iterator[Store]:
     s.close()
 
 
-def _client(store: Store, **options: object) -> TestClient:
+def _client(store: Store, **options: Any) -> TestClient:
     options.setdefault("tokens", [TOKEN])
-    app = create_app(views=StatusViews(store), readiness=lambda: None, **options)  # type: ignore[arg-type]
-    return TestClient(app, base_url="http://dash.example")
+    return dashboard_client(store, base_url="http://dash.example", **options)
 
 
 def _browser_target(location: str) -> str:

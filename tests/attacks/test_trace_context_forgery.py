@@ -15,30 +15,14 @@ import httpx
 from reconciler.executors.base import StepRequest
 from reconciler.executors.http import HttpExecutor
 from reconciler.executors.process import step_environment
+from tests.integration.engine.test_tracing import _request as step_request
 
 CONTEXT = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
 FORGED = "00-" + "f" * 32 + "-" + "e" * 16 + "-01"
 
 
 def _request(tmp_path: Path, *, config: Mapping[str, Any], env: Mapping[str, str]) -> StepRequest:
-    return StepRequest(
-        execution_id=1,
-        app="shop",
-        resource="db",
-        resource_uid="postgres.default#shop.db",
-        operation="create",
-        step_name="call",
-        step_type="http",
-        config=config,
-        params={},
-        previous_outputs={},
-        workdir=tmp_path,
-        state_dir=tmp_path,
-        provider_dir=tmp_path,
-        timeout=10.0,
-        env=env,
-        trace_context=CONTEXT,
-    )
+    return step_request(tmp_path, config=config, trace_context=CONTEXT, env=env)
 
 
 def test_an_http_step_sends_only_its_spans_context(tmp_path: Path) -> None:

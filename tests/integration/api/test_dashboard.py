@@ -10,6 +10,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -58,8 +59,10 @@ def store(database_url: str) -> Iterator[Store]:
     s.close()
 
 
-def _client(store: Store, **options: object) -> TestClient:
-    return TestClient(create_app(views=StatusViews(store), readiness=lambda: None, **options))  # type: ignore[arg-type]
+def _client(store: Store, *, base_url: str = "http://testserver", **options: Any) -> TestClient:
+    """The API app over ``store`` (``options``: :func:`create_app`'s), in a test client."""
+    app = create_app(views=StatusViews(store), readiness=lambda: None, **options)
+    return TestClient(app, base_url=base_url)
 
 
 def test_the_overview_counts_apps_by_phase_and_lists_the_failing_with_their_command(
@@ -209,13 +212,13 @@ def test_the_login_cookie_is_secure_over_https_and_never_sends_you_to_another_si
 class _Server:
     """The API on a real uvicorn in a thread (the SSE stream needs a real connection)."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: Any) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )  # type: ignore[arg-type]
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -27,6 +27,7 @@ from reconciler.settings import (
     StatusSettings,
 )
 from reconciler.sources.git import GitMirror
+from reconciler.status.events import EventBus
 from reconciler.store import Store, open_store
 from tests.gitutil import commit_files, make_repo, push
 
@@ -79,7 +80,9 @@ class Rig:
         commit_files(self.work, {"apps/shop/score.yaml": score(resources)}, "change")
         push(self.work)
 
-    def run(self, fake: FakeExecutor, *, tracer: Tracer = NO_TRACING) -> Engine:
+    def run(
+        self, fake: FakeExecutor, *, tracer: Tracer = NO_TRACING, events: EventBus | None = None
+    ) -> Engine:
         """One engine pass (sync, reconcile, executions until idle), as `innominatus reconcile`."""
         executors = ExecutorRegistry({})
         executors.register("fake", fake)
@@ -96,6 +99,7 @@ class Rig:
             mirrors={"apps": mirror},
             one_shot=True,
             tracer=tracer,
+            events=events,
         )
         try:
             asyncio.run(engine.run_once())

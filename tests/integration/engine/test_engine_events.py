@@ -5,44 +5,17 @@ execution's start and end with its resource's state, each step's start and end, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from reconciler.engine.engine import Engine
 from reconciler.executors.base import StepResult
 from reconciler.executors.fake import FakeExecutor
-from reconciler.executors.registry import ExecutorRegistry
-from reconciler.providers.registry import load_provider_set
-from reconciler.sources.git import GitMirror
 from reconciler.status.events import EventBus
-from tests.integration.engine.rig import FAILED, Rig, make_rig
+from tests.integration.engine.rig import FAILED, make_rig
 
 CANARY = "engine-events-canary-91"
 DB = "fakedb.default#shop.db"
 CACHE = "fakecache.default#shop.cache"
-
-
-def _run(rig: Rig, fake: FakeExecutor, bus: EventBus) -> None:
-    executors = ExecutorRegistry({})
-    executors.register("fake", fake)
-    providers = load_provider_set(
-        [rig.settings.providers[0]], known_step_types=executors.known_types()
-    )
-    mirror = GitMirror(name="apps", url=str(rig.bare), branch="main", data_dir=rig.tmp / "data")
-    engine = Engine(
-        settings=rig.settings,
-        store=rig.store,
-        providers=providers,
-        executors=executors,
-        mirrors={"apps": mirror},
-        one_shot=True,
-        events=bus,
-    )
-    try:
-        asyncio.run(engine.run_once())
-    finally:
-        mirror.close()
 
 
 def _story(bus: EventBus) -> list[tuple[str, dict[str, object]]]:
@@ -67,7 +40,7 @@ def test_the_engine_announces_each_recorded_change_in_order(
             error=None,
         )
         bus = EventBus()
-        _run(rig, FakeExecutor({"make": made}), bus)
+        rig.run(FakeExecutor({"make": made}), events=bus)
         story = _story(bus)
 
     about_db = [(kind, data) for kind, data in story if data.get("resource") == DB]
@@ -98,7 +71,7 @@ def test_a_failed_execution_is_announced_with_its_resource_failed(
     with make_rig(tmp_path, database_url) as rig:
         rig.commit("  db: {type: fakedb, params: {size: s}}\n")
         bus = EventBus()
-        _run(rig, FakeExecutor({"make": FAILED}), bus)
+        rig.run(FakeExecutor({"make": FAILED}), events=bus)
         story = _story(bus)
 
     ended = [(k, d["state"]) for k, d in story if k in ("execution", "resource")]
