@@ -34,6 +34,7 @@ from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.forges import commit_status_senders
 from reconciler.assembly.hooks import webhook_receiver
+from reconciler.assembly.leading import Duties, lead_when_free, recover_single, take_duties
 from reconciler.assembly.paths import check_paths
 from reconciler.assembly.platform import PlatformFollower, follow_platform
 from reconciler.assembly.serving import (
@@ -45,15 +46,13 @@ from reconciler.assembly.serving import (
     on_loop,
 )
 from reconciler.assembly.steptokens import EnvironmentTokens
-from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.metrics import Metrics
-from reconciler.engine.processes import end_leftover_steps
 from reconciler.engine.tracing import make_tracer
-from reconciler.errors import ConfigError, SourceError
+from reconciler.errors import ConfigError, SourceError, StoreError
 from reconciler.executors.confinement import Sandbox
-from reconciler.executors.host import holder_gone, holder_id
+from reconciler.executors.host import holder_gone, holder_id, replica_name
 from reconciler.executors.registry import ExecutorRegistry, default_registry
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
@@ -162,7 +161,9 @@ def build(settings: Settings, *, lock: bool) -> Components:
     store = open_store(settings.database, secret_key=key)
     try:
         store.upgrade()
-        if lock:
+        if lock and settings.engine.replicas:
+            store.join(name=replica_name(), holder=holder_id(), ttl=settings.engine.lease_ttl)
+        elif lock:
             store.lock(holder=holder_id(), ttl=settings.engine.lease_ttl, holder_gone=holder_gone)
         executors = default_registry(
             collaborators={
@@ -243,6 +244,9 @@ def _engine(components: Components, *, one_shot: bool, events: EventBus | None =
         sandbox=components.sandbox,
         events=events,
         tracer=make_tracer(components.settings.tracing),
+        replica=replica.name.removeprefix("replica:")
+        if (replica := components.store.replica)
+        else None,
     )
 
 
@@ -255,23 +259,16 @@ def _threads(settings: Settings) -> None:
     )
 
 
-async def _recover_runs(store: Store, *, keep: frozenset[int]) -> None:
-    """Golden path runs a stopped daemon left running are recorded interrupted (not repeated:
-    a golden path may have done part of its work)."""
-    for run in await asyncio.to_thread(store.goldenruns.recover_interrupted, keep=keep):
-        logger.warning("golden path run %s was interrupted; change its file to run it again", run)
-
-
 async def run_once(components: Components) -> Engine:
     """``innominatus reconcile``: one pass over every repository, waiting for what it started."""
     _threads(components.settings)
-    still_running = await end_leftover_steps(
-        components.store, data_dir=Path(components.settings.data_dir)
-    )
-    await _recover_runs(components.store, keep=still_running)
-    recovered = await asyncio.to_thread(
-        components.store.resources.recover_interrupted, keep=still_running
-    )
+    if components.settings.engine.replicas:
+        raise ConfigError(
+            "engine.replicas: replicas reconcile continuously and share their executions; "
+            "`innominatus reconcile` runs one pass of a single daemon only. Use "
+            "`innominatus run`, or remove engine.replicas"
+        )
+    recovered = await recover_single(components.store, data_dir=Path(components.settings.data_dir))
     if recovered:
         logger.warning("recovered interrupted executions of: %s", ", ".join(recovered))
     engine = _engine(components, one_shot=True)
@@ -294,6 +291,8 @@ async def _reload_providers(
         if await asyncio.to_thread(catalog.reload) and catalog.current is not None:
             engine.replace_providers(catalog.current.providers)
             logger.info("provider set %s loaded", catalog.current.fingerprint[:12])
+            if not engine.leading:
+                continue
             for app in await asyncio.to_thread(engine.store.apps.all):
                 engine.trigger_app(app.name)
 
@@ -326,51 +325,42 @@ async def run_daemon(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    still_running = await end_leftover_steps(
-        components.store, data_dir=Path(components.settings.data_dir)
-    )
-    await _recover_runs(components.store, keep=still_running)
-    recovered = await asyncio.to_thread(
-        components.store.resources.recover_interrupted, keep=still_running
-    )
     events = EventBus()  # the dashboard's live updates, closed first at shutdown
+    store = components.store
     engine = _engine(components, one_shot=False, events=events)
-    engine.start()
-    for app in recovered:
-        logger.warning("retrying interrupted executions of app %s", app)
-        engine.trigger_app(app)
-    for repo in settings.repositories:
-        engine.trigger_repository(repo.name)
-
-    scheduler = AsyncIOScheduler()
-    for repo in settings.repositories:
-        scheduler.add_job(
-            engine.poll_repository,  # a cheap change check: fetches only when a tip moved
-            "interval",
-            args=[repo.name],
-            seconds=repo.interval,
-            jitter=max(1, int(repo.interval * 0.1)),
-            id=f"poll:{repo.name}",
-            coalesce=True,
-            max_instances=1,
+    duties: list[Duties] = []
+    if engine.claims is None:  # a single daemon: it leads
+        recovered = await recover_single(store, data_dir=Path(settings.data_dir))
+        duties.append(
+            take_duties(
+                settings=settings,
+                store=store,
+                engine=engine,
+                mirrors=components.mirrors,
+                stop=stop,
+                recovered=recovered,
+            )
         )
-    scheduler.start()
-    keeper = LeaseKeeper(store=components.store, engine=engine, ttl=settings.engine.lease_ttl)
-    lease = asyncio.create_task(keeper.run(on_lost=stop.set), name="lease")
-    control = asyncio.create_task(
-        follow_control(store=components.store, engine=engine, stop=stop), name="control"
-    )
+        keeper = LeaseKeeper(store=store, engine=engine, ttl=settings.engine.lease_ttl)
+        background = [asyncio.create_task(keeper.run(on_lost=stop.set), name="lease")]
+    else:  # one replica of several: it executes, and leads when the lead is free
+        keeper = LeaseKeeper(
+            store=store, engine=engine, ttl=settings.engine.lease_ttl, lease=store.replica
+        )
+        leader = lead_when_free(
+            settings=settings,
+            store=store,
+            engine=engine,
+            mirrors=components.mirrors,
+            stop=stop,
+            duties=duties,
+        )
+        background = [
+            asyncio.create_task(keeper.run(on_lost=stop.set), name="replica-lease"),
+            asyncio.create_task(engine.claims.run(stop), name="claims"),
+            asyncio.create_task(leader, name="lead"),
+        ]
 
-    watching = {r.name for r in settings.repositories if r.watch}
-    watched = {
-        name: path
-        for name, mirror in components.mirrors.items()
-        if name in watching and (path := mirror.watch_path) is not None
-    }
-    watcher = asyncio.create_task(
-        watch_repositories(watched, on_change=engine.trigger_repository, stop=stop),
-        name="watcher",
-    )
     reload_wanted = asyncio.Event()
     catalog = components.catalog
     provider_watcher = asyncio.create_task(
@@ -379,18 +369,20 @@ async def run_daemon(
         ),
         name="provider-watcher",
     )
+    provider_polls = AsyncIOScheduler()
     if catalog.sources:  # the configuration's, or the platform repository's at start
-        scheduler.add_job(
+        provider_polls.add_job(
             reload_wanted.set,
             "interval",
             seconds=min(p.interval for p in catalog.sources),
             id="providers",
             coalesce=True,
         )
+    provider_polls.start()
     reloader = asyncio.create_task(
         _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
-    followers = [reloader]
+    followers = [reloader, provider_watcher, *background]
     if components.platform is not None:
         follower = follow_platform(components.platform, engine=engine, stop=stop)
         followers.append(asyncio.create_task(follower, name="platform"))
@@ -399,7 +391,7 @@ async def run_daemon(
     if settings.webhooks.enabled:
         receiver = webhook_receiver(
             settings,
-            trigger=on_loop(loop, engine.trigger_repository),
+            trigger=on_loop(loop, _trigger_on_leader(engine)),
             reload_providers=on_loop(loop, reload_wanted.set),
             record=components.store.repositories.record_webhook,
             registry=engine.metrics.registry,
@@ -416,7 +408,11 @@ async def run_daemon(
                 views=StatusViews(
                     components.store, providers=_with_sandbox(catalog.describe, components.sandbox)
                 ),
-                readiness=lambda: None if engine.ready.is_set() else "first sync not finished",
+                readiness=lambda: (
+                    None
+                    if engine.ready.is_set() or not engine.leading
+                    else "first sync not finished"
+                ),
                 tokens=api_tokens,
                 metrics=engine.metrics.exposition,
                 allowed_hosts=settings.api.host_names(),
@@ -449,9 +445,13 @@ async def run_daemon(
         await stop.wait()
         events.close()  # ends every live-update stream: none holds the API's shutdown
         logger.info("shutting down: draining work")
-        scheduler.shutdown(wait=False)
+        provider_polls.shutdown(wait=False)
+        for duty in duties:
+            duty.scheduler.shutdown(wait=False)
         await engine.drain(grace=settings.engine.shutdown_grace)
-        for task in (watcher, provider_watcher, *followers, control, lease):
+        for duty in duties:
+            await duty.end()
+        for task in followers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -463,3 +463,24 @@ async def run_daemon(
             await hooks.stop()
     logger.info("stopped")
     keeper.raise_if_lost()
+    for duty in duties:
+        if duty.keeper is not None:
+            duty.keeper.raise_if_lost()
+
+
+def _refresh(store: Store, name: str) -> None:
+    with contextlib.suppress(StoreError):
+        store.control.refresh(name)
+
+
+def _trigger_on_leader(engine: Engine) -> Callable[[str], None]:
+    """A webhook's trigger: the engine's when this process leads, else a control row the
+    leading replica acts on within a second."""
+
+    def trigger(name: str) -> None:
+        if engine.leading:
+            engine.trigger_repository(name)
+        else:  # a database write: off the loop, best effort (the poll finds the commit)
+            asyncio.get_running_loop().run_in_executor(None, _refresh, engine.store, name)
+
+    return trigger

@@ -65,6 +65,9 @@ async def _apply(event: ControlEvent, *, store: Store, engine: Engine) -> None:
         return
     if event.repository is None:
         return
+    if event.kind == "refresh":  # a webhook another replica received
+        engine.trigger_repository(event.repository)
+        return
     # A repository-wide action: its guard is evaluated again, then every app of it looks again.
     engine.trigger_repository(event.repository)
     for app in await asyncio.to_thread(store.apps.all, repository=event.repository):

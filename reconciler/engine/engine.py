@@ -7,6 +7,9 @@ Keys: ``repo:<name>`` (fetch + sync), ``app:<name>`` (reconcile one app), ``run:
 rewritten status branch heals at the next poll). Executions run as tasks bounded by
 ``engine.workers``; at most one per resource (invariant 3). When an execution ends its app is
 requeued, so work flows level-triggered: sync -> reconcile -> execute -> reconcile -> ...
+With replicas (``replica`` given) the leader's plans offer ready actions through the
+:class:`~reconciler.engine.ledger.Ledger` instead, and every replica's
+:class:`~reconciler.engine.claims.ClaimLoop` claims and runs them (:meth:`Engine.run_claimed`).
 Used by ``innominatus run`` (continuously) and ``innominatus reconcile`` (until idle).
 """
 
@@ -23,12 +26,14 @@ from reconciler import logcontext
 from reconciler.backoff import Backoff
 from reconciler.engine import announce
 from reconciler.engine.backoff import policy, retry_delay
+from reconciler.engine.claims import ClaimLoop
 from reconciler.engine.commitreports import CommitReports
 from reconciler.engine.goldenruns import GoldenPathRunner
+from reconciler.engine.ledger import Ledger
 from reconciler.engine.metrics import EngineStats, Metrics
 from reconciler.engine.prefetch import SnapshotPrefetch
 from reconciler.engine.queue import Outcome, WorkQueue
-from reconciler.engine.reconcile import AppPass, reconcile_app
+from reconciler.engine.reconcile import AppPass, plan_ready, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.sync import RepositorySync
 from reconciler.engine.tracing import NO_TRACING, Tracer
@@ -43,7 +48,7 @@ from reconciler.status.branch import StatusBranch
 from reconciler.status.commitstatus import CommitStatusSender
 from reconciler.status.events import EventBus
 from reconciler.status.rundocument import run_key
-from reconciler.store import Store
+from reconciler.store import ReadyAction, Store
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,9 @@ class Engine:
         sandbox: Sandbox | None = None,
         events: EventBus | None = None,
         tracer: Tracer = NO_TRACING,
+        replica: str | None = None,
     ) -> None:
+        """``replica``: this process is replica ``replica`` of several on one database."""
         self.settings = settings
         self.tracer = tracer
         """One trace per repository sync and per app reconcile (:mod:`.tracing`)."""
@@ -142,6 +149,8 @@ class Engine:
             passing=lambda repository: repository in self.queue.pending("repo:"),
             busy=lambda: self.queue.pending("app:") | self._status_due,
         )
+        self.leading = replica is None
+        """Whether this process leads: a single daemon does; a replica once it took the lead."""
         self.ready = asyncio.Event()
         self.fenced = asyncio.Event()
         """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease
@@ -158,6 +167,24 @@ class Engine:
             later=lambda key, delay: self.queue.add_after(f"run:{key}", delay),
             allowed_providers=lambda name: self._repositories[name].policy.providers,
         )
+        self.ledger: Ledger | None = None
+        self.claims: ClaimLoop | None = None
+        if replica is not None:
+            self.claims = ClaimLoop(
+                store=store,
+                replica=replica,
+                workers=settings.engine.workers,
+                execute=self.run_claimed,
+                fenced=self.fenced.set,
+            )
+            self.ledger = Ledger(
+                store=store,
+                data_dir=Path(settings.data_dir),
+                ended=self._claimed_ended,
+                recovered=self.trigger_app,
+                offered=self.claims.wake,
+            )
+        self._after: set[asyncio.Task[None]] = set()
 
     # triggers ---------------------------------------------------------------------------
     def trigger_repository(self, name: str) -> None:
@@ -276,7 +303,7 @@ class Engine:
                     store=self.store,
                     engine=self.settings.engine,
                     repositories=self._repositories,
-                    running=lambda uid: uid in self._running,
+                    running=self._in_hand,
                     start=self._start,
                     retry_backoff=not self.one_shot,
                     workload=self.providers.claims("workload") is not None,
@@ -362,7 +389,14 @@ class Engine:
         return Outcome()
 
     # executions -------------------------------------------------------------------------
+    def _in_hand(self, uid: str) -> bool:
+        """Whether ``uid`` has an execution running here, or an action offered to replicas."""
+        return uid in self._running or (self.ledger is not None and uid in self.ledger.offered)
+
     def _start(self, action: Action, record: RecordedResource | None, commit: str | None) -> None:
+        if self.ledger is not None:
+            self.ledger.offer(action)
+            return
         task = asyncio.create_task(self._execute(action, record, commit), name=f"exec {action.uid}")
         self._running[action.uid] = task
 
@@ -384,22 +418,63 @@ class Engine:
         except Exception:
             logger.exception("execution of %s %s crashed", action.operation, action.uid)
         finally:
-            self.stats.last_execution_done_at = time.monotonic()
-            if ok:
-                self.stats.executions_succeeded += 1
-            elif ok is None:  # not started: the resource changed since the plan
-                self.stats.executions_started -= 1
-            else:
-                self.stats.executions_failed += 1
             self._running.pop(action.uid, None)
-            self._status_due.add(action.app)
-            self._requeue_after_execution(action, started=ok is not None)
-            if action.shared:
-                # Other apps declaring it may be waiting for it.
-                for app in await asyncio.to_thread(self.store.resources.claimers, action.uid):
-                    self._status_due.add(app)
-                    self.trigger_app(app)
+            await self._ended(action.uid, action.app, shared=action.shared, ok=ok)
         return ok
+
+    async def _ended(self, uid: str, app: str, *, shared: bool, ok: bool | None) -> None:
+        """An execution of ``uid`` ended (``ok`` None: it did not start, the resource moved
+        on since the plan): count it, plan its app again, wake apps sharing it."""
+        self.stats.last_execution_done_at = time.monotonic()
+        if ok:
+            self.stats.executions_succeeded += 1
+        elif ok is None:  # not started: the resource changed since the plan
+            self.stats.executions_started -= 1
+        else:
+            self.stats.executions_failed += 1
+        self._status_due.add(app)
+        self._requeue_after_execution(uid, app, started=ok is not None)
+        if shared:
+            # Other apps declaring it may be waiting for it.
+            for other in await asyncio.to_thread(self.store.resources.claimers, uid):
+                self._status_due.add(other)
+                self.trigger_app(other)
+
+    async def run_claimed(self, claimed: ReadyAction) -> str:
+        """Run an action this replica claimed: plan its app again from the store and run what
+        that plan has ready for the resource (``stale`` when nothing: the leader plans again)."""
+        found = await plan_ready(
+            claimed.app,
+            claimed.uid,
+            store=self.store,
+            engine=self.settings.engine,
+            repositories=self._repositories,
+            workload=self.providers.claims("workload") is not None,
+            installed=self.providers.installed(),
+            providers=self.providers,
+        )
+        if found is None or found[0].operation != claimed.operation:
+            return "stale"
+        action, record, commit = found
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[action.uid] = task
+        try:
+            async with self._slots:
+                ok = await run_action(action, record=record, commit=commit, ctx=self._run_context())
+        finally:
+            self._running.pop(action.uid, None)
+        return "stale" if ok is None else "succeeded" if ok else "failed"
+
+    def _claimed_ended(self, claimed: ReadyAction) -> None:
+        """The leader read the result of an action a replica ran."""
+        self.stats.executions_started += 1  # _ended takes back one that did not start
+        ok = None if claimed.result == "stale" else claimed.result == "succeeded"
+        task = asyncio.create_task(
+            self._ended(claimed.uid, claimed.app, shared=claimed.shared, ok=ok)
+        )
+        self._after.add(task)
+        task.add_done_callback(self._after.discard)
 
     def _run_context(self) -> RunContext:
         return RunContext(
@@ -413,19 +488,19 @@ class Engine:
             tracer=self.tracer,
         )
 
-    def _requeue_after_execution(self, action: Action, *, started: bool) -> None:
+    def _requeue_after_execution(self, uid: str, app: str, *, started: bool) -> None:
         """Plan the app again. An action refused at its start (the resource moved on since the
         plan, or the store refused it) is planned again at once the first time, then with a
         growing delay, so a refusal that persists never spins the engine."""
         if started:
-            self._refused.pop(action.uid, None)
-            self.trigger_app(action.app)
+            self._refused.pop(uid, None)
+            self.trigger_app(app)
             return
-        refusals = self._refused[action.uid] = self._refused.get(action.uid, 0) + 1
+        refusals = self._refused[uid] = self._refused.get(uid, 0) + 1
         if refusals == 1:
-            self.trigger_app(action.app)
+            self.trigger_app(app)
         else:
-            self.queue.add_after(f"app:{action.app}", REFUSAL_BACKOFF.delay(refusals - 1))
+            self.queue.add_after(f"app:{app}", REFUSAL_BACKOFF.delay(refusals - 1))
 
     async def fence(self, *, wait: float = 15.0) -> None:
         """The lease is lost: another daemon may own the database. Start nothing more, and

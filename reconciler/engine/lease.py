@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from reconciler.engine.engine import Engine
 from reconciler.errors import LockedError, StoreError
-from reconciler.store import Store
+from reconciler.store import Lease, Store
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,13 @@ RETRY_AFTER_FAILURE = 1.0
 
 
 class LeaseKeeper:
-    def __init__(self, *, store: Store, engine: Engine, ttl: float) -> None:
+    def __init__(
+        self, *, store: Store, engine: Engine, ttl: float, lease: Lease | None = None
+    ) -> None:
+        """``lease``: the one to keep (a replica's own, or its leader lease); default the
+        daemon's (``store.lease``)."""
         self._store = store
+        self._lease = lease
         self._engine = engine
         self._ttl = ttl
         self.lost = False
@@ -77,7 +82,7 @@ class LeaseKeeper:
                 await keeper
 
     async def _renew_until_lost(self) -> str:
-        lease = self._store.lease
+        lease = self._lease or self._store.lease
         interval = self._ttl / 3
         pause = interval
         while True:

@@ -130,25 +130,19 @@ async def _reconcile_pass(
         return AppPass(Outcome(), None, 0, None)
     if app.suspended or (repository is not None and repository.suspended):
         return await _suspended(store, app, repository)
-    settings = repositories.get(app.repository)
     now = datetime.now(UTC)
     plan: AppPlan | None = None
     started = 0
     requeue: float | None = None
     orphaned_now = False
     if app.error is None:
-        desired = DesiredApp.from_json(name, app.desired) if app.desired is not None else None
         with tracer.span("plan", **{"innominatus.app": name}) as span:
-            plan = plan_app(
-                desired,
-                recorded,
-                app=AppName(app.name),
-                prune=settings.prune if settings is not None else False,
+            plan = _plan(
+                snapshot,
+                app,
+                engine=engine,
+                settings=repositories.get(app.repository),
                 now=now,
-                max_attempts=engine.max_attempts,
-                held=frozenset(repository.held_uids) if repository is not None else frozenset(),
-                held_detail=_held_detail(repository),
-                claims=snapshot.claims,
                 workload=workload,
                 installed=installed,
                 providers=providers,
@@ -203,6 +197,72 @@ async def _reconcile_pass(
     return AppPass(
         Outcome(requeue_after=requeue), app.repository, started, plan, changed, phase=phase
     )
+
+
+def _plan(
+    snapshot: AppSnapshot,
+    app: AppRecord,
+    *,
+    engine: EngineSettings,
+    settings: RepositorySettings | None,
+    now: datetime,
+    workload: bool,
+    installed: Mapping[str, str] | None,
+    providers: Resolver | None,
+) -> AppPlan:
+    repository = snapshot.repository
+    desired = DesiredApp.from_json(app.name, app.desired) if app.desired is not None else None
+    return plan_app(
+        desired,
+        snapshot.resources,
+        app=AppName(app.name),
+        prune=settings.prune if settings is not None else False,
+        now=now,
+        max_attempts=engine.max_attempts,
+        held=frozenset(repository.held_uids) if repository is not None else frozenset(),
+        held_detail=_held_detail(repository),
+        claims=snapshot.claims,
+        workload=workload,
+        installed=installed,
+        providers=providers,
+    )
+
+
+async def plan_ready(
+    name: str,
+    uid: str,
+    *,
+    store: Store,
+    engine: EngineSettings,
+    repositories: Mapping[str, RepositorySettings],
+    workload: bool,
+    installed: Mapping[str, str] | None,
+    providers: Resolver | None,
+) -> tuple[Action, RecordedResource | None, str | None] | None:
+    """The action app ``name``'s plan, made now from the store, has ready for resource
+    ``uid`` (with the resource's record and the app's commit); None when the plan has none
+    (the app moved on, is suspended or invalid). What a replica runs for a claimed action."""
+    snapshot = await asyncio.to_thread(store.apps.snapshot, name)
+    app, repository = snapshot.app, snapshot.repository
+    if app is None or app.error is not None or app.suspended:
+        return None
+    if repository is not None and repository.suspended:
+        return None
+    plan = _plan(
+        snapshot,
+        app,
+        engine=engine,
+        settings=repositories.get(app.repository),
+        now=datetime.now(UTC),
+        workload=workload,
+        installed=installed,
+        providers=providers,
+    )
+    for action in plan.startable:
+        if action.uid == uid:
+            record = next((r for r in snapshot.resources if r.uid == uid), None)
+            return action, record, app.commit
+    return None
 
 
 def _held_detail(repository: RepositoryRecord | None) -> str:

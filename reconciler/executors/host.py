@@ -70,6 +70,12 @@ def holder_id() -> str:
     )
 
 
+def replica_name() -> str:
+    """This process as one replica of several (``engine.replicas``): short, readable in
+    metrics and logs (a pod's host name), unique (a nonce)."""
+    return f"{host_name()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 def holder_gone(holder: str) -> bool:
     """Whether the daemon named by ``holder`` (a :func:`holder_id`) is provably dead: it ran
     on this host, in this boot and PID namespace, and its process no longer exists. False

@@ -139,6 +139,10 @@ class BackoffSettings(Group):
     """Upper bound of the retry delay (default 10m)."""
 
 
+REPLICA_LEASE_TTL = 12.0
+"""``engine.lease_ttl`` of replicas unless set: a dead leader's lease expires within it."""
+
+
 class EngineSettings(Group):
     workers: int = Field(default=4, ge=1, le=256)
     """Executions running at once across all apps (default 4)."""
@@ -157,7 +161,22 @@ class EngineSettings(Group):
     """How long the daemon's right to write lasts without renewal (default 60s, at least 3s):
     renewed every third of it; a daemon that cannot renew for two thirds of it (a database
     outage longer than 40s by default) ends its steps and exits, and another daemon may take
-    the database over once it has expired. Shorter outages are waited out in place."""
+    the database over once it has expired. Shorter outages are waited out in place. With
+    ``replicas`` the default is 12s: a dead replica or leader is replaced within 15s."""
+    replicas: bool = False
+    """Several ``innominatus run`` processes on one PostgreSQL database form one installation
+    (default false: one daemon per database, a second one is refused). One replica leads — it
+    polls, syncs, evaluates guards and writes status — and every replica executes ready
+    actions it claims from the database (``FOR UPDATE SKIP LOCKED``), up to its ``workers``.
+    PostgreSQL only. Steps that keep files in ``data_dir`` between executions (a Terraform
+    local backend) need ``data_dir`` on storage every replica shares."""
+
+    @model_validator(mode="after")
+    def _replica_lease(self) -> EngineSettings:
+        # Replicas hand the lead over within a lease: 12s unless set, so failover <= 15s.
+        if self.replicas and "lease_ttl" not in self.model_fields_set:
+            object.__setattr__(self, "lease_ttl", REPLICA_LEASE_TTL)
+        return self
 
 
 class StatusSettings(Group):
@@ -343,6 +362,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "webhooks.enabled: the receiver needs a secret; set webhooks.secret_env "
                 "(or repositories[].webhook_secret_env) to an environment variable holding it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_need_postgresql(self) -> Settings:
+        if self.engine.replicas and not self.database.startswith("postgresql"):
+            raise ValueError(
+                "engine.replicas: several replicas share one PostgreSQL database, and database "
+                "is not one (SQLite allows one daemon); set database to a postgresql+psycopg:// "
+                "URL, or remove engine.replicas"
             )
         return self
 

@@ -120,6 +120,8 @@ class Execution(TypedDict):
     error: str | None
     started_at: str
     finished_at: str | None
+    replica: str | None
+    """The replica that ran it (``engine.replicas``); null: a single daemon."""
 
 
 @with_config(_CLOSED)

@@ -32,6 +32,7 @@ def execution_document(record: ExecutionRecord, *, with_steps: bool) -> dict[str
         "error": record.error,
         "started_at": _iso(record.started_at),
         "finished_at": _iso(record.finished_at),
+        "replica": record.replica,
     }
     if with_steps:
         document["steps"] = [

@@ -24,6 +24,7 @@ from reconciler.store.database import (
 from reconciler.store.executions import Executions
 from reconciler.store.goldenruns import GoldenPathRuns, RunAsked
 from reconciler.store.lease import Lease, default_holder
+from reconciler.store.readyactions import Offer, ReadyAction, ReadyActions
 from reconciler.store.records import (
     AppDesired,
     AppRecord,
@@ -33,9 +34,10 @@ from reconciler.store.records import (
     StepRecord,
     TransitionRecord,
 )
+from reconciler.store.replicas import ReplicaRecord, Replicas
 from reconciler.store.repositories import Apps, AppSnapshot, Repositories
 from reconciler.store.resources import Resources
-from reconciler.store.session import Database
+from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database
 
 
 class Store:
@@ -56,9 +58,14 @@ class Store:
         self.executions = Executions(self._db)
         self.goldenruns = GoldenPathRuns(self._db)
         self.control = Control(self._db)
+        self.ready = ReadyActions(self._db)
+        self.replicas = Replicas(self._db)
         self._lock = DaemonLock(self._db.engine)
         self.lease: Lease | None = None
-        """The daemon's lease once :meth:`lock` took it (None in CLI commands)."""
+        """The daemon's lease once :meth:`lock` took it (None in CLI commands); with
+        replicas, the leader lease once :meth:`lead` took it."""
+        self.replica: Lease | None = None
+        """This replica's own lease once :meth:`join` took it (``engine.replicas``)."""
 
     @property
     def backend(self) -> str:
@@ -94,11 +101,31 @@ class Store:
         self.lease = lease
         return epoch
 
+    def join(self, *, name: str, holder: str, ttl: float) -> Lease:
+        """Join the installation as replica ``name`` (``engine.replicas``): take the lease
+        ``replica:<name>`` whose epoch fences this process's execution writes."""
+        lease = Lease(self._db, holder=holder, ttl=ttl, where=self.url, name=REPLICA_PREFIX + name)
+        lease.acquire()
+        self.replica = lease
+        return lease
+
+    def lead(
+        self, *, holder: str, ttl: float, holder_gone: Callable[[str], bool] | None = None
+    ) -> Lease:
+        """Take the leader lease (replicas); ``LockedError`` while another replica leads."""
+        lease = Lease(
+            self._db, holder=holder, ttl=ttl, where=self.url, name=DAEMON_LEASE, fences=False
+        )
+        lease.acquire(holder_gone=holder_gone)
+        self.lease = lease
+        return lease
+
     def close(self) -> None:
-        if self.lease is not None:
-            with contextlib.suppress(StoreError):
-                self.lease.release()  # unreachable database: the lease expires by itself
-            self.lease = None
+        for lease in (self.lease, self.replica):
+            if lease is not None:
+                with contextlib.suppress(StoreError):
+                    lease.release()  # unreachable database: the lease expires by itself
+        self.lease = self.replica = None
         self._lock.release()
         self._db.dispose()
 
@@ -114,6 +141,10 @@ __all__ = [
     "ControlEvent",
     "ExecutionRecord",
     "GoldenPathRunRecord",
+    "Lease",
+    "Offer",
+    "ReadyAction",
+    "ReplicaRecord",
     "RepositoryRecord",
     "RunAsked",
     "StepRecord",

@@ -58,6 +58,12 @@ class Control:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def refresh(self, repository: str) -> None:
+        """Ask the leading replica to look at ``repository`` now (a webhook another replica
+        received)."""
+        with self._db.transaction() as session:
+            signal(session, "refresh", repository=repository, app=None)
+
     def last_id(self) -> int:
         with self._db.transaction() as session:
             return int(session.scalar(select(func.max(ControlRow.id))) or 0)

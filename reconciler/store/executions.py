@@ -52,6 +52,7 @@ def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> Executi
         started_at=utc(row.started_at) or now(),
         finished_at=utc(row.finished_at),
         steps=steps,
+        replica=row.replica,
     )
 
 

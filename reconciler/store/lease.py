@@ -9,8 +9,12 @@ live; a renewal that matches no row means another daemon holds it now. The epoch
 set on :class:`~reconciler.store.session.Database` so that every execution write is checked
 against it (``transaction(fenced=True)``).
 
-Called through :meth:`reconciler.store.Store.lock` at daemon start and by the engine's lease
-keeper (``reconciler.engine.lease``) for renewals.
+With replicas (``engine.replicas``) the same class keeps two leases per process: the row
+``daemon`` is the leader's (``fences=False``: losing it ends the leadership, not the steps), and
+``replica:<id>`` is this replica's own, whose epoch fences its execution writes.
+
+Called through :meth:`reconciler.store.Store.lock` and :meth:`~reconciler.store.Store.join` at
+daemon start and by the engine's lease keeper (``reconciler.engine.lease``) for renewals.
 """
 
 from __future__ import annotations
@@ -39,9 +43,21 @@ def default_holder() -> str:
 
 
 class Lease:
-    def __init__(self, db: Database, *, holder: str, ttl: float, where: str) -> None:
-        """``where`` names the database in messages (its URL without password)."""
+    def __init__(
+        self,
+        db: Database,
+        *,
+        holder: str,
+        ttl: float,
+        where: str,
+        name: str = DAEMON_LEASE,
+        fences: bool = True,
+    ) -> None:
+        """``where`` names the database in messages (its URL without password); ``fences``:
+        the epoch taken fences this process's execution writes."""
         self._db = db
+        self.name = name
+        self.fences = fences
         self.holder = holder
         self.ttl = ttl
         self._where = where
@@ -61,7 +77,7 @@ class Lease:
             at = self._now(session)
             self._ensure_row(session)
             row = session.scalars(
-                select(LeaseRow).where(LeaseRow.name == DAEMON_LEASE).with_for_update()
+                select(LeaseRow).where(LeaseRow.name == self.name).with_for_update()
             ).one()
             expires = utc(row.expires_at) or _NEVER
             free = takeover or row.holder == self.holder or expires < at
@@ -75,7 +91,8 @@ class Lease:
             row.expires_at, row.renewed_at = at + timedelta(seconds=self.ttl), at
             epoch = row.epoch
         self.epoch, self.renewed_at = epoch, sent
-        self._db.epoch = epoch
+        if self.fences:
+            self._db.epoch, self._db.fence = epoch, self.name
         return epoch
 
     def renew(self) -> bool:
@@ -109,14 +126,14 @@ class Lease:
     def describe(self) -> tuple[str, int, datetime] | None:
         """The lease as the database has it: (holder, epoch, expires at)."""
         with self._db.transaction() as session:
-            row = session.get(LeaseRow, DAEMON_LEASE)
+            row = session.get(LeaseRow, self.name)
             if row is None:
                 return None
             return row.holder, row.epoch, utc(row.expires_at) or _NEVER
 
     def _mine(self) -> ColumnElement[bool]:
         return and_(
-            LeaseRow.name == DAEMON_LEASE,
+            LeaseRow.name == self.name,
             LeaseRow.holder == self.holder,
             LeaseRow.epoch == self.epoch,
         )
@@ -129,7 +146,7 @@ class Lease:
     def _ensure_row(self, session: Session) -> None:
         """The row exists before it is locked (two first daemons racing insert one row)."""
         values = {
-            "name": DAEMON_LEASE,
+            "name": self.name,
             "holder": "",
             "epoch": 0,
             "expires_at": _NEVER,

@@ -3,7 +3,8 @@
 Tables: repositories (what was fetched and reconciled), apps (desired spec snapshot and phase),
 resources (one row per UID: state, desired/applied inputs hash, applied params, outputs),
 executions and steps (workflow runs with bounded logs), transitions (the audit trail: one row
-per resource state change, written in the same transaction as the change).
+per resource state change, written in the same transaction as the change), leases (the
+daemon's, the leader's and each replica's), ready_actions (what replicas claim and run).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,6 +123,17 @@ class ClaimRow(Base):
 
 class ExecutionRow(Base):
     __tablename__ = "executions"
+    __table_args__ = (
+        # Invariant 3, kept by the database too: at most one running execution per resource,
+        # whichever replica runs it.
+        Index(
+            "uq_executions_one_running",
+            "resource_uid",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resource_uid: Mapped[str] = mapped_column(String(512), index=True)
@@ -137,6 +150,7 @@ class ExecutionRow(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     epoch: Mapped[int | None] = mapped_column(Integer)  # the lease epoch that started it
+    replica: Mapped[str | None] = mapped_column(String(63))  # the replica lease that runs it
 
 
 class StepRow(Base):
@@ -181,6 +195,24 @@ class LeaseRow(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
+class ReadyActionRow(Base):
+    """An action the leading replica found ready, waiting for a replica to claim and run it
+    (``engine.replicas``): one per resource at most. ``claimed_by`` names the replica lease of
+    the replica running it; ``result`` is set when it ended, for the leader to act on."""
+
+    __tablename__ = "ready_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_uid: Mapped[str] = mapped_column(String(512), unique=True)
+    app: Mapped[str] = mapped_column(String(255))
+    operation: Mapped[str] = mapped_column(String(16))
+    shared: Mapped[bool] = mapped_column(default=False)
+    offered_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(63), index=True)
+    claimed_at: Mapped[datetime | None]
+    result: Mapped[str | None] = mapped_column(String(16))
 
 
 class ControlRow(Base):

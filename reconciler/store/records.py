@@ -99,6 +99,8 @@ class ExecutionRecord:
     started_at: datetime
     finished_at: datetime | None
     steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+    replica: str | None = None
+    """The replica that ran it (``engine.replicas``); None: a single daemon."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -548,18 +548,22 @@ class Resources:
                 signal(session, "retry", repository=repository, app=app)
             return count
 
-    def recover_interrupted(self, *, keep: Collection[int] = ()) -> list[str]:
+    def recover_interrupted(
+        self, *, keep: Collection[int] = (), among: Collection[int] | None = None
+    ) -> list[str]:
         """At start: executions left ``running`` by a crash or kill become ``interrupted`` and
         their resources ``failed`` with an immediate retry. Returns the affected apps.
         ``keep``: executions some process of which still runs; they stay ``running`` (and
-        their resources in flight), since a retry must never overlap them (invariant 9)."""
+        their resources in flight), since a retry must never overlap them (invariant 9).
+        ``among``: only these executions (a dead replica's)."""
         apps: set[str] = set()
         with self._db.transaction(fenced=True) as session:
-            running = session.scalars(
-                select(ExecutionRow).where(
-                    ExecutionRow.state == "running", ExecutionRow.id.not_in(list(keep))
-                )
+            query = select(ExecutionRow).where(
+                ExecutionRow.state == "running", ExecutionRow.id.not_in(list(keep))
             )
+            if among is not None:
+                query = query.where(ExecutionRow.id.in_(list(among)))
+            running = session.scalars(query)
             for execution in running:
                 execution.state, execution.finished_at = "interrupted", now()
                 execution.error = "interrupted: the daemon stopped while it ran; retrying"

@@ -11,6 +11,10 @@ epoch, and raises :class:`FencedError` if another daemon has taken the lease sin
 execution rows get the epoch stamped on them. PostgreSQL reads the row ``FOR SHARE``, so a
 takeover's ``UPDATE`` waits until the write commits, and the write after it sees the new epoch.
 SQLite serialises writers: the check is a no-op ``UPDATE`` that takes the write lock at once.
+
+Replicas (``engine.replicas``) fence with their own lease instead (:attr:`Database.fence`,
+``replica:<id>``): the leader lease moves between replicas without stopping anyone's steps, and
+a replica found dead has its lease row deleted, which refuses every later write of its.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from reconciler.store.crypto import SecretBox
 from reconciler.store.models import ExecutionRow, LeaseRow
 
 DAEMON_LEASE = "daemon"
-"""The name of the one lease a daemon holds over its database."""
+"""The name of the one lease a daemon holds over its database (with replicas: the leader's)."""
+REPLICA_PREFIX = "replica:"
+"""Each replica's own lease is named ``replica:<id>``."""
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -51,6 +57,8 @@ class Database:
         self.epoch: int | None = None
         """The lease epoch this process writes under; None (a CLI command, which never writes
         executions): no fencing."""
+        self.fence = DAEMON_LEASE
+        """The name of the lease whose epoch fences this process's writes."""
         event.listen(self._sessions, "before_flush", _stamp_epoch)
 
     @property
@@ -65,6 +73,8 @@ class Database:
             with self._sessions.begin() as session:
                 if fenced and self.epoch is not None:
                     session.info["epoch"] = self.epoch
+                    if self.fence != DAEMON_LEASE:
+                        session.info["replica"] = self.fence.removeprefix(REPLICA_PREFIX)
                 yield session
                 if fenced and self.epoch is not None:
                     # Checked last, just before the commit and in the same transaction: on
@@ -80,17 +90,22 @@ class Database:
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
     def _check_epoch(self, session: Session, epoch: int) -> None:
-        lease = select(LeaseRow.epoch).where(LeaseRow.name == DAEMON_LEASE)
+        lease = select(LeaseRow.epoch).where(LeaseRow.name == self.fence)
         if self.postgres:
             current = session.scalar(lease.with_for_update(read=True))
             if current == epoch:
                 return
         else:
-            mine = (LeaseRow.name == DAEMON_LEASE) & (LeaseRow.epoch == epoch)
+            mine = (LeaseRow.name == self.fence) & (LeaseRow.epoch == epoch)
             touched = session.execute(update(LeaseRow).where(mine).values(epoch=epoch))
             if cast(CursorResult[Any], touched).rowcount:
                 return
             current = session.scalar(lease)
+        if self.fence != DAEMON_LEASE:
+            raise FencedError(
+                f"write refused: this replica's lease ({self.fence}) is gone; the leader found "
+                "it expired and handed its executions to other replicas"
+            )
         raise FencedError(
             f"write refused: this daemon writes under lease epoch {epoch}, the database is at "
             f"epoch {current}; another daemon has taken the database over"
@@ -115,3 +130,4 @@ def _stamp_epoch(session: Session, _context: Any, _instances: Any) -> None:
     for row in session.new:
         if isinstance(row, ExecutionRow) and row.epoch is None:
             row.epoch = epoch
+            row.replica = session.info.get("replica")

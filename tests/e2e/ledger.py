@@ -179,6 +179,7 @@ def make_fault_story(
     lease_ttl: str = "30s",
     workers: int = 4,
     sandbox: bool = False,
+    replicas: bool = False,
 ) -> FaultStory:
     """A daemon whose steps write to a ledger. Without ``sandbox`` (``sandbox.mode: off``) a
     killed daemon's step lives on for the next start's reaper to end, which is what these
@@ -213,7 +214,8 @@ def make_fault_story(
         f"database: {database_url}\n"
         f"data_dir: {tmp_path / 'data'}\n"
         f"engine: {{workers: {workers}, step_timeout: 120s, shutdown_grace: 1s, "
-        f"lease_ttl: {lease_ttl}, backoff: {{initial: 1s, max: 2s}}}}\n"
+        f"lease_ttl: {lease_ttl}, replicas: {str(replicas).lower()}, "
+        "backoff: {initial: 1s, max: 2s}}\n"
         "api: {host: 127.0.0.1, port: 0}\n"
         "repositories:\n"
         f"  - name: apps\n    url: {bare}\n    branch: main\n    interval: 1h\n"
