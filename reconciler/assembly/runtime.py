@@ -225,10 +225,13 @@ def _with_sandbox(
 
 
 def _engine(components: Components, *, one_shot: bool, events: EventBus | None = None) -> Engine:
+    replica = components.store.replica
+    name = replica.name.removeprefix("replica:") if replica is not None else None
     metrics = Metrics(
         resources=components.store.resources.all,
         repositories=components.store.repositories.all,
         apps=components.store.apps.phase_counts,
+        replica=name,
     )
     return Engine(
         settings=components.settings,
@@ -244,9 +247,7 @@ def _engine(components: Components, *, one_shot: bool, events: EventBus | None =
         sandbox=components.sandbox,
         events=events,
         tracer=make_tracer(components.settings.tracing),
-        replica=replica.name.removeprefix("replica:")
-        if (replica := components.store.replica)
-        else None,
+        replica=name,
     )
 
 

@@ -151,6 +151,7 @@ class Engine:
         )
         self.leading = replica is None
         """Whether this process leads: a single daemon does; a replica once it took the lead."""
+        self.metrics.leading = lambda: self.leading
         self.ready = asyncio.Event()
         self.fenced = asyncio.Event()
         """Set when an execution write was refused as fenced, or by :meth:`fence`: the lease

@@ -10,7 +10,9 @@ before this process did), the repository health gauges (``..._error``,
 ``innominatus_apps{phase}`` (one grouped query) are computed from the store at scrape time.
 The client's process, platform and garbage-collector collectors add ``process_*`` (CPU, memory,
 open files), ``python_info`` and ``python_gc_*``. ``innominatus_sse_clients`` is moved by the
-API's event stream as clients connect and leave (:meth:`Metrics.sse_client`).
+API's event stream as clients connect and leave (:meth:`Metrics.sse_client`). A replica
+(``engine.replicas``) labels every sample ``replica="<name>"`` and exports
+``innominatus_leader`` (1 on the replica that leads).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
@@ -122,6 +124,27 @@ class _RepositoryCollector(Collector):
             yield gauge
 
 
+class _Replica(Collector):
+    """The registry's samples with a ``replica`` label, and whether this replica leads."""
+
+    def __init__(self, registry: CollectorRegistry, name: str, leading: Callable[[], bool]) -> None:
+        self._registry = registry
+        self._name = name
+        self._leading = leading
+
+    def collect(self) -> Iterator[Metric]:
+        leader = GaugeMetricFamily(
+            "innominatus_leader", "1 on the replica that leads the installation", labels=[]
+        )
+        leader.add_metric([], 1 if self._leading() else 0)
+        for family in (*self._registry.collect(), leader):
+            family.samples = [
+                sample._replace(labels={**sample.labels, "replica": self._name})
+                for sample in family.samples
+            ]
+            yield family
+
+
 class Metrics:
     def __init__(
         self,
@@ -129,8 +152,13 @@ class Metrics:
         resources: Callable[[], Sequence[RecordedResource]] | None = None,
         repositories: Callable[[], Sequence[RepositoryRecord]] | None = None,
         apps: Callable[[], Mapping[str, int]] | None = None,
+        replica: str | None = None,
     ) -> None:
-        """``apps``: apps counted by phase (``Apps.phase_counts``)."""
+        """``apps``: apps counted by phase (``Apps.phase_counts``); ``replica``: this process
+        is that replica of several (its samples are labelled)."""
+        self.replica = replica
+        self.leading: Callable[[], bool] = lambda: True
+        """Whether this process leads (set by the engine that owns these metrics)."""
         self.registry = CollectorRegistry()
         # The client's default collectors (what its global registry carries), on this one.
         ProcessCollector(registry=self.registry)
@@ -218,7 +246,11 @@ class Metrics:
             self.git_requests.labels(op="push", result="success").inc()
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.replica is None:
+            return generate_latest(self.registry)
+        labelled = CollectorRegistry(auto_describe=False)
+        labelled.register(_Replica(self.registry, self.replica, self.leading))
+        return generate_latest(labelled)
 
 
 @dataclass

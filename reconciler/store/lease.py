@@ -82,10 +82,16 @@ class Lease:
             expires = utc(row.expires_at) or _NEVER
             free = takeover or row.holder == self.holder or expires < at
             if not free and (holder_gone is None or not holder_gone(row.holder)):
+                replicas = (
+                    ", or set engine.replicas: true in every daemon's configuration to run "
+                    "them as replicas of one installation"
+                    if self._db.postgres
+                    else ""
+                )
                 raise LockedError(
                     f"another innominatus daemon is using {self._where} (lease holder "
                     f"{row.holder}, valid until {expires:%Y-%m-%d %H:%M:%S} UTC unless it is "
-                    "renewed); stop it first, or give this one its own database"
+                    f"renewed); stop it first, or give this one its own database{replicas}"
                 )
             row.holder, row.epoch = self.holder, row.epoch + 1
             row.expires_at, row.renewed_at = at + timedelta(seconds=self.ttl), at

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from reconciler.store import Store
+from tests.e2e.conftest import make_story
+from tests.e2e.daemons import API, daemon, get, ready
 from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, settled, wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -106,3 +109,67 @@ def test_a_killed_leader_is_replaced_within_15s_and_its_work_is_finished(
         for process in (first, locals().get("second")):
             if process is not None and process.poll() is None:
                 kill9(process)
+
+
+def test_every_replica_serves_the_api_and_labels_its_metrics(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    story = _replicas_story(tmp_path, postgres_url)
+    _apps(story, 2)
+    replicas = []
+    try:
+        for _ in range(2):
+            replicas.append(story.start())
+            story.wait_running(replicas[-1])
+        with story.store() as store:
+            wait_for(lambda: settled(store, apps=2, resources=2), timeout=60, what="settled")
+            names = {r.name: r.leader for r in store.replicas.live()}
+        urls = [_url(log) for log in story.logs]
+        leaders = 0
+        for url in urls:
+            assert ready(url)
+            assert {a["name"] for a in get(url + "api/v1/apps")["apps"]} == {"app0", "app1"}
+            metrics = urllib.request.urlopen(url + "metrics", timeout=5).read().decode()
+            replica = _label(metrics, "innominatus_leader")
+            assert replica in names
+            assert f'innominatus_leader{{replica="{replica}"}} {float(names[replica])}' in metrics
+            assert all(
+                f'replica="{replica}"' in line
+                for line in metrics.splitlines()
+                if line and not line.startswith("#")
+            )
+            leaders += names[replica]
+        assert leaders == 1
+    except BaseException:
+        print(story.output())
+        raise
+    finally:
+        for process in replicas:
+            process.send_signal(signal.SIGTERM)
+        for process in replicas:
+            process.wait(timeout=60)
+
+
+def _url(log: Path) -> str:
+    for line in log.read_text().splitlines():
+        if "status: http://" in line:
+            return line.split("status: ", 1)[1].split()[0]
+    raise AssertionError(f"no status URL in {log}")
+
+
+def _label(metrics: str, name: str) -> str:
+    line = next(line for line in metrics.splitlines() if line.startswith(name + "{"))
+    return line.split('replica="', 1)[1].split('"', 1)[0]
+
+
+def test_a_second_daemon_without_replicas_is_refused_and_told_about_replicas(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    story = make_story(tmp_path, postgres_url, extra_config=API)
+    with daemon(story, process=True) as (process, _url):
+        second = story.innominatus("run")
+        assert second.returncode == 1
+        assert "another innominatus daemon is using" in second.stderr
+        assert "engine.replicas: true" in second.stderr
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
