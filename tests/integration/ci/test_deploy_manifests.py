@@ -33,7 +33,10 @@ BASE = DEPLOY / "base"
 OVERLAYS = {
     "sqlite": DEPLOY / "overlays" / "sqlite",
     "postgresql": DEPLOY / "overlays" / "postgresql",
+    "replicas": DEPLOY / "overlays" / "replicas",
 }
+SINGLE = ("sqlite", "postgresql")
+"""The overlays of one daemon per database."""
 TARGETS = {"base": BASE, **OVERLAYS}
 VERSIONS = ("1.28", kubernetes_validate.latest_version())
 """Kubernetes versions the manifests must be valid for: an old one still run, and the newest
@@ -226,12 +229,13 @@ def test_kubectl_kustomize_renders_what_the_test_renderer_validated(target: str)
 # --- what the manifests promise ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
-def test_each_overlay_runs_one_daemon_replaced_not_rolled_with_its_data_on_a_claim(
+@pytest.mark.parametrize("overlay", SINGLE)
+def test_each_single_daemon_overlay_runs_one_daemon_replaced_not_rolled_with_its_data_on_a_claim(
     overlay: str,
 ) -> None:
-    """One daemon per database today (the lease: a second daemon exits at start rather than
-    wait), so one replica, and `Recreate` so that no update runs two pods at once."""
+    """One daemon per database without ``engine.replicas`` (the lease: a second daemon exits
+    at start rather than wait), so one replica, and `Recreate` so that no update runs two pods
+    at once."""
     manifests = render(OVERLAYS[overlay])
     deployment = _one(manifests, "Deployment", "innominatus")
     assert deployment["spec"]["replicas"] == 1
@@ -243,6 +247,33 @@ def test_each_overlay_runs_one_daemon_replaced_not_rolled_with_its_data_on_a_cla
         "name": "data",
         "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
     }
+
+
+def test_the_replicas_overlay_runs_three_replicas_rolled_on_postgresql_sharing_their_data(
+    tmp_path: Path,
+) -> None:
+    manifests = render(OVERLAYS["replicas"])
+    deployment = _one(manifests, "Deployment", "innominatus")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    claim = _one(manifests, "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    volumes = _by_name(deployment["spec"]["template"]["spec"]["volumes"])
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+    env = _by_name(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
+    assert env["INNOMINATUS_DATABASE"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "innominatus-database"
+    )
+    url = "postgresql+psycopg://innominatus:pw@db.internal:5432/innominatus"
+    environ = {
+        "INNOMINATUS_DATABASE": url,
+        **{name: env[name]["value"] for name in env if "value" in env[name]},
+    }
+    settings = _config(manifests, tmp_path, environ)
+    assert settings.engine.replicas
+    assert settings.engine.lease_ttl <= 12  # a dead leader is replaced within 15 s
+    budget = _one(manifests, "PodDisruptionBudget")
+    assert budget["spec"] == {**budget["spec"], "maxUnavailable": 1}
 
 
 def test_the_postgresql_overlay_takes_the_database_url_from_a_secret(tmp_path: Path) -> None:
