@@ -51,10 +51,6 @@ class ClaimLoop:
         """Look for offered actions now (the leader offered some in this process)."""
         self._wake.set()
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run until ``stop``; running actions are the engine's to drain."""
         while not stop.is_set():

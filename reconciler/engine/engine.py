@@ -35,16 +35,16 @@ from reconciler.engine.prefetch import SnapshotPrefetch
 from reconciler.engine.queue import Outcome, WorkQueue
 from reconciler.engine.reconcile import AppPass, plan_ready, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
+from reconciler.engine.statuswork import StatusWork
 from reconciler.engine.sync import RepositorySync
 from reconciler.engine.tracing import NO_TRACING, Tracer
-from reconciler.errors import FencedError, PermanentError, SourceError
+from reconciler.errors import FencedError, PermanentError
 from reconciler.executors.confinement import Sandbox
 from reconciler.executors.registry import ExecutorRegistry
 from reconciler.plan.model import Action, RecordedResource
 from reconciler.providers.registry import ProviderSet
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
-from reconciler.status.branch import StatusBranch
 from reconciler.status.commitstatus import CommitStatusSender
 from reconciler.status.events import EventBus
 from reconciler.status.rundocument import run_key
@@ -104,13 +104,6 @@ class Engine:
         for mirror in self.mirrors.values():
             if mirror.on_request is None:
                 mirror.on_request = self._count_git_request
-        self._status_branches = {
-            r.name: StatusBranch(
-                repository=r.name, branch=r.status.branch, store=store, mirror=self.mirrors[r.name]
-            )
-            for r in settings.repositories
-            if r.status.enabled
-        }
         self._commit_statuses = dict(commit_statuses or {})
         """Repository -> the sender of its commit statuses (``commit_status`` configured)."""
         self._synced_once: set[str] = set()
@@ -119,24 +112,15 @@ class Engine:
         self._fetch_wanted: set[str] = set()
         """Repositories whose next pass fetches in full (any trigger but a poll, an error)."""
         self._attempted: set[str] = set()
-        self._status_dirty: dict[str, set[str]] = {}
         self._running: dict[str, asyncio.Task[bool | None]] = {}
         self._refused: dict[str, int] = {}
         """Resource UID -> consecutive starts refused (stale plan, held, suspended)."""
         self._slots = asyncio.Semaphore(settings.engine.workers)
         self._detected_at: dict[str, float] = {}
         """Repository -> when a trigger was first seen, until its sync hands it to apps."""
-        self._status_due: set[str] = set()
-        """Apps whose status file may be stale: their spec changed (sync) or an execution of
-        theirs finished; their next reconcile marks them for the status writer."""
-        self._status_seen: set[str] = set()
-        """Apps reconciled since start: the first reconcile always checks the status file."""
         self._awaiting_start: dict[str, float] = {}
         """App -> when the commit its sync brought was detected, until the app's next
         reconcile (which either starts a step — measured as commit → start — or not)."""
-        self._app_repository: dict[str, str] = {}
-        """App -> its repository, as its last reconcile found: where its status file goes
-        when a later reconcile fails before it could read the app."""
         self.queue = WorkQueue(
             handler=self._handle,
             concurrency=max(4, settings.engine.workers),
@@ -147,7 +131,18 @@ class Engine:
             store=store,
             senders=self._commit_statuses,
             passing=lambda repository: repository in self.queue.pending("repo:"),
-            busy=lambda: self.queue.pending("app:") | self._status_due,
+            busy=lambda: self.queue.pending("app:") | self.status.due,
+        )
+        self.status = StatusWork(
+            settings=settings,
+            store=store,
+            mirrors=self.mirrors,
+            senders=self._commit_statuses,
+            queue=self.queue,
+            reports=self.commit_reports,
+            metrics=self.metrics,
+            stats=self.stats,
+            one_shot=one_shot,
         )
         self.leading = replica is None
         """Whether this process leads: a single daemon does; a replica once it took the lead."""
@@ -162,29 +157,22 @@ class Engine:
             requests=lambda repository, name: self._syncs[repository].run_request(name),
             slots=self._slots,
             running=self._running,
-            done=lambda repository, name: self._mark_status(repository, run_key(name)),
+            done=lambda repository, name: self.status.mark(repository, run_key(name)),
             again=lambda key: self.queue.add(f"run:{key}"),
             fenced=self.fenced.set,
             later=lambda key, delay: self.queue.add_after(f"run:{key}", delay),
             allowed_providers=lambda name: self._repositories[name].policy.providers,
         )
-        self.ledger: Ledger | None = None
-        self.claims: ClaimLoop | None = None
+        self.claims = self.ledger = None
         if replica is not None:
-            self.claims = ClaimLoop(
-                store=store,
-                replica=replica,
-                workers=settings.engine.workers,
-                execute=self.run_claimed,
-                fenced=self.fenced.set,
-            )
+            self.claims = claims = ClaimLoop(
+                store=store, replica=replica, workers=settings.engine.workers,
+                execute=self.run_claimed, fenced=self.fenced.set,
+            )  # fmt: skip
             self.ledger = Ledger(
-                store=store,
-                data_dir=Path(settings.data_dir),
-                ended=self._claimed_ended,
-                recovered=self.trigger_app,
-                offered=self.claims.wake,
-            )
+                store=store, data_dir=Path(settings.data_dir), ended=self._claimed_ended,
+                recovered=self.trigger_app, offered=claims.wake,
+            )  # fmt: skip
         self._after: set[asyncio.Task[None]] = set()
 
     # triggers ---------------------------------------------------------------------------
@@ -229,7 +217,7 @@ class Engine:
         if kind == "app":
             return await self._reconcile(name)
         if kind == "status":
-            return await self._write_status(name)
+            return await self.status.write(name)
         if kind == "run":
             return self.golden_paths.start(name)
         raise PermanentError(f"unknown work key {key!r}")
@@ -257,7 +245,7 @@ class Engine:
         outcome = "error" if result.error is not None else "success"
         self.metrics.reconciles.labels(repository=name, result=outcome).inc()
         self.stats.syncs += 1
-        self._mark_status(name)  # the fetch may show the status branch deleted or rewritten
+        self.status.mark(name)  # the fetch may show the status branch deleted or rewritten
         self.commit_reports.pass_ended(name)
         self._attempted.add(name)
         if self._attempted >= set(self._repositories):
@@ -279,7 +267,7 @@ class Engine:
         if name not in self._synced_once:
             self._synced_once.add(name)
             apps |= {a.name for a in await asyncio.to_thread(self.store.apps.all, repository=name)}
-        self._status_due.update(result.changed_apps)
+        self.status.due.update(result.changed_apps)
         detected = self._detected_at.pop(name, None)
         if detected is not None and result.changed_apps:
             for app in result.changed_apps:
@@ -319,7 +307,7 @@ class Engine:
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
             # (a store error, a planning bug) may have recorded a failed phase, and the
             # status file must say so; the writer re-reads the store when it runs.
-            self._finalize_status(name, result)
+            self.status.finalize(name, result)
         if result.changed:
             announce.phase_changed(self.events, app=name, phase=result.phase)
         detected = self._awaiting_start.pop(name, None)
@@ -328,70 +316,8 @@ class Engine:
             self.metrics.commit_to_start.observe(self.stats.last_commit_to_start)
         return result.outcome
 
-    def _finalize_status(self, name: str, result: AppPass | None) -> None:
-        """Mark ``name``'s status file for writing after a reconcile, whatever its exit:
-        when its status may be stale (first pass, spec changed, an execution ended, the
-        phase changed) or when the pass failed (``result`` None)."""
-        if result is None:
-            repository = self._app_repository.get(name)
-            self._status_due.add(name)  # the next pass that completes writes it again
-            if repository is not None:
-                self._mark_status(repository, name)
-            return
-        if result.repository is None:
-            self._app_repository.pop(name, None)
-            return
-        self._app_repository[name] = result.repository
-        due = name in self._status_due or name not in self._status_seen or result.changed
-        if due:
-            self._status_due.discard(name)
-            self._status_seen.add(name)
-            self._mark_status(result.repository, name)
-
-    def _mark_status(self, repository: str, app: str | None = None) -> None:
-        """Queue ``status:<repository>`` for ``app``'s file, or (None) only for the check that
-        the branch is as the writer left it (after every repository pass); the commit status
-        is decided in the same work."""
-        if repository not in self._status_branches and repository not in self._commit_statuses:
-            return
-        dirty = self._status_dirty.setdefault(repository, set())
-        if app is not None:
-            dirty.add(app)
-        if not self.one_shot:
-            self.queue.add_after(f"status:{repository}", 0.2)
-
-    async def _write_status(self, repository: str) -> Outcome:
-        if repository not in self._status_dirty:
-            return Outcome()
-        apps = self._status_dirty.pop(repository)
-        try:
-            return await self._write_branch(repository, apps)
-        finally:
-            # Whatever the write-back did: the commit status depends on the store, not on it.
-            await self.commit_reports.report(repository)
-
-    async def _write_branch(self, repository: str, apps: set[str]) -> Outcome:
-        writer = self._status_branches.get(repository)
-        if writer is None:
-            return Outcome()
-        try:
-            commit = await asyncio.to_thread(writer.write, apps)
-        except SourceError as exc:
-            self.metrics.writebacks.labels(result="error").inc()
-            self.metrics.git_requests.labels(op="push", result="error").inc()
-            self._status_dirty.setdefault(repository, set()).update(apps)
-            if self.one_shot or writer.in_outage:  # retried after the next repository pass
-                return Outcome(error=exc.message)
-            return Outcome.failed(exc)
-        self.metrics.written_back(committed=commit is not None, checked_only=not apps)
-        if commit is not None:
-            self.stats.status_commits += 1
-            logger.info("status of %s written to %s at %s", repository, writer.branch, commit[:12])
-        return Outcome()
-
     # executions -------------------------------------------------------------------------
-    def _in_hand(self, uid: str) -> bool:
-        """Whether ``uid`` has an execution running here, or an action offered to replicas."""
+    def _in_hand(self, uid: str) -> bool:  # running here, or offered to replicas
         return uid in self._running or (self.ledger is not None and uid in self.ledger.offered)
 
     def _start(self, action: Action, record: RecordedResource | None, commit: str | None) -> None:
@@ -433,12 +359,12 @@ class Engine:
             self.stats.executions_started -= 1
         else:
             self.stats.executions_failed += 1
-        self._status_due.add(app)
+        self.status.due.add(app)
         self._requeue_after_execution(uid, app, started=ok is not None)
         if shared:
             # Other apps declaring it may be waiting for it.
             for other in await asyncio.to_thread(self.store.resources.claimers, uid):
-                self._status_due.add(other)
+                self.status.due.add(other)
                 self.trigger_app(other)
 
     async def run_claimed(self, claimed: ReadyAction) -> str:
@@ -510,7 +436,7 @@ class Engine:
         Waits up to ``wait`` seconds for them; their records are the new holder's to recover."""
         self.fenced.set()
         await self.queue.stop()
-        self._status_dirty.clear()
+        self.status.dirty.clear()
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
@@ -550,7 +476,7 @@ class Engine:
             for name in self._repositories:
                 self.trigger_repository(name)
             await self.settle()
-            for repository in list(self._status_dirty):
+            for repository in list(self.status.dirty):
                 self.queue.add(f"status:{repository}")
             await self.settle()
         finally:
@@ -569,6 +495,6 @@ class Engine:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-        for repository in list(self._status_dirty):
-            await self._write_status(repository)
+        for repository in list(self.status.dirty):
+            await self.status.write(repository)
         await self.commit_reports.close(grace=5.0)

@@ -8,7 +8,7 @@ Status on every exit path (Flux's deferred ``finalizeStatus``, CONVENTIONS #12):
 raises after it found the app (a planning error, a store error, a bug) first records the app
 as ``Failed`` with reason ``ReconcileFailed`` and the error's message (when the store takes the
 write), then re-raises for the work queue to retry or not by the error's type; the engine marks
-the app's status file for writing whatever the exit (``Engine._finalize_status``).
+the app's status file for writing whatever the exit (``StatusWork.finalize``).
 """
 
 from __future__ import annotations

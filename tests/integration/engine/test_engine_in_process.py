@@ -207,7 +207,7 @@ def test_a_store_error_in_a_pass_is_retried_after_its_delay_and_the_status_heals
             while calls < 2 or engine.queue_busy() or engine.running:
                 await asyncio.sleep(0.01)  # polls a condition: the retry and its execution
                 await engine.settle()
-            for repository in list(engine._status_dirty):
+            for repository in list(engine.status.dirty):
                 engine.queue.add(f"status:{repository}")
             await engine.settle()
         finally:
