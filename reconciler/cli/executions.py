@@ -53,7 +53,7 @@ def list_(ctx: click.Context, app: str | None, limit: int, output: str) -> None:
     def table() -> Table:
         grid = Table(
             ("ID", "APP", "RESOURCE", "OPERATION", "WORKFLOW", "STATE", "STARTED"),
-            wide_columns=("ATTEMPT", "FINISHED", "COMMIT", "ERROR"),
+            wide_columns=("ATTEMPT", "FINISHED", "COMMIT", "REPLICA", "ERROR"),
         )
         for e in data["executions"]:
             grid.add(
@@ -68,6 +68,7 @@ def list_(ctx: click.Context, app: str | None, limit: int, output: str) -> None:
                     str(e["attempt"]),
                     e["finished_at"],
                     (e["commit"] or "")[:12],
+                    e["replica"] or "",
                     (e["error"] or "").split("\n", 1)[0],
                 ),
             )
