@@ -25,7 +25,7 @@ from reconciler.engine.control import follow_control
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.processes import end_leftover_steps
-from reconciler.errors import LockedError, StoreError
+from reconciler.errors import FencedError, LockedError, StoreError
 from reconciler.executors.host import holder_gone, holder_id
 from reconciler.settings import Settings
 from reconciler.sources.git import GitMirror
@@ -61,7 +61,21 @@ async def recover_runs(store: Store, *, keep: frozenset[int]) -> None:
 
 async def recover_single(store: Store, *, data_dir: Path) -> list[str]:
     """A single daemon's start: end what its killed predecessor's steps left on this host,
-    record the rest interrupted; returns the apps to retry."""
+    record the rest interrupted; returns the apps to retry. Refused (``LockedError``) while
+    replicas of an installation (``engine.replicas``) hold live leases on the database: their
+    executions run, and the leader lease was only free for a moment (a leader being replaced).
+    Expired replica leases are deleted first, which fences those replicas' writes."""
+    live = await asyncio.to_thread(store.replicas.live)
+    if live:
+        names = ", ".join(r.name for r in live)
+        raise LockedError(
+            f"replicas of an installation (engine.replicas) are using {store.url}: {names}; "
+            "a daemon without engine.replicas would recover their running executions as "
+            "interrupted and run them again beside them. Set engine.replicas: true in this "
+            "daemon's configuration to join them, or stop them first"
+        )
+    for name in await asyncio.to_thread(store.replicas.expired):
+        await asyncio.to_thread(store.replicas.remove, name)
     still_running = await end_leftover_steps(store, data_dir=data_dir)
     await recover_runs(store, keep=still_running)
     return await asyncio.to_thread(store.resources.recover_interrupted, keep=still_running)
@@ -114,10 +128,23 @@ def take_duties(
     )
     if engine.ledger is not None:
         reap_every = settings.engine.lease_ttl / 3
-        duties.tasks.append(
-            asyncio.create_task(engine.ledger.run(stop, reap_every=reap_every), name="ledger")
-        )
+        ledger = asyncio.create_task(engine.ledger.run(stop, reap_every=reap_every), name="ledger")
+        ledger.add_done_callback(lambda task: _ledger_ended(task, stop))
+        duties.tasks.append(ledger)
     return duties
+
+
+def _ledger_ended(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """The ledger broke (a bug): this replica leads no more usefully (nothing it plans would
+    run), so it stops and another replica takes the lead. A fenced ledger ends quietly: the
+    lease keepers end the run."""
+    if task.cancelled() or task.exception() is None:
+        return
+    logger.error(
+        "offering and collecting ready actions failed; stopping so that another replica leads",
+        exc_info=task.exception(),
+    )
+    stop.set()
 
 
 async def lead_when_free(
@@ -134,23 +161,59 @@ async def lead_when_free(
     ttl = settings.engine.lease_ttl
     # The leader lease names the replica lease's holder: the two are told apart by name.
     holder = store.replica.holder if store.replica is not None else holder_id()
+    told = False
     while not stop.is_set():
         try:
             lease = await asyncio.to_thread(
                 store.lead, holder=holder, ttl=ttl, holder_gone=holder_gone
             )
             break
-        except (LockedError, StoreError):
+        except LockedError as exc:
+            if not told and not await _a_replica_leads(store):
+                told = True  # said once: the daemon may stop any moment, and this one leads
+                logger.warning(
+                    "no live replica leads: a daemon without engine.replicas holds the "
+                    "database, or the leader is dying (%s); this replica waits for the lead",
+                    exc,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ttl / 6)
+        except StoreError:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=ttl / 6)
     else:
         return
     logger.info("this replica leads now (leader epoch %s)", lease.epoch)
     engine.leading = True
-    await recover_runs(store, keep=frozenset())
+    # The lease is kept from now on: a recovery waiting out the database keeps the lead.
+    keeping = Duties(keeper=LeaseKeeper(store=store, engine=engine, ttl=ttl, lease=lease))
+    assert keeping.keeper is not None
+    keeping.scheduler.start()  # none of its own: the runtime shuts every duty's down
+    keeping.tasks.append(asyncio.create_task(keeping.keeper.run(on_lost=stop.set), name="leading"))
+    duties.append(keeping)
     assert engine.ledger is not None
-    await engine.ledger.resume()
+    while True:
+        try:
+            await recover_runs(store, keep=frozenset())
+            await engine.ledger.resume()
+            break
+        except FencedError as exc:  # the lead, or this replica's lease, is gone: the keepers end
+            logger.warning("taking the lead stopped: %s", exc)
+            return
+        except StoreError as exc:
+            logger.warning("taking the lead: %s; trying again", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ttl / 6)
+            if stop.is_set():
+                return
     taken = take_duties(settings=settings, store=store, engine=engine, mirrors=mirrors, stop=stop)
-    taken.keeper = LeaseKeeper(store=store, engine=engine, ttl=ttl, lease=lease)
-    taken.tasks.append(asyncio.create_task(taken.keeper.run(on_lost=stop.set), name="leading"))
     duties.append(taken)
+
+
+async def _a_replica_leads(store: Store) -> bool:
+    """Whether the leader lease is a live replica's (else a single daemon holds the database,
+    or the leader is dying: its replica lease expired first)."""
+    try:
+        return any(r.leader for r in await asyncio.to_thread(store.replicas.live))
+    except StoreError:
+        return True  # cannot tell: nothing said

@@ -8,20 +8,31 @@ waiting or running, on top of the database's one-running-execution constraint. T
 only what to run (resource, app, operation): the replica that claims it plans the app again from
 the store and runs what that plan says, trusting nothing else in the row. Claims and results are
 fenced by the claiming replica's lease; the leader hands a dead replica's claims back
-(:meth:`ReadyActions.abandon_orphans`) only after deleting its lease, which fences it.
+(:meth:`ReadyActions.abandon_orphans`) only after deleting its lease, which fences it. The
+leader's own writes (offers, forgetting results, handing claims back) are fenced by the leader
+lease (``leader``: its holder and epoch): a replica that lost the lead and has not noticed yet
+cannot take the results the new leader waits for, nor offer from a stale plan.
 
 Called by the engine (``reconciler.engine.claims`` and ``reconciler.engine.replicas``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import delete, literal, select, update
+from sqlalchemy.orm import Session
 
+from reconciler.errors import FencedError
 from reconciler.store.models import LeaseRow, ReadyActionRow
-from reconciler.store.session import REPLICA_PREFIX, Database, now
+from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now
+
+T = TypeVar("T")
+
+Leader = tuple[str, int | None]
+"""The leader lease a leader's write is made under: its holder and epoch (``Lease``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,38 @@ class Offer:
     shared: bool
 
 
+def check_leading(session: Session, leader: Leader | None) -> None:
+    """Refuse (:class:`FencedError`) unless ``leader`` still holds the leader lease. Called last
+    in the transaction, its writes flushed: the row is read ``FOR SHARE`` on PostgreSQL, so a
+    takeover waits until this transaction commits (the new leader's first look sees what it
+    wrote, nothing it writes comes after), and the leader's renewal is held up for no longer
+    than the commit takes."""
+    if leader is None:
+        return
+    holder, epoch = leader
+    row = session.execute(
+        select(LeaseRow.holder, LeaseRow.epoch)
+        .where(LeaseRow.name == DAEMON_LEASE)
+        .with_for_update(read=True)
+    ).one_or_none()
+    if epoch is None or row is None or (row.holder, row.epoch) != (holder, epoch):
+        raise FencedError(
+            "write refused: this replica no longer leads (another replica holds the leader "
+            "lease now); the new leader takes over the offered actions"
+        )
+
+
+CHUNK = 5000
+"""Values per ``IN (...)``: a statement carries at most 65535 parameters, and one batch of
+offers (a first pass over a large installation, or offers kept through an outage) or of
+results may hold more."""
+
+
+def _chunks(values: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
 def _action(row: ReadyActionRow) -> ReadyAction:
     return ReadyAction(
         id=row.id,
@@ -59,20 +102,23 @@ class ReadyActions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def offer(self, offers: Iterable[Offer]) -> list[str]:
+    def offer(self, offers: Iterable[Offer], *, leader: Leader | None = None) -> list[str]:
         """Offer actions to every replica, one transaction; returns the UIDs offered now (a
-        resource with an action waiting or running already is skipped)."""
+        resource with an action waiting or running already is skipped). ``leader``: refused
+        unless that lease still leads."""
         wanted = {o.uid: o for o in offers}
         if not wanted:
             return []
         with self._db.transaction() as session:
-            taken = set(
-                session.scalars(
-                    select(ReadyActionRow.resource_uid).where(
-                        ReadyActionRow.resource_uid.in_(list(wanted))
+            taken: set[str] = set()
+            for chunk in _chunks(list(wanted)):
+                taken.update(
+                    session.scalars(
+                        select(ReadyActionRow.resource_uid).where(
+                            ReadyActionRow.resource_uid.in_(chunk)
+                        )
                     )
                 )
-            )
             at = now()
             fresh = [o for uid, o in wanted.items() if uid not in taken]
             session.add_all(
@@ -85,6 +131,8 @@ class ReadyActions:
                 )
                 for o in fresh
             )
+            session.flush()
+            check_leading(session, leader)
         return [o.uid for o in fresh]
 
     def claim(self, replica: str, *, limit: int) -> list[ReadyAction]:
@@ -107,6 +155,17 @@ class ReadyActions:
                 row.claimed_by, row.claimed_at = replica, at
             return [_action(row) for row in rows]
 
+    def claimed(self, replica: str) -> list[ReadyAction]:
+        """Actions ``replica`` claimed and has not finished: what it runs, or a claim it made
+        whose answer it never got (the connection dropped as the claim committed)."""
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(ReadyActionRow)
+                .where(ReadyActionRow.claimed_by == replica, ReadyActionRow.result.is_(None))
+                .order_by(ReadyActionRow.id)
+            )
+            return [_action(row) for row in rows]
+
     def finish(self, action_id: int, *, replica: str, result: str) -> None:
         """Record how a claimed action ended (``succeeded``, ``failed``, ``stale``: the plan
         no longer wanted it, ``crashed``). Fenced."""
@@ -127,11 +186,14 @@ class ReadyActions:
             )
             return [_action(row) for row in rows]
 
-    def forget(self, ids: Collection[int]) -> None:
+    def forget(self, ids: Collection[int], *, leader: Leader | None = None) -> None:
+        """Delete ended actions the leader acted on; ``leader``: refused unless it leads."""
         if not ids:
             return
         with self._db.transaction() as session:
-            session.execute(delete(ReadyActionRow).where(ReadyActionRow.id.in_(list(ids))))
+            for chunk in _chunks(list(ids)):
+                session.execute(delete(ReadyActionRow).where(ReadyActionRow.id.in_(chunk)))
+            check_leading(session, leader)
 
     def pending(self) -> list[ReadyAction]:
         """Every action offered and not forgotten (a new leader's view of what is in hand)."""
@@ -139,7 +201,7 @@ class ReadyActions:
             rows = session.scalars(select(ReadyActionRow).order_by(ReadyActionRow.id))
             return [_action(row) for row in rows]
 
-    def abandon_orphans(self) -> list[ReadyAction]:
+    def abandon_orphans(self, *, leader: Leader | None = None) -> list[ReadyAction]:
         """Hand back to every replica the unfinished claims of replicas whose lease is gone
         (deleted by the leader, which fenced them: they can write nothing more)."""
         with self._db.transaction() as session:
@@ -157,4 +219,6 @@ class ReadyActions:
             )
             for row in rows:
                 row.claimed_by, row.claimed_at = None, None
+            session.flush()
+            check_leading(session, leader)
             return [_action(row) for row in rows]

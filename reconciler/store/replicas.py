@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, literal, select
 
 from reconciler.store.models import ExecutionRow, LeaseRow
+from reconciler.store.readyactions import Leader, check_leading
 from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now, utc
 
 
@@ -66,15 +67,17 @@ class Replicas:
             )
             return [name.removeprefix(REPLICA_PREFIX) for name in names]
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str, *, leader: Leader | None = None) -> bool:
         """Delete replica ``name``'s lease if it is still expired: from then on its writes are
-        refused. On PostgreSQL the delete waits for a fenced write of its in progress."""
+        refused. On PostgreSQL the delete waits for a fenced write of its in progress.
+        ``leader``: refused (``FencedError``) unless that lease still leads."""
         with self._db.transaction() as session:
             result = session.execute(
                 delete(LeaseRow).where(
                     LeaseRow.name == REPLICA_PREFIX + name, LeaseRow.expires_at <= self._now()
                 )
             )
+            check_leading(session, leader)
             return bool(cast(CursorResult[Any], result).rowcount)
 
     def orphaned_executions(self) -> list[int]:
