@@ -66,6 +66,10 @@ class PlatformFollower:
         self._environ = environ
         self._unwritten: Callable[[], object] | None = None
         """A record of the outcome the database refused (an outage): written by the next poll."""
+        self.leading: Callable[[], bool] = lambda: not settings.engine.replicas
+        """Whether this process leads and so records the outcome (its row and status branch):
+        every replica follows the platform repository for its provider set, only the leader
+        writes what it found (set to the engine's once there is one)."""
         self._token = environ.get(platform.token_env) if platform.token_env else None
         if platform.token_env and not self._token:
             raise ConfigError(
@@ -158,6 +162,9 @@ class PlatformFollower:
         """Record the outcome on the ``platform`` row. In a database outage the write is kept
         and made by the next poll: the set is swapped already and must reach the engine (an
         exception here would end the following, and the daemon with it)."""
+        if not self.leading():
+            self._unwritten = None
+            return
         self._unwritten = write
         try:
             write()
@@ -265,7 +272,7 @@ class PlatformFollower:
     def write_status(self) -> None:
         """``platform.yaml`` on the status branch, when it differs; a failed push is logged
         (the next poll writes again)."""
-        if not self.platform.status.enabled:
+        if not self.platform.status.enabled or not self.leading():
             return
         try:
             write_platform_status(
@@ -314,7 +321,7 @@ async def follow_platform(
             wanted.clear()
             if await asyncio.to_thread(follower.sync):
                 engine.replace_providers(follower.providers)
-                for app in await _apps(engine, stop):
+                for app in await _apps(engine, stop) if engine.leading else []:
                     engine.trigger_app(app)
             delay = poll.delay(1)
             waits = [asyncio.create_task(wanted.wait()), asyncio.create_task(stop.wait())]

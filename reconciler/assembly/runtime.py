@@ -385,6 +385,7 @@ async def run_daemon(
     )
     followers = [reloader, provider_watcher, *background]
     if components.platform is not None:
+        components.platform.leading = lambda: engine.leading
         follower = follow_platform(components.platform, engine=engine, stop=stop)
         followers.append(asyncio.create_task(follower, name="platform"))
 

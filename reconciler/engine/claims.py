@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from reconciler.errors import FencedError, StoreError
+from reconciler.providers.registry import ProviderSet
 from reconciler.store import ReadyAction, Store
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,13 @@ class ClaimLoop:
         workers: int,
         execute: Execute,
         fenced: Callable[[], None],
+        providers: Callable[[], ProviderSet | None] = lambda: None,
         interval: float = INTERVAL,
     ) -> None:
+        """``providers``: this replica's provider set (only actions offered under it are
+        claimed)."""
         self._store = store
+        self._providers = providers
         self.replica = replica
         self._workers = workers
         self._execute = execute
@@ -57,6 +62,11 @@ class ClaimLoop:
         """Claimed action id -> its task, until its result is written (or given up)."""
         self._adopt = False
         """A claim failed: it may have committed unseen; look for claims held and not run."""
+
+    def _fingerprint(self) -> str | None:
+        """This process's provider set, as offers name it."""
+        providers = self._providers()
+        return providers.fingerprint() if providers is not None else None
 
     def wake(self) -> None:
         """Look for offered actions now (the leader offered some in this process)."""
@@ -75,7 +85,10 @@ class ClaimLoop:
                         self._adopt = False
                     else:
                         claimed = await asyncio.to_thread(
-                            self._store.ready.claim, self.replica, limit=free
+                            self._store.ready.claim,
+                            self.replica,
+                            limit=free,
+                            providers=self._fingerprint(),
                         )
                 except FencedError as exc:
                     logger.warning("claiming stopped: %s", exc)

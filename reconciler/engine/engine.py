@@ -167,11 +167,11 @@ class Engine:
         if replica is not None:
             self.claims = claims = ClaimLoop(
                 store=store, replica=replica, workers=settings.engine.workers,
-                execute=self.run_claimed, fenced=self.fenced.set,
+                execute=self.run_claimed, fenced=self.fenced.set, providers=lambda: self.providers,
             )  # fmt: skip
             self.ledger = Ledger(
                 store=store, data_dir=Path(settings.data_dir), ended=self._claimed_ended,
-                recovered=self.trigger_app, offered=claims.wake,
+                recovered=self.trigger_app, offered=claims.wake, providers=lambda: self.providers,
             )  # fmt: skip
         self._after: set[asyncio.Task[None]] = set()
 

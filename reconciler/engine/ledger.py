@@ -35,6 +35,7 @@ from reconciler.errors import FencedError, StoreError
 from reconciler.executors.host import boot_id, host_name
 from reconciler.executors.reaper import end_groups
 from reconciler.plan.model import Action
+from reconciler.providers.registry import ProviderSet
 from reconciler.store import Offer, ReadyAction, Store
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,12 @@ class Ledger:
         ended: Callable[[ReadyAction], None],
         recovered: Callable[[str], None],
         offered: Callable[[], None],
+        providers: Callable[[], ProviderSet | None] = lambda: None,
     ) -> None:
         """``ended``: an action's result, for the engine; ``recovered``: an app whose
         execution was recovered from a dead replica; ``offered``: offers were written."""
         self._store = store
+        self._providers = providers
         self._data_dir = data_dir
         self._ended = ended
         self._recovered = recovered
@@ -65,10 +68,19 @@ class Ledger:
         self._outbox: dict[str, Offer] = {}
         self._wake = asyncio.Event()
 
+    def _fingerprint(self) -> str | None:
+        """This process's provider set, as offers name it."""
+        providers = self._providers()
+        return providers.fingerprint() if providers is not None else None
+
     def offer(self, action: Action) -> None:
         self.offered[action.uid] = action.app
         self._outbox[action.uid] = Offer(
-            uid=action.uid, app=action.app, operation=action.operation, shared=action.shared
+            uid=action.uid,
+            app=action.app,
+            operation=action.operation,
+            shared=action.shared,
+            providers=self._fingerprint(),
         )
         self._wake.set()
 
@@ -147,6 +159,9 @@ class Ledger:
                 self._recovered(app)
         for action in await asyncio.to_thread(self._store.ready.abandon_orphans, leader=leader):
             logger.warning("%s of %s is handed to another replica", action.operation, action.uid)
+        current = self._fingerprint()
+        if current is not None:  # offers of a set replaced since wait for replicas running this one
+            await asyncio.to_thread(self._store.ready.restamp, current, leader=leader)
         await self._replan_vanished()
 
     async def _replan_vanished(self) -> None:

@@ -60,6 +60,7 @@ class ProviderSet:
     providers: Mapping[str, Provider]
     _claims: Mapping[str, Provider] = field(init=False, repr=False, compare=False)
     _installed: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _fingerprint: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         claims, problems = _index(self.providers)
@@ -68,6 +69,12 @@ class ProviderSet:
         object.__setattr__(self, "_claims", claims)
         installed = {name: p.installed for name, p in claims.items() if p.installed}
         object.__setattr__(self, "_installed", MappingProxyType(installed))
+        content = [
+            {"name": name, "version": provider.version, "digest": provider.digest}
+            for name, provider in sorted(self.providers.items())
+        ]
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        object.__setattr__(self, "_fingerprint", hashlib.sha256(canonical.encode()).hexdigest())
 
     def claims(self, type_: str) -> Provider | None:
         """The provider claiming ``type_`` (a type or an alias), or None."""
@@ -103,12 +110,7 @@ class ProviderSet:
 
     def fingerprint(self) -> str:
         """sha256 over provider names, versions and the content of every file they loaded."""
-        content = [
-            {"name": name, "version": provider.version, "digest": provider.digest}
-            for name, provider in sorted(self.providers.items())
-        ]
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return self._fingerprint
 
 
 def load_provider_set(

@@ -209,6 +209,7 @@ class ReadyActionRow(Base):
     app: Mapped[str] = mapped_column(String(255))
     operation: Mapped[str] = mapped_column(String(16))
     shared: Mapped[bool] = mapped_column(default=False)
+    providers: Mapped[str | None] = mapped_column(String(64))  # the leader's provider set
     offered_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(63), index=True)
     claimed_at: Mapped[datetime | None]

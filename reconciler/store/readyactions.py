@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, literal, select, update
+from sqlalchemy import CursorResult, delete, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import FencedError
@@ -52,6 +52,10 @@ class Offer:
     app: str
     operation: str
     shared: bool
+    providers: str | None = None
+    """The fingerprint of the provider set the leader planned it with: only replicas running
+    the same set claim it (one that lacks a provider would record a failure the leader's
+    set would not)."""
 
 
 def check_leading(session: Session, leader: Leader | None) -> None:
@@ -127,6 +131,7 @@ class ReadyActions:
                     app=o.app,
                     operation=o.operation,
                     shared=o.shared,
+                    providers=o.providers,
                     offered_at=at,
                 )
                 for o in fresh
@@ -135,16 +140,26 @@ class ReadyActions:
             check_leading(session, leader)
         return [o.uid for o in fresh]
 
-    def claim(self, replica: str, *, limit: int) -> list[ReadyAction]:
+    def claim(self, replica: str, *, limit: int, providers: str | None = None) -> list[ReadyAction]:
         """Up to ``limit`` offered actions nobody claimed, oldest first, now claimed by
-        ``replica`` (a replica lease name). Rows another replica is claiming at this moment
-        are skipped, not waited for. Fenced: a replica whose lease is gone claims nothing."""
+        ``replica`` (a replica lease name); with ``providers``, only those offered under that
+        provider set. Rows another replica is claiming at this moment are skipped, not waited
+        for. Fenced: a replica whose lease is gone claims nothing."""
         if limit <= 0:
             return []
+        same_set = (
+            true()
+            if providers is None
+            else ReadyActionRow.providers.is_(None) | (ReadyActionRow.providers == providers)
+        )
         with self._db.transaction(fenced=True) as session:
             query = (
                 select(ReadyActionRow)
-                .where(ReadyActionRow.claimed_by.is_(None), ReadyActionRow.result.is_(None))
+                .where(
+                    ReadyActionRow.claimed_by.is_(None),
+                    ReadyActionRow.result.is_(None),
+                    same_set,
+                )
                 .order_by(ReadyActionRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -194,6 +209,22 @@ class ReadyActions:
             for chunk in _chunks(list(ids)):
                 session.execute(delete(ReadyActionRow).where(ReadyActionRow.id.in_(chunk)))
             check_leading(session, leader)
+
+    def restamp(self, providers: str, *, leader: Leader | None = None) -> int:
+        """Offers nobody claimed yet, made under another provider set, are now the leader's
+        current set's (``providers``): a claim plans them again with it anyway."""
+        with self._db.transaction() as session:
+            result = session.execute(
+                update(ReadyActionRow)
+                .where(
+                    ReadyActionRow.claimed_by.is_(None),
+                    ReadyActionRow.result.is_(None),
+                    ReadyActionRow.providers != providers,
+                )
+                .values(providers=providers)
+            )
+            check_leading(session, leader)
+            return int(cast(CursorResult[Any], result).rowcount or 0)
 
     def pending(self) -> list[ReadyAction]:
         """Every action offered and not forgotten (a new leader's view of what is in hand)."""

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -267,8 +268,8 @@ def test_a_claim_whose_answer_was_lost_is_run_not_left_claimed(
     real = first.ready.claim
     lost = [True]
 
-    def claim(name: str, *, limit: int) -> list[ReadyAction]:
-        found = real(name, limit=limit)
+    def claim(name: str, *, limit: int, providers: str | None = None) -> list[ReadyAction]:
+        found = real(name, limit=limit, providers=providers)
         if lost and found:
             lost.clear()
             raise StoreError("database unavailable: server closed the connection unexpectedly")
@@ -569,12 +570,6 @@ def test_a_leader_stopped_with_sigterm_mid_step_hands_over_everything_in_hand(
 # --- followers do no leader work ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every replica follows the platform repository (runtime.py starts follow_platform on "
-    "each) and writes its status branch and row: PlatformFollower.sync/start should write "
-    "(write_status, record_seen/record_error) only while engine.leading",
-)
 def test_a_follower_never_writes_the_platform_status(tmp_path: Path, postgres_url: str) -> None:
     from tests.e2e.test_platform_repository import platform_file, provider_files, status_document
     from tests.gitutil import commit_files, make_repo, push
@@ -753,14 +748,6 @@ def _settled_apps(store: Store, apps: int) -> bool:
         return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a replica plans a claimed action again with its own provider set and runs what that "
-    "plan says (Engine.run_claimed): one without the leader's provider records the resource "
-    "failed ('no provider claims resource type'), one with another version runs another "
-    "workflow. Needs the offer to carry the leader's provider-set fingerprint (a "
-    "ready_actions column) and claims to skip offers of another set",
-)
 def test_a_replica_with_another_provider_set_never_fails_what_the_leader_can_run(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -803,6 +790,21 @@ def test_a_replica_with_another_provider_set_never_fails_what_the_leader_can_run
                 process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=20)
+
+
+def test_offers_of_a_replaced_provider_set_are_claimed_once_the_leader_restamps_them(
+    stores: list[Store], postgres_url: str
+) -> None:
+    """A replica claims only what was offered under its own provider set; after a reload the
+    leader's reap stamps the offers nobody claimed with its new set, so none waits forever."""
+    leader = replica(stores, postgres_url, "leader", lead=True)
+    offer = Offer(uid="db.default#a.db", app="a", operation="create", shared=False)
+    leader.ready.offer([replace(offer, providers="old-set")])
+    assert leader.ready.claim("leader", limit=4, providers="new-set") == []
+    assert leader.ready.restamp("new-set") == 1
+    claimed = leader.ready.claim("leader", limit=4, providers="new-set")
+    assert [a.uid for a in claimed] == [offer.uid]
+    assert leader.ready.restamp("newer-set") == 0  # a claimed offer keeps what it was
 
 
 # --- large batches ------------------------------------------------------------------------------

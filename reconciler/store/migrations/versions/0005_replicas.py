@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("app", sa.String(length=255), nullable=False),
         sa.Column("operation", sa.String(length=16), nullable=False),
         sa.Column("shared", sa.Boolean(), nullable=False),
+        sa.Column("providers", sa.String(length=64), nullable=True),
         sa.Column("offered_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_by", sa.String(length=63), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
