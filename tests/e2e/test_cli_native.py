@@ -250,7 +250,7 @@ def test_wide_output_adds_columns(shop: Story) -> None:
     assert wide.splitlines()[0].split()[-4:] == ["REPOSITORY", "COMMIT", "WORKFLOW", "UPDATED"]
     assert "test-team/create-test-db" in wide
     listed = innominatus("executions", "list", "-o", "wide", "-c", str(shop.config), cwd=shop.root)
-    assert listed.stdout.splitlines()[0].split()[-4:] == ["ATTEMPT", "FINISHED", "COMMIT", "ERROR"]
+    assert listed.stdout.splitlines()[0].split()[-4:] == ["FINISHED", "COMMIT", "REPLICA", "ERROR"]
 
 
 @pytest.mark.parametrize("output", ["json", "yaml"])
