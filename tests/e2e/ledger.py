@@ -36,7 +36,7 @@ STEP = """\
 set -eu
 ledger={ledger}
 run="$INNOMINATUS_RESOURCE_UID $INNOMINATUS_EXECUTION_ID $INNOMINATUS_OPERATION $PARAM_SIZE"
-say() {{ echo "$1 $run $(date +%s.%N)" >> "$ledger"; }}
+say() {{ echo "$1 $run $(trap '' TERM; date +%s.%N)" >> "$ledger"; }}  # date outlives a TERM
 (
   trap 'say stop; exit 143' TERM
   say start
