@@ -33,8 +33,17 @@ async def follow_control(
     # Ids come from a sequence when a row is inserted, not when it commits: a slow `confirm`
     # can commit id N after a quick `retry` committed N+1. So every look re-reads a window
     # below the highest id seen and acts on each id once.
-    high = await asyncio.to_thread(store.control.last_id)
-    seen = {e.id for e in await asyncio.to_thread(store.control.since, max(0, high - WINDOW))}
+    while True:  # a database outage at the start is waited out, not the end of following
+        try:
+            high = await asyncio.to_thread(store.control.last_id)
+            recent = await asyncio.to_thread(store.control.since, max(0, high - WINDOW))
+            break
+        except StoreError:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                return
+    seen = {e.id for e in recent}
     while not stop.is_set():
         floor = max(0, high - WINDOW)
         try:
