@@ -204,6 +204,9 @@ class RepositorySync:
                 updates.append(AppDesired(name=app_name, path=app.path, desired=snapshot))
             else:
                 self._stored[app_name] = app
+                # The same spec, built from the parsed file: its strings are the parse's,
+                # so the copy decoded from the store (most of a fresh pass's memory) goes.
+                recorded[app_name] = replace(old, desired=snapshot)
         for app_name, (path, error) in desired.invalid_apps.items():
             updates.append(AppDesired(name=app_name, path=path, error=error))
         for old_name, old in list(recorded.items()):

@@ -43,6 +43,7 @@ from reconciler.sources.plumbing import (
     check_path,
     check_sha,
     diff_names,
+    ls_blobs,
     ls_tree,
     read_blobs,
 )
@@ -109,6 +110,13 @@ class GitMirror:
         return (
             f"GitMirror(name={self.name!r}, url={self._remote.display!r}, branch={self.branch!r})"
         )
+
+    @property
+    def folder(self) -> Path:
+        """The bare mirror (``data_dir/repos/<name>.git``); what innominatus remembers about
+        the mirror's content may be kept beside git's files there (git ignores them, and they
+        go with the mirror)."""
+        return self._path
 
     @property
     def watch_path(self) -> Path | None:
@@ -220,17 +228,37 @@ class GitMirror:
 
     def read_branch_files(self, branch: str, paths: Sequence[str]) -> dict[str, bytes | None]:
         """Each of ``paths`` at the tip of ``branch`` (None where missing, or over 1 MiB: such
-        a file is never read and cannot be one innominatus wrote), read by one ``git cat-file
-        --batch`` however many there are."""
+        a file is never read and cannot be one innominatus wrote), found by one ``ls-tree`` of
+        the tip and read by one ``git cat-file --batch`` however many there are."""
         check_branch(branch)
         for path in paths:
             check_path(path)
-        names = [f"refs/heads/{branch}:{path}" for path in paths]
+        blobs = self.branch_blobs(branch) if paths else {}
+        found = self.read_blobs([blobs[path] for path in paths if path in blobs])
+        return {path: found.get(blobs[path]) if path in blobs else None for path in paths}
+
+    def branch_blobs(self, branch: str) -> dict[str, str]:
+        """``{path: blob sha}`` of every file at the tip of ``branch`` as last fetched (empty
+        when the branch is missing), from one ``ls-tree``: who knows what a file's blob holds
+        can tell it is unchanged without reading it."""
+        ref = f"refs/heads/{check_branch(branch)}"
         with self._lock:
-            found = read_blobs(self._open(), names, max_bytes=MAX_FILE_BYTES)
+            runner = self._open()
+            tip = runner.resolve_commit(ref)
+            blobs = ls_blobs(runner, tip) if tip is not None else {}
+        return {path: sha for path, (_mode, sha) in blobs.items()}
+
+    def read_blobs(self, shas: Sequence[str]) -> dict[str, bytes | None]:
+        """The content of each blob by its sha (None when missing or over 1 MiB), by one
+        ``git cat-file --batch`` however many there are."""
+        for sha in shas:
+            check_sha(sha)
+        wanted = list(dict.fromkeys(shas))
+        with self._lock:
+            found = read_blobs(self._open(), wanted, max_bytes=MAX_FILE_BYTES)
         return {
-            path: item if isinstance(item, bytes) else None
-            for path, item in zip(paths, found, strict=True)
+            sha: item if isinstance(item, bytes) else None
+            for sha, item in zip(wanted, found, strict=True)
         }
 
     def write_files(

@@ -11,6 +11,7 @@ the mirror's lock.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -116,6 +117,18 @@ def ls_tree_modes(runner: GitRunner, commit: CommitSha) -> dict[str, tuple[str, 
     """``{path: (mode, blob sha)}`` of every regular file at ``commit``: mode ``100644`` or
     ``100755`` (symlinks and submodules are left out). Paths are as the tree names them,
     unchecked: a caller that writes them checks them first."""
+    return {
+        path: (mode, sha)
+        for path, (mode, sha) in ls_blobs(runner, commit).items()
+        if mode != "120000"
+    }
+
+
+def ls_blobs(runner: GitRunner, commit: CommitSha) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob sha)}`` of every blob at ``commit``, symlinks (``120000``)
+    included, from one ``ls-tree``: what ``git cat-file`` would find at ``<commit>:<path>``.
+    Looking thousands of paths up this way is linear; naming each ``<commit>:<path>`` to
+    ``cat-file`` re-reads the whole tree for every name (quadratic in a big directory)."""
     out = runner.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
     entries: dict[str, tuple[str, str]] = {}
     for record in out.split(b"\0"):
@@ -123,10 +136,16 @@ def ls_tree_modes(runner: GitRunner, commit: CommitSha) -> dict[str, tuple[str, 
             continue
         meta, _, path = record.partition(b"\t")
         mode, kind, sha = meta.split(b" ")
-        if kind == b"blob" and mode != b"120000":
+        if kind == b"blob":
             name = path.decode("utf-8", "surrogateescape")
             entries[name] = (mode.decode("ascii"), sha.decode("ascii"))
     return entries
+
+
+def blob_id(content: bytes) -> str:
+    """The object name git gives a blob of ``content`` in a SHA-1 repository (``git
+    hash-object``), computed without running git."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
 def cat_batch(runner: GitRunner, names: Sequence[str]) -> list[tuple[str, bytes] | None]:

@@ -10,9 +10,11 @@ So it remembers, in memory, the tip it last left complete — every app's file c
 outage that tip shows, and compares them with the tip the last fetch saw (every pass fetches
 the branch and the status branch, so the check costs one ``rev-parse`` and one row, no
 network) and the outage recorded now. When either differs, or nothing is remembered yet
-(after a start), every app of the repository is written: compared by bytes, so only files that
-differ make a commit, on top of the remote's tip (fast-forward only; a deleted branch starts
-again as an orphan), and no commit at all when none differs.
+(after a start), every app of the repository is written: compared with its file, so only files
+that differ make a commit, on top of the remote's tip (fast-forward only; a deleted branch
+starts again as an orphan), and no commit at all when none differs. The comparison is by digest
+for the files whose content is known (:mod:`reconciler.status.digests`, kept beside the mirror
+across restarts), by bytes for the others.
 
 Its own pushes never trigger a reconcile: a repository pass that sees our push finds the tip
 remembered here and writes nothing, and the sync never reads the status branch. Blocking (git
@@ -22,12 +24,14 @@ serialises ``status:<repository>``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 from reconciler.errors import SourceError
 from reconciler.sources.git import GitMirror
+from reconciler.status.digests import KnownFiles
 from reconciler.status.rundocument import run_key
 from reconciler.status.writeback import write_status
 from reconciler.store import Store
@@ -50,6 +54,9 @@ class StatusBranch:
         the engine then retries after the next repository pass, not on a timer of its own)."""
         self._failed_in: datetime | None = None
         """The outage in which a write last failed: further failures in it are not news."""
+        self._known = KnownFiles(mirror.folder / "innominatus" / _known_file(branch))
+        """What each file of the branch is known to show, kept beside the mirror: a start
+        compares every app's file by digest, not by serialising it."""
 
     def write(self, apps: Iterable[str] = ()) -> CommitSha | None:
         """Write the status files of ``apps`` that changed — of every app of the repository
@@ -61,7 +68,7 @@ class StatusBranch:
         full = self._left != (tip, outage)
         names = set(apps)
         if full:
-            names.update(a.name for a in self._store.apps.all(repository=self.repository))
+            names.update(a.name for a in self._store.apps.headers(repository=self.repository))
             names.update(
                 run_key(r.name) for r in self._store.goldenruns.all(repository=self.repository)
             )
@@ -77,6 +84,7 @@ class StatusBranch:
                 apps=names,
                 commit=source.seen_commit if source is not None else None,
                 source=source,
+                known=self._known,
             )
         except SourceError as exc:
             repeated = outage is not None and outage == self._failed_in
@@ -84,6 +92,8 @@ class StatusBranch:
             log = logger.debug if repeated else logger.warning
             log("status write-back to %s failed: %s", self.branch, exc.message)
             raise
+        finally:
+            self._known.save()
         if commit is None:
             # Nothing differed; unless a rejected push re-fetched, the branch is still ``tip``.
             if self._mirror.branch_tip(self.branch) == tip:
@@ -93,3 +103,9 @@ class StatusBranch:
             # else pushed meanwhile, it may not be; the next call rewrites everything.
             self._left = (commit, outage)
         return commit
+
+
+def _known_file(branch: str) -> str:
+    """The file name of what a branch's files are known to show (a branch name may hold
+    slashes)."""
+    return "status-" + hashlib.sha256(branch.encode()).hexdigest()[:16] + ".json"

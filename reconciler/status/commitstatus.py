@@ -30,8 +30,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from reconciler.backoff import Backoff
 from reconciler.secrets import TextMask
@@ -43,6 +42,9 @@ from reconciler.status.forge import (
     one_line,
     status_request,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ class CommitStatusSender:
                 return  # sent again at the next offer
 
     async def _post(self, status: Status) -> bool:
+        import httpx  # on the first post: a daemon without commit statuses never loads it
+
         sha, state, description = status
         request = status_request(
             self.target, token=self._token, sha=sha, state=state, description=description

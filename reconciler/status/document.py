@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.plan.model import RecordedResource
 from reconciler.secrets import MASK, is_secret_key, mask_text, secret_values
-from reconciler.store.records import AppRecord, RepositoryRecord
+from reconciler.store.records import AppHeader, AppRecord, RepositoryRecord
 
 SOURCE_AVAILABLE = "SourceAvailable"
 
@@ -88,7 +88,9 @@ def resource_status(
     return entry
 
 
-def source_condition(app: AppRecord, source: RepositoryRecord | None) -> dict[str, Any] | None:
+def source_condition(
+    app: AppRecord | AppHeader, source: RepositoryRecord | None
+) -> dict[str, Any] | None:
     """The ``SourceAvailable: "False"`` condition while ``app``'s repository is in an outage
     (``error_since`` set by the repository pass); None while it is readable."""
     if source is None or source.name != app.repository or source.error_since is None:
@@ -104,7 +106,7 @@ def source_condition(app: AppRecord, source: RepositoryRecord | None) -> dict[st
 
 
 def app_status(
-    app: AppRecord,
+    app: AppRecord | AppHeader,
     resources: Sequence[RecordedResource],
     *,
     source: RepositoryRecord | None = None,

@@ -60,6 +60,23 @@ class AppRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AppHeader:
+    """An app as recorded, without its desired spec: what a status document or a list of
+    names needs (decoding every spec is most of the cost of reading thousands of apps)."""
+
+    name: str
+    repository: str
+    path: str
+    commit: str | None
+    error: str | None
+    phase: str
+    reason: str
+    message: str
+    updated_at: datetime
+    suspended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AppDesired:
     """What a repository sync says about one app: a spec, an error, or removal (both None)."""
 

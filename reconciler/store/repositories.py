@@ -17,8 +17,14 @@ from reconciler.plan.guard import Hold
 from reconciler.plan.model import RecordedResource
 from reconciler.store.control import find_target, signal
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
-from reconciler.store.records import AppDesired, AppRecord, RepositoryRecord
-from reconciler.store.resources import app_resources, claims_of, ensure_claims, recorded
+from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
+from reconciler.store.resources import (
+    RESOURCE_COLUMNS,
+    app_resources,
+    claims_of,
+    ensure_claims,
+    recorded,
+)
 from reconciler.store.session import Database, now, utc
 from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
 
@@ -58,9 +64,14 @@ def _repository(row: RepositoryRow) -> RepositoryRecord:
     )
 
 
-def _app(row: AppRow) -> AppRecord:
-    updated = utc(row.updated_at)
+def _aware(value: datetime) -> datetime:
+    updated = utc(value)
     assert updated is not None
+    return updated
+
+
+def _app(row: AppRow) -> AppRecord:
+    updated = _aware(row.updated_at)
     return AppRecord(
         name=row.name,
         repository=row.repository,
@@ -325,13 +336,13 @@ class Apps:
             for claim in session.scalars(select(ClaimRow).where(ClaimRow.app.in_(wanted))):
                 claimed.setdefault(claim.app, []).append(claim.uid)
             shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
-            owned = select(ResourceRow).where(
+            owned = select(*RESOURCE_COLUMNS).where(
                 ResourceRow.app.in_(wanted), ResourceRow.shared.is_(False)
             )
-            rows = {r.uid: r for r in session.scalars(owned)}
+            rows = {r.uid: r for r in session.execute(owned)}
             if shared_uids:
-                shared = select(ResourceRow).where(ResourceRow.uid.in_(shared_uids))
-                rows.update((r.uid, r) for r in session.scalars(shared))
+                shared = select(*RESOURCE_COLUMNS).where(ResourceRow.uid.in_(shared_uids))
+                rows.update((r.uid, r) for r in session.execute(shared))
             resources = {uid: recorded(row, self._db.box) for uid, row in rows.items()}
             mine: dict[str, list[RecordedResource]] = {}
             for uid in sorted(resources):
@@ -380,6 +391,41 @@ class Apps:
             if repository is not None:
                 query = query.where(AppRow.repository == repository)
             return [_app(r) for r in session.scalars(query)]
+
+    def headers(self, *, repository: str | None = None) -> list[AppHeader]:
+        """:meth:`all` without the desired specs, by name (one query, no JSON decoded)."""
+        columns = (
+            AppRow.name,
+            AppRow.repository,
+            AppRow.path,
+            AppRow.commit,
+            AppRow.error,
+            AppRow.phase,
+            AppRow.reason,
+            AppRow.message,
+            AppRow.updated_at,
+            AppRow.suspended,
+        )
+        with self._db.transaction() as session:
+            query = select(*columns).order_by(AppRow.name)
+            if repository is not None:
+                query = query.where(AppRow.repository == repository)
+            rows = session.execute(query).all()
+        return [
+            AppHeader(
+                name=row.name,
+                repository=row.repository,
+                path=row.path,
+                commit=row.commit,
+                error=row.error,
+                phase=row.phase,
+                reason=row.reason,
+                message=row.message,
+                updated_at=_aware(row.updated_at),
+                suspended=row.suspended,
+            )
+            for row in rows
+        ]
 
     def summaries(
         self,

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Row, Select, and_, delete, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError
@@ -29,12 +29,20 @@ from reconciler.store.models import (
 )
 from reconciler.store.records import TransitionRecord
 from reconciler.store.session import Database, now, utc
+from reconciler.store.shown import shown_by_app
 from reconciler.types import AppName, ResourceUid
 
 _IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
 
 
-def recorded(row: ResourceRow, box: SecretBox) -> RecordedResource:
+RESOURCE_COLUMNS: tuple[Any, ...] = tuple(
+    getattr(ResourceRow, attribute.key) for attribute in inspect(ResourceRow).column_attrs
+)
+"""Every column of a resource, to select plain rows that :func:`recorded` reads as it reads
+ORM objects, at about half the cost (thousands of rows are read at a start)."""
+
+
+def recorded(row: ResourceRow | Row[Any], box: SecretBox) -> RecordedResource:
     return RecordedResource(
         uid=ResourceUid(row.uid),
         app=AppName(row.app),
@@ -206,6 +214,14 @@ class Resources:
                 if claim.uid in by_uid:
                     grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
             return grouped
+
+    def shown_by_app(
+        self, apps: Collection[str] | None = None
+    ) -> dict[str, list[RecordedResource]]:
+        """:meth:`by_app` with only what a status document shows (:mod:`.shown`), of ``apps``
+        only (None: of every app)."""
+        with self._db.transaction() as session:
+            return shown_by_app(session, self._db.box, apps)
 
     def sharing_of(self, uids: Collection[str]) -> dict[str, tuple[bool, str]]:
         """Recorded UID -> (whether it is shared, its first app), for those of ``uids`` that

@@ -125,3 +125,24 @@ def test_a_write_that_failed_makes_the_next_pass_read_the_store_again(
     assert retried.changed_apps == frozenset({"shop"}), "the change not written is recorded now"
     assert repo.remembered() == repo.stored()
     assert repo.stored()["shop"][0]["resources"]["db"]["params"] == {"size": "large"}  # type: ignore[index]
+
+
+def test_a_fresh_pass_keeps_one_copy_of_an_unchanged_spec_the_parsed_one(repo: Repo) -> None:
+    repo.commit({f"apps/a{i}/score.yaml": score(f"app-{i}") for i in range(3)})
+    restarted = RepositorySync(
+        settings=repo.sync.settings, mirror=repo.mirror, store=repo.store, max_deletes=50
+    )  # a new process: its first pass decodes every spec the store holds to compare
+
+    result = restarted.run(now=datetime.now(UTC))
+
+    assert result.changed_apps == frozenset()
+    recorded = restarted._recorded
+    assert recorded is not None
+    assert {n: a.desired for n, a in recorded.items()} == {
+        n: s for n, (s, _e) in repo.stored().items()
+    }
+    for name, app in recorded.items():
+        built = restarted._stored[name]
+        assert app.desired is not None
+        # the decoded copy is dropped for the one sharing the parse's values (half the memory)
+        assert app.desired["spec"]["containers"] is built.spec["containers"], name

@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.errors import SourceError
 from reconciler.sources.git import FileChange, GitMirror
+from reconciler.sources.plumbing import GitResult, GitRunner
 from reconciler.types import CommitSha
 from tests.gitutil import commit_files, git, push
 
@@ -230,6 +232,40 @@ def test_read_branch_file_reads_another_branch_as_last_fetched(
     assert mirror.read_branch_file("innominatus-status", "apps") is None
     assert mirror.read_branch_file("innominatus-status", "nope.yaml") is None
     assert mirror.read_branch_file("missing-branch", "README.md") is None
+
+
+def test_read_branch_files_finds_any_number_of_files_with_one_tree_listing(
+    origin: tuple[Path, Path], make_mirror: MakeMirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Naming each file as <branch>:<path> to cat-file makes git re-read the whole directory
+    # for every name: 5,000 status files took 7.6 s. One ls-tree, then blobs by sha.
+    work, bare = origin
+    files = {f"apps/app-{i}.yaml": f"app: {i}\n" for i in range(300)}
+    commit_files(work, files)
+    (work / "link.yaml").symlink_to("apps/app-1.yaml")  # read as git stores it, as before
+    commit_files(work, {})
+    git(work, "push", "--quiet", "origin", "HEAD:refs/heads/innominatus-status")
+    mirror = make_mirror(url=bare)
+    mirror.fetch()
+    commands: list[tuple[str, ...]] = []
+    run = GitRunner.run
+
+    def spy(self: GitRunner, *args: str, **kwargs: Any) -> GitResult:
+        commands.append(args)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(GitRunner, "run", spy)
+    wanted = [*files, "link.yaml", "apps", "nope.yaml"]
+
+    found = mirror.read_branch_files("innominatus-status", wanted)
+
+    assert found == {
+        **{path: content.encode() for path, content in files.items()},
+        "link.yaml": b"apps/app-1.yaml",
+        "apps": None,
+        "nope.yaml": None,
+    }
+    assert [c[0] for c in commands] == ["rev-parse", "ls-tree", "cat-file", "cat-file"]
 
 
 def test_watch_path_is_the_git_dir_of_local_repositories_only(

@@ -1,6 +1,7 @@
 """The status branch heals itself (issue "Safety under faults" A, B): deleted, force-pushed or
 hand-edited, it gets every app's current file back at the next check, fast-forward only, in one
-commit, and a check of a branch as the writer left it writes nothing. An outage of the
+commit, and a check of a branch as the writer left it writes nothing — after a restart too,
+without reading the files. An outage of the
 repository is shown in every app's file while it lasts. Real bare remote, real store."""
 
 from __future__ import annotations
@@ -97,6 +98,33 @@ def test_a_check_of_the_branch_as_the_writer_left_it_writes_nothing(
     assert branch.write() is None
     assert count(bare) == before == 1
     assert sorted(files(bare)) == [f"apps/{name}.yaml" for name in APPS]
+
+
+def test_after_a_restart_the_first_check_finds_every_file_current_without_reading_one(
+    branch: StatusBranch,
+    store: Store,
+    mirror: GitMirror,
+    remote: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, bare = remote
+    mirror.fetch()
+    restarted = StatusBranch(repository="apps", branch=STATUS, store=store, mirror=mirror)
+    read: list[str] = []
+    read_blobs = GitMirror.read_blobs
+
+    def spy(self: GitMirror, shas: list[str]) -> dict[str, bytes | None]:
+        read.extend(shas)
+        return read_blobs(self, shas)
+
+    monkeypatch.setattr(GitMirror, "read_blobs", spy)
+
+    assert restarted.write() is None  # every app compared: by what the last process learnt
+    assert read == []
+    assert count(bare) == 1
+    store.apps.set_phase("shop", phase="Failed", reason="ResourceFailed", message="db failed")
+    assert restarted.write(["shop"]) is not None
+    assert files(bare)["apps/shop.yaml"]["phase"] == "Failed"
 
 
 def test_a_deleted_status_branch_gets_every_apps_file_back_in_one_commit(

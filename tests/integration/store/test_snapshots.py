@@ -1,7 +1,9 @@
 """``Apps.snapshots``: many apps' reconcile inputs in one transaction (a start or a provider
 change re-plans every app), exactly what ``Apps.snapshot`` gives for each, on a real store
 (SQLite and PostgreSQL): owned resources, claimed shared ones with their claimers, terminated
-ones, apps of several repositories, names that are not apps."""
+ones, apps of several repositories, names that are not apps. And the status write-back's lean
+reads: ``Apps.headers`` (apps without their specs) and ``Resources.shown_by_app`` (what a status
+document shows), which must give the documents the full reads give."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.status.document import app_status
 from reconciler.store import AppDesired, Store, open_store
 from tests.seeding import record_resource
 
@@ -48,7 +51,14 @@ def store(database_url: str) -> Iterator[Store]:
     record_resource(s, app="shop", name="zone", uid=SHARED, shared=True)
     record_resource(s, app="shop", name="cache", delete=True)
     record_resource(s, app="web", name="db")
-    record_resource(s, app="blog", name="db")
+    record_resource(s, app="blog", name="db", fail=True)
+    record_resource(
+        s,
+        app="blog",
+        name="cache",
+        outputs={"host": "h", "password": "hunter22"},
+        secret_keys=["password"],
+    )
     yield s
     s.close()
 
@@ -67,3 +77,24 @@ def test_snapshots_of_many_apps_equal_each_apps_own_snapshot(store: Store) -> No
 
 def test_snapshots_of_no_apps_ask_nothing(store: Store) -> None:
     assert store.apps.snapshots([]) == {}
+
+
+def test_status_documents_from_the_lean_reads_equal_those_from_the_full_ones(
+    store: Store,
+) -> None:
+    full = store.resources.by_app()
+    shown = store.resources.shown_by_app()
+    headers = {a.name: a for a in store.apps.headers()}
+
+    assert sorted(headers) == [a.name for a in store.apps.all()]
+    assert {n: [r.uid for r in rs] for n, rs in shown.items()} == {
+        n: [r.uid for r in rs] for n, rs in full.items()
+    }
+    for app in store.apps.all():
+        assert app_status(headers[app.name], shown[app.name]) == app_status(app, full[app.name]), (
+            app.name
+        )
+    assert [a.name for a in store.apps.headers(repository="more")] == ["web"]
+    some = store.resources.shown_by_app(["web", "blog", "nope"])
+    assert some == {name: shown[name] for name in ("web", "blog")}
+    assert [r.uid for r in some["web"]] == ["postgres.default#web.db", SHARED]
