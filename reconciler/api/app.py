@@ -12,18 +12,25 @@ Outermost, before any route: a ``Host`` check (names in ``api.allowed_hosts``; I
 always; the probes for any host), so a web page that rebinds its own name to this address
 reads nothing; then security headers on every response (``nosniff``, no framing, no referrer,
 the dashboard's Content-Security-Policy). All middleware is plain ASGI.
+
+Innermost, after those checks: ``GET /api/v1/apps`` answered from a page kept in memory at a
+fresh version (:class:`_KeptPages`), without routing, request objects or a thread, for pollers
+and dashboards asking for the same pages many times a second; whatever it cannot answer goes on
+to the route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractContextManager
 from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
+from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -31,7 +38,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler import __version__
-from reconciler.api.applist import AppList, QueryError, parse_query
+from reconciler.api.applist import AppList, AppQuery, QueryError, parse_query
 from reconciler.api.dashboard import CONTENT_SECURITY_POLICY
 from reconciler.api.endpoints import ENDPOINTS
 from reconciler.api.inputs import RefuseNul, not_found
@@ -42,7 +49,10 @@ from reconciler.api.sse import events_endpoint
 from reconciler.status.events import EventBus
 from reconciler.status.views import StatusViews
 
+logger = logging.getLogger(__name__)
+
 Readiness = Callable[[], str | None]  # None = ready, else the reason it is not
+APPS_PATH = "/api/v1/apps"
 _PROBES = ("/healthz", "/readyz")
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -77,11 +87,16 @@ class _SecurityHeaders:
 class _AllowedHosts:
     """400 for a ``Host`` the API does not answer to (DNS rebinding), before routing."""
 
+    _REMEMBERED = 256
+    """``Host`` values whose answer is kept (a client sends the same one every time); past
+    that many the answers are forgotten, so that made-up names cannot grow memory."""
+
     def __init__(self, app: ASGIApp, *, hosts: Collection[str]) -> None:
         self.app = app
         self._any = "*" in hosts
         self._exact = frozenset(h for h in hosts if not h.startswith("*"))
         self._suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))
+        self._answers: dict[bytes, bool] = {}
 
     def allows(self, host: str) -> bool:
         name = _host_name(host)
@@ -97,15 +112,30 @@ class _AllowedHosts:
         if scope["type"] != "http" or scope["path"] in _PROBES:
             await self.app(scope, receive, send)
             return
-        host = Headers(scope=scope).get("host", "")
-        if self.allows(host):
+        raw = _header(scope, b"host") or b""
+        allowed = self._answers.get(raw)
+        if allowed is None:
+            allowed = self.allows(raw.decode("latin-1"))
+            if len(self._answers) >= self._REMEMBERED:
+                self._answers.clear()
+            self._answers[raw] = allowed
+        if allowed:
             await self.app(scope, receive, send)
             return
+        host = raw.decode("latin-1")
         response = JSONResponse(
             {"error": f"host {host!r} is not served here; add it to api.allowed_hosts"},
             status_code=400,
         )
         await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of the header ``name`` (lower-case), as ``Headers.get`` finds it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
 
 
 def _host_name(host: str) -> str:
@@ -137,6 +167,82 @@ class _ReadOnly:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class _KeptPages:
+    """``GET``/``HEAD`` :data:`APPS_PATH` answered from :meth:`AppList.fresh` (the same
+    headers and body as the route's, a 304 for a matching ``If-None-Match``), without routing,
+    a request object or a thread. The innermost middleware: the host check, the read-only and
+    NUL checks, the tokens and the security headers apply as to any request. Anything it cannot
+    answer so (a page not kept, a version due, a bad parameter, a ``root_path``) goes on to the
+    route. Under a steady flow it starts the read of the store's version ahead of time on a
+    thread (:meth:`AppList.refresh_due`), so that the flow is never held up by the read."""
+
+    _REMEMBERED = 256
+    """Query strings whose parsed query is kept (pollers repeat theirs); past that many they
+    are forgotten, so that made-up queries cannot grow memory."""
+
+    def __init__(self, app: ASGIApp, *, pages: AppList) -> None:
+        self.app = app
+        self._pages = pages
+        self._queries: dict[bytes, AppQuery] = {}
+        self._reading: asyncio.Future[None] | None = None  # a read ahead of time
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != APPS_PATH
+            or scope["method"] not in ("GET", "HEAD")
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        query = self._query(scope["query_string"])
+        kept = None
+        if query is not None:
+            if self._pages.refresh_due():
+                self._read_ahead()
+            kept = self._pages.fresh(query)
+        if kept is None:
+            await self.app(scope, receive, send)
+            return
+        etag, body = kept
+        tag = etag.encode("latin-1")
+        if _header(scope, b"if-none-match") == tag:
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", tag)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [
+            (b"etag", tag),
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _query(self, raw: bytes) -> AppQuery | None:
+        """The query of ``raw`` as the route parses it; None for one it answers with a 400."""
+        query = self._queries.get(raw)
+        if query is None:
+            try:
+                query = parse_query(QueryParams(raw))
+            except QueryError:
+                return None
+            if len(self._queries) >= self._REMEMBERED:
+                self._queries.clear()
+            self._queries[raw] = query
+        return query
+
+    def _read_ahead(self) -> None:
+        self._reading = asyncio.get_running_loop().run_in_executor(None, self._pages.refresh)
+        self._reading.add_done_callback(_read_ended)
+
+
+def _read_ended(reading: asyncio.Future[None]) -> None:
+    """A failed read ahead of time is logged only: the next request whose version is due reads
+    it itself and answers with what went wrong."""
+    if not reading.cancelled() and (failure := reading.exception()) is not None:
+        logger.debug("reading the store's version ahead of time failed: %s", failure)
 
 
 def create_app(
@@ -226,7 +332,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", prometheus, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET", "HEAD"]),
-        Route("/api/v1/apps", apps, methods=["GET", "HEAD"]),
+        Route(APPS_PATH, apps, methods=["GET", "HEAD"]),
         Route(
             "/api/v1/apps/{app}",
             json_route(lambda r: views.app(r.path_params["app"])),
@@ -275,4 +381,5 @@ def create_app(
     ]
     if tokens:
         middleware.append(Middleware(TokenAuth, tokens=list(tokens)))
+    middleware.append(Middleware(_KeptPages, pages=app_list))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})

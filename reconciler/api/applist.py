@@ -11,7 +11,10 @@ Pages are served from memory until the store's version moves
 (:meth:`reconciler.store.resources.Resources.version`, one cheap query, asked at most every
 :data:`VERSION_EVERY` seconds however many requests come), for the most recently asked queries;
 the version and the query make the ETag, so pollers get ``304 Not Modified``.
-Blocking: call :meth:`AppList.get` from a thread.
+Blocking: call :meth:`AppList.get` from a thread. Under a steady flow of requests the version
+is read again on a thread before it is due (:meth:`AppList.refresh_due`,
+:meth:`AppList.refresh`), so that the event loop keeps serving kept pages (:meth:`AppList.fresh`)
+and no request waits for the read.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from reconciler.status.views import StatusViews
 DEFAULT_LIMIT = 100
 VERSION_EVERY = 0.05
 """Seconds a read of the store's version is trusted: a page is at most this much staler than
-the store, and a flood of requests costs at most 20 version queries a second."""
+the store, and a flood of requests costs a version query about every this many seconds
+(reads ahead of time start a little earlier: :data:`REFRESH_LEAD`), never more than 40 a
+second."""
+REFRESH_LEAD = 0.005
+"""Seconds before the kept version is due that a read ahead of time starts, plus one and a half
+times what the last read took (at most half of :data:`VERSION_EVERY` in all): the read ends
+before the kept version is due, so requests keep being served from memory meanwhile."""
 MAX_LIMIT = 1000
 _PARAMETERS = ("limit", "cursor", "phase", "repository", "q", "type")
 CURSOR_PATTERN = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"
@@ -118,6 +127,8 @@ class AppList:
         self._entries = entries
         self._clock = clock
         self._version: tuple[float, str] | None = None  # when read, what it was
+        self._took = 0.0  # seconds the last read of the version took
+        self._refreshing = False  # a read ahead of time is on its way (refresh_due)
         self._reading = threading.Lock()
         self._building = threading.Lock()
         self._pages: OrderedDict[AppQuery, tuple[str, str, bytes]] = OrderedDict()
@@ -141,6 +152,32 @@ class AppList:
         if read is None or self._clock() - read[0] >= VERSION_EVERY:
             return None
         return self._kept(query, read[1])
+
+    def refresh_due(self) -> bool:
+        """Whether the caller should run :meth:`refresh` now (on a thread): the kept version
+        is due within the time a read takes and no read ahead of time is on its way. A True
+        answer counts as that read's start, until :meth:`refresh` ends. Never blocks; for the
+        one event loop that serves the requests."""
+        read = self._version
+        if read is None or self._refreshing:
+            return False
+        lead = min(VERSION_EVERY / 2, REFRESH_LEAD + 1.5 * self._took)
+        if self._clock() - read[0] < VERSION_EVERY - lead:
+            return False
+        self._refreshing = True
+        return True
+
+    def refresh(self) -> None:
+        """Reads the store's version ahead of time (see :meth:`refresh_due`), unless another
+        thread read it meanwhile. Blocking. A failed read raises; the next request whose
+        version is due reads it again and answers with that failure."""
+        try:
+            seen = self._version
+            with self._reading:
+                if self._version is seen:
+                    self._read_version()
+        finally:
+            self._refreshing = False
 
     def _kept(self, query: AppQuery, version: str) -> tuple[str, bytes] | None:
         with self._lock:
@@ -180,6 +217,13 @@ class AppList:
             read = self._version
             if read is not None and self._clock() - read[0] < VERSION_EVERY:
                 return read[1]  # read by the thread this one waited for
-            version = self._views.version()
-            self._version = (self._clock(), version)
-            return version
+            return self._read_version()
+
+    def _read_version(self) -> str:
+        """Reads the version (holding ``_reading``)."""
+        started = self._clock()
+        version = self._views.version()
+        ended = self._clock()
+        self._took = max(0.0, ended - started)
+        self._version = (ended, version)
+        return version

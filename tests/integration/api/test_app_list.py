@@ -13,8 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from reconciler.api import applist
 from reconciler.api.app import create_app
-from reconciler.api.applist import VERSION_EVERY, AppList, AppQuery, decode_cursor, encode_cursor
+from reconciler.api.applist import (
+    REFRESH_LEAD,
+    VERSION_EVERY,
+    AppList,
+    AppQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from reconciler.status.views import StatusViews
 from reconciler.store import AppDesired, Store, open_store
 from tests.seeding import record_resource
@@ -165,3 +173,116 @@ def test_a_kept_page_is_served_without_a_read_until_the_version_is_due(store: St
     assert pages.fresh(AppQuery(limit=6)) is None  # another page is not kept
     now[0] = VERSION_EVERY
     assert pages.fresh(query) is None  # the version is due: get() reads it
+
+
+class _CountingViews(StatusViews):
+    """Counts the reads of the store's version; fails them while ``failing``."""
+
+    reads = 0
+    failing = False
+
+    def version(self) -> str:
+        self.reads += 1
+        if self.failing:
+            raise ConnectionError("the database is gone")
+        return super().version()
+
+
+def test_while_requests_flow_the_version_is_read_ahead_of_time_once(store: Store) -> None:
+    now = [0.0]
+    views = _CountingViews(store)
+    pages = AppList(views, clock=lambda: now[0])
+    query = AppQuery(limit=5)
+    assert not pages.refresh_due()  # nothing read yet: get() reads it
+    kept = pages.get(query)
+    assert views.reads == 1
+    assert not pages.refresh_due()  # just read
+
+    now[0] = VERSION_EVERY - REFRESH_LEAD  # due within a read's time, but still fresh
+    assert pages.fresh(query) == kept
+    assert pages.refresh_due()
+    assert not pages.refresh_due()  # one read ahead at a time
+    pages.refresh()
+    assert views.reads == 2
+
+    now[0] = VERSION_EVERY + REFRESH_LEAD / 2  # past the first read's due time
+    assert pages.fresh(query) == kept  # served from memory: the version read ahead is fresh
+    assert views.reads == 2
+
+
+def test_a_read_ahead_of_time_that_fails_leaves_the_read_to_the_next_request(
+    store: Store,
+) -> None:
+    now = [0.0]
+    views = _CountingViews(store)
+    pages = AppList(views, clock=lambda: now[0])
+    query = AppQuery(limit=5)
+    kept = pages.get(query)
+    now[0] = VERSION_EVERY - REFRESH_LEAD
+    assert pages.refresh_due()
+    views.failing = True
+    with pytest.raises(ConnectionError):
+        pages.refresh()
+    assert pages.fresh(query) == kept  # still fresh until it is due
+    assert pages.refresh_due()  # and read ahead again
+    now[0] = VERSION_EVERY
+    assert pages.fresh(query) is None  # due: the next request reads it, and reports
+    with pytest.raises(ConnectionError):
+        pages.get(query)
+
+
+@pytest.fixture
+def kept_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version read stays fresh for the whole test: every page asked twice is kept."""
+    monkeypatch.setattr(applist, "VERSION_EVERY", 3600.0)
+
+
+def _without_date(response: Any) -> tuple[int, dict[str, str], bytes]:
+    headers = {k: v for k, v in response.headers.items() if k != "date"}
+    return response.status_code, headers, response.content
+
+
+@pytest.mark.usefixtures("kept_long")
+def test_a_page_served_from_memory_is_the_one_the_route_serves(store: Store) -> None:
+    client = TestClient(create_app(views=StatusViews(store), readiness=lambda: None))
+    built = client.get("/api/v1/apps?limit=5&q=app")  # by the route: nothing kept yet
+    kept = client.get("/api/v1/apps?limit=5&q=app")  # from memory, before routing
+
+    assert _without_date(kept) == _without_date(built)
+    assert kept.headers["content-type"] == "application/json"
+    assert kept.headers["x-frame-options"] == "DENY"
+    etag = {"If-None-Match": built.headers["etag"]}
+    not_modified = client.get("/api/v1/apps?limit=5&q=app", headers=etag)
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    assert not_modified.headers["etag"] == built.headers["etag"]
+    head = client.head("/api/v1/apps?limit=5&q=app")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == built.headers["content-length"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("kept_long")
+def test_a_page_kept_in_memory_still_needs_the_token_an_allowed_host_and_good_parameters(
+    store: Store,
+) -> None:
+    client = TestClient(
+        create_app(
+            views=StatusViews(store),
+            readiness=lambda: None,
+            tokens=["t0ken"],
+            allowed_hosts=["localhost"],
+        ),
+        base_url="http://localhost",
+    )
+    auth = {"Authorization": "Bearer t0ken"}
+    assert client.get("/api/v1/apps", headers=auth).status_code == 200
+    assert client.get("/api/v1/apps", headers=auth).status_code == 200  # kept now
+
+    assert client.get("/api/v1/apps").status_code == 401
+    wrong_host = client.get("/api/v1/apps", headers={**auth, "Host": "attacker.example"})
+    assert wrong_host.status_code == 400
+    assert client.get("/api/v1/apps?limit=0", headers=auth).status_code == 400
+    assert client.get("/api/v1/apps?q=%00", headers=auth).status_code == 400
+    assert client.post("/api/v1/apps", headers=auth).status_code == 405
