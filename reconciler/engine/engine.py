@@ -202,8 +202,7 @@ class Engine:
         return provider.name if provider is not None else None
 
     def replace_providers(self, providers: ProviderSet) -> None:
-        """Swap the provider set; running executions keep the workflow they started with.
-        Golden path runs are looked at again (one refused for a missing golden path may run)."""
+        """Swap the provider set (running executions keep theirs); look at golden runs again."""
         self.providers = providers
         for repository, sync in self._syncs.items():
             for name in sync.requested():
@@ -266,7 +265,8 @@ class Engine:
         apps = set(result.changed_apps)
         if name not in self._synced_once:
             self._synced_once.add(name)
-            apps |= {a.name for a in await asyncio.to_thread(self.store.apps.all, repository=name)}
+            headers = await asyncio.to_thread(self.store.apps.headers, repository=name)
+            apps |= {a.name for a in headers}
         self.status.due.update(result.changed_apps)
         detected = self._detected_at.pop(name, None)
         if detected is not None and result.changed_apps:

@@ -18,13 +18,8 @@ from reconciler.plan.model import RecordedResource
 from reconciler.store.control import find_target, signal
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
-from reconciler.store.resources import (
-    RESOURCE_COLUMNS,
-    app_resources,
-    claims_of,
-    ensure_claims,
-    recorded,
-)
+from reconciler.store.resourcereads import RESOURCE_COLUMNS, app_resources, claims_of, recorded
+from reconciler.store.resources import ensure_claims
 from reconciler.store.session import Database, now, utc
 from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
 

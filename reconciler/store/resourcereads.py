@@ -1,0 +1,236 @@
+"""Reading recorded resources: one app's, every app's, the delete guard's live set, the cheap
+fingerprints that tell whether anything changed, claims of shared resources, the audit trail.
+:class:`ResourceReads` is the read half of :class:`reconciler.store.resources.Resources`; the
+row helpers here are shared with the app queries (``reconciler.store.repositories``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Row, Select, and_, func, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from reconciler.plan.guard import LiveResource
+from reconciler.plan.model import RecordedResource, ResourceState
+from reconciler.store.crypto import SecretBox
+from reconciler.store.models import AppRow, ClaimRow, ResourceRow, TransitionRow
+from reconciler.store.records import TransitionRecord
+from reconciler.store.session import Database, now, utc
+from reconciler.store.shown import shown_by_app
+from reconciler.types import AppName, ResourceUid
+
+RESOURCE_COLUMNS: tuple[Any, ...] = tuple(
+    getattr(ResourceRow, attribute.key) for attribute in inspect(ResourceRow).column_attrs
+)
+"""Every column of a resource, to select plain rows that :func:`recorded` reads as it reads
+ORM objects, at about half the cost (thousands of rows are read at a start)."""
+
+
+def recorded(row: ResourceRow | Row[Any], box: SecretBox) -> RecordedResource:
+    return RecordedResource(
+        uid=ResourceUid(row.uid),
+        app=AppName(row.app),
+        name=row.name,
+        type=row.type,
+        class_=row.class_,
+        state=cast(ResourceState, row.state),
+        desired_hash=row.desired_hash,
+        applied_hash=row.applied_hash,
+        applied_params=(
+            box.open(row.applied_params, row.sealed_params)
+            if row.applied_params is not None
+            else None
+        ),
+        outputs=box.open(row.outputs, row.sealed_outputs, keys=row.secret_keys or ()),
+        secret_keys=frozenset(row.secret_keys or ()),
+        depends_on=tuple(ResourceUid(u) for u in row.depends_on or ()),
+        operation=row.operation,
+        attempts=row.attempts,
+        next_attempt_at=utc(row.next_attempt_at),
+        last_error=row.last_error,
+        provider=row.provider,
+        workflow=row.workflow,
+        execution_id=row.execution_id,
+        orphaned=row.orphaned,
+        updated_at=utc(row.updated_at),
+        shared=row.shared,
+    )
+
+
+def app_resources(app: str) -> Select[ResourceRow]:
+    """An app's resources: the ones it owns, and the shared ones it claims."""
+    claimed = select(ClaimRow.uid).where(ClaimRow.app == app)
+    return (
+        select(ResourceRow)
+        .where(
+            or_(
+                and_(ResourceRow.app == app, ResourceRow.shared.is_(False)),
+                ResourceRow.uid.in_(claimed),
+            )
+        )
+        .order_by(ResourceRow.uid)
+    )
+
+
+def claims_of(session: Session, uids: Sequence[str]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    if uids:
+        for claim in session.scalars(select(ClaimRow).where(ClaimRow.uid.in_(list(uids)))):
+            found.setdefault(claim.uid, set()).add(claim.app)
+    return {uid: frozenset(apps) for uid, apps in found.items()}
+
+
+class ResourceReads:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def of_app(self, app: str) -> list[RecordedResource]:
+        with self._db.transaction() as session:
+            rows = session.scalars(app_resources(app))
+            return [recorded(r, self._db.box) for r in rows]
+
+    def by_app(self) -> dict[str, list[RecordedResource]]:
+        """Every app's resources (owned and claimed shared ones) in two queries."""
+        with self._db.transaction() as session:
+            rows = [
+                recorded(r, self._db.box)
+                for r in session.scalars(select(ResourceRow).order_by(ResourceRow.uid))
+            ]
+            by_uid: dict[str, RecordedResource] = {r.uid: r for r in rows}
+            grouped: dict[str, list[RecordedResource]] = {}
+            for resource in rows:
+                if not resource.shared:
+                    grouped.setdefault(resource.app, []).append(resource)
+            for claim in session.scalars(select(ClaimRow).order_by(ClaimRow.uid)):
+                if claim.uid in by_uid:
+                    grouped.setdefault(claim.app, []).append(by_uid[claim.uid])
+            return grouped
+
+    def shown_by_app(
+        self, apps: Collection[str] | None = None
+    ) -> dict[str, list[RecordedResource]]:
+        """:meth:`by_app` with only what a status document shows (:mod:`.shown`), of ``apps``
+        only (None: of every app)."""
+        with self._db.transaction() as session:
+            return shown_by_app(session, self._db.box, apps)
+
+    def sharing_of(self, uids: Collection[str]) -> dict[str, tuple[bool, str]]:
+        """Recorded UID -> (whether it is shared, its first app), for those of ``uids`` that
+        have a row (terminated ones included: a UID is never reused across namespaces)."""
+        if not uids:
+            return {}
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(ResourceRow.uid, ResourceRow.shared, ResourceRow.app).where(
+                    ResourceRow.uid.in_(sorted(uids))
+                )
+            ).all()
+            return {uid: (shared, app) for uid, shared, app in rows}
+
+    def live_of_repository(self, repository: str) -> list[LiveResource]:
+        """The repository's resources that are not terminated — its apps' own ones and the
+        shared ones they claim, with every claimer — for the delete guard (three queries)."""
+        with self._db.transaction() as session:
+            apps = select(AppRow.name).where(AppRow.repository == repository)
+            claimed = select(ClaimRow.uid).where(ClaimRow.app.in_(apps))
+            rows = session.execute(
+                select(ResourceRow.uid, ResourceRow.app, ResourceRow.state, ResourceRow.shared)
+                .where(ResourceRow.state != "terminated")
+                .where(
+                    or_(
+                        and_(ResourceRow.app.in_(apps), ResourceRow.shared.is_(False)),
+                        ResourceRow.uid.in_(claimed),
+                    )
+                )
+            ).all()
+            shared = [uid for uid, _app, _state, is_shared in rows if is_shared]
+            claims = claims_of(session, shared)
+            return [
+                LiveResource(
+                    uid=uid,
+                    app=app,
+                    state=state,
+                    shared=is_shared,
+                    claimers=claims.get(uid, frozenset()),
+                )
+                for uid, app, state, is_shared in rows
+            ]
+
+    def version(self) -> str:
+        """A fingerprint of everything a status document shows, from one cheap query: it
+        changes with every transition, app update, resource update or removal and claim
+        change, so a document built at one version can be served until it moves."""
+        return self._fingerprint(
+            select(func.max(TransitionRow.id)),
+            select(func.count()).select_from(ResourceRow),
+            select(func.max(ResourceRow.updated_at)),
+            select(func.count()).select_from(AppRow),
+            select(func.max(AppRow.updated_at)),
+            select(func.count()).select_from(ClaimRow),
+        )
+
+    def guard_version(self) -> str:
+        """A fingerprint of everything the delete guard reads besides the apps' specs (every
+        resource's state and every claim), from one cheap query: equal at two passes, the
+        deletes pending can only have changed by the specs recorded in between."""
+        return self._fingerprint(
+            select(func.max(TransitionRow.id)),
+            select(func.count()).select_from(ResourceRow),
+            select(func.max(ResourceRow.updated_at)),
+            select(func.count()).select_from(ClaimRow),
+            select(func.max(ClaimRow.id)),
+        )
+
+    def _fingerprint(self, *scalars: Select[Any]) -> str:
+        """The values of ``scalars`` (one-row queries), read in one statement, joined."""
+        with self._db.transaction() as session:
+            row = session.execute(select(*(q.scalar_subquery() for q in scalars))).one()
+            return "/".join(str(value) for value in row)
+
+    def claims(self) -> dict[str, frozenset[str]]:
+        """Every shared resource UID -> the apps declaring it."""
+        with self._db.transaction() as session:
+            found: dict[str, set[str]] = {}
+            for claim in session.scalars(select(ClaimRow)):
+                found.setdefault(claim.uid, set()).add(claim.app)
+            return {uid: frozenset(apps) for uid, apps in found.items()}
+
+    def claimers(self, uid: str) -> frozenset[str]:
+        """The apps declaring a shared resource."""
+        with self._db.transaction() as session:
+            return frozenset(session.scalars(select(ClaimRow.app).where(ClaimRow.uid == uid)))
+
+    def all(
+        self, *, app: str | None = None, type_: str | None = None, state: str | None = None
+    ) -> list[RecordedResource]:
+        with self._db.transaction() as session:
+            query = select(ResourceRow).order_by(ResourceRow.app, ResourceRow.uid)
+            if app is not None:
+                query = query.where(ResourceRow.app == app)
+            if type_ is not None:
+                query = query.where(ResourceRow.type == type_)
+            if state is not None:
+                query = query.where(ResourceRow.state == state)
+            return [recorded(r, self._db.box) for r in session.scalars(query)]
+
+    def transitions(self, uid: str) -> list[TransitionRecord]:
+        with self._db.transaction() as session:
+            rows = session.scalars(
+                select(TransitionRow)
+                .where(TransitionRow.resource_uid == uid)
+                .order_by(TransitionRow.id)
+            )
+            return [
+                TransitionRecord(
+                    resource_uid=r.resource_uid,
+                    app=r.app,
+                    from_state=r.from_state,
+                    to_state=r.to_state,
+                    reason=r.reason,
+                    execution_id=r.execution_id,
+                    at=utc(r.at) or now(),
+                )
+                for r in rows
+            ]
