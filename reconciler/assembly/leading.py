@@ -76,6 +76,10 @@ async def recover_single(store: Store, *, data_dir: Path) -> list[str]:
         )
     for name in await asyncio.to_thread(store.replicas.expired):
         await asyncio.to_thread(store.replicas.remove, name)
+    # Offers replicas left are nobody's now: a single daemon plans and runs itself, and a
+    # replica joining later must find nothing to claim beside it.
+    left = await asyncio.to_thread(store.ready.pending)
+    await asyncio.to_thread(store.ready.forget, [a.id for a in left])
     still_running = await end_leftover_steps(store, data_dir=data_dir)
     await recover_runs(store, keep=still_running)
     return await asyncio.to_thread(store.resources.recover_interrupted, keep=still_running)
@@ -129,19 +133,21 @@ def take_duties(
     if engine.ledger is not None:
         reap_every = settings.engine.lease_ttl / 3
         ledger = asyncio.create_task(engine.ledger.run(stop, reap_every=reap_every), name="ledger")
-        ledger.add_done_callback(lambda task: _ledger_ended(task, stop))
+        ledger.add_done_callback(lambda task: duty_crashed(task, stop))
         duties.tasks.append(ledger)
     return duties
 
 
-def _ledger_ended(task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    """The ledger broke (a bug): this replica leads no more usefully (nothing it plans would
-    run), so it stops and another replica takes the lead. A fenced ledger ends quietly: the
-    lease keepers end the run."""
+def duty_crashed(task: asyncio.Task[Any], stop: asyncio.Event) -> None:
+    """A duty broke (a bug, an unexpected error: taking the lead, offering and collecting):
+    this replica leads no more usefully, so it stops and another replica takes the lead. A
+    duty that ended or was cancelled, or a fenced one (the lease keepers end the run), is
+    left alone."""
     if task.cancelled() or task.exception() is None:
         return
     logger.error(
-        "offering and collecting ready actions failed; stopping so that another replica leads",
+        "a leader duty (%s) failed; stopping so that another replica leads",
+        task.get_name(),
         exc_info=task.exception(),
     )
     stop.set()
@@ -188,7 +194,6 @@ async def lead_when_free(
     # The lease is kept from now on: a recovery waiting out the database keeps the lead.
     keeping = Duties(keeper=LeaseKeeper(store=store, engine=engine, ttl=ttl, lease=lease))
     assert keeping.keeper is not None
-    keeping.scheduler.start()  # none of its own: the runtime shuts every duty's down
     keeping.tasks.append(asyncio.create_task(keeping.keeper.run(on_lost=stop.set), name="leading"))
     duties.append(keeping)
     assert engine.ledger is not None

@@ -34,7 +34,13 @@ from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.forges import commit_status_senders
 from reconciler.assembly.hooks import webhook_receiver
-from reconciler.assembly.leading import Duties, lead_when_free, recover_single, take_duties
+from reconciler.assembly.leading import (
+    Duties,
+    duty_crashed,
+    lead_when_free,
+    recover_single,
+    take_duties,
+)
 from reconciler.assembly.paths import check_paths
 from reconciler.assembly.platform import PlatformFollower, follow_platform
 from reconciler.assembly.serving import (
@@ -359,8 +365,9 @@ async def run_daemon(
         background = [
             asyncio.create_task(keeper.run(on_lost=stop.set), name="replica-lease"),
             asyncio.create_task(engine.claims.run(stop), name="claims"),
-            asyncio.create_task(leader, name="lead"),
+            lead := asyncio.create_task(leader, name="lead"),
         ]
+        lead.add_done_callback(lambda task: duty_crashed(task, stop))
 
     reload_wanted = asyncio.Event()
     catalog = components.catalog
@@ -449,7 +456,8 @@ async def run_daemon(
         logger.info("shutting down: draining work")
         provider_polls.shutdown(wait=False)
         for duty in duties:
-            duty.scheduler.shutdown(wait=False)
+            if duty.scheduler.running:
+                duty.scheduler.shutdown(wait=False)
         await engine.drain(grace=settings.engine.shutdown_grace)
         for duty in duties:
             await duty.end()

@@ -9,7 +9,8 @@ rewritten status branch heals at the next poll). Executions run as tasks bounded
 requeued, so work flows level-triggered: sync -> reconcile -> execute -> reconcile -> ...
 With replicas (``replica`` given) the leader's plans offer ready actions through the
 :class:`~reconciler.engine.ledger.Ledger` instead, and every replica's
-:class:`~reconciler.engine.claims.ClaimLoop` claims and runs them (:meth:`Engine.run_claimed`).
+:class:`~reconciler.engine.claims.ClaimLoop` claims them and runs each
+(:mod:`reconciler.engine.claimed`).
 Used by ``innominatus run`` (continuously) and ``innominatus reconcile`` (until idle).
 """
 
@@ -26,6 +27,7 @@ from reconciler import logcontext
 from reconciler.backoff import Backoff
 from reconciler.engine import announce
 from reconciler.engine.backoff import policy, retry_delay
+from reconciler.engine.claimed import ClaimedRunner
 from reconciler.engine.claims import ClaimLoop
 from reconciler.engine.commitreports import CommitReports
 from reconciler.engine.goldenruns import GoldenPathRunner
@@ -33,7 +35,7 @@ from reconciler.engine.ledger import Ledger
 from reconciler.engine.metrics import EngineStats, Metrics
 from reconciler.engine.prefetch import SnapshotPrefetch
 from reconciler.engine.queue import Outcome, WorkQueue
-from reconciler.engine.reconcile import AppPass, plan_ready, reconcile_app
+from reconciler.engine.reconcile import AppPass, reconcile_app
 from reconciler.engine.runner import RunContext, run_action
 from reconciler.engine.statuswork import StatusWork
 from reconciler.engine.sync import RepositorySync
@@ -165,15 +167,20 @@ class Engine:
         )
         self.claims = self.ledger = None
         if replica is not None:
+            run = ClaimedRunner(
+                store=store, engine=settings.engine, repositories=self._repositories,
+                providers=lambda: self.providers, running=self._running, slots=self._slots,
+                context=self._run_context, stopping=lambda: self.fenced.is_set() or self._draining,
+            )  # fmt: skip
             self.claims = claims = ClaimLoop(
                 store=store, replica=replica, workers=settings.engine.workers,
-                execute=self.run_claimed, fenced=self.fenced.set, providers=lambda: self.providers,
+                execute=run, fenced=self.fenced.set, providers=lambda: self.providers,
             )  # fmt: skip
             self.ledger = Ledger(
                 store=store, data_dir=Path(settings.data_dir), ended=self._claimed_ended,
                 recovered=self.trigger_app, offered=claims.wake, providers=lambda: self.providers,
             )  # fmt: skip
-        self._after: set[asyncio.Task[None]] = set()
+        self._draining = False
 
     # triggers ---------------------------------------------------------------------------
     def trigger_repository(self, name: str) -> None:
@@ -367,41 +374,13 @@ class Engine:
                 self.status.due.add(other)
                 self.trigger_app(other)
 
-    async def run_claimed(self, claimed: ReadyAction) -> str:
-        """Run an action this replica claimed: plan its app again from the store and run what
-        that plan has ready for the resource (``stale`` when nothing: the leader plans again)."""
-        found = await plan_ready(
-            claimed.app,
-            claimed.uid,
-            store=self.store,
-            engine=self.settings.engine,
-            repositories=self._repositories,
-            workload=self.providers.claims("workload") is not None,
-            installed=self.providers.installed(),
-            providers=self.providers,
-        )
-        if found is None or found[0].operation != claimed.operation:
-            return "stale"
-        action, record, commit = found
-        task = asyncio.current_task()
-        assert task is not None
-        self._running[action.uid] = task
-        try:
-            async with self._slots:
-                ok = await run_action(action, record=record, commit=commit, ctx=self._run_context())
-        finally:
-            self._running.pop(action.uid, None)
-        return "stale" if ok is None else "succeeded" if ok else "failed"
-
-    def _claimed_ended(self, claimed: ReadyAction) -> None:
-        """The leader read the result of an action a replica ran."""
+    async def _claimed_ended(self, claimed: ReadyAction) -> None:
+        """The leader read the result of an action a replica ran. Not run to an outcome
+        (stale, crashed, interrupted): planned again with the refusal backoff."""
         self.stats.executions_started += 1  # _ended takes back one that did not start
-        ok = None if claimed.result == "stale" else claimed.result == "succeeded"
-        task = asyncio.create_task(
-            self._ended(claimed.uid, claimed.app, shared=claimed.shared, ok=ok)
-        )
-        self._after.add(task)
-        task.add_done_callback(self._after.discard)
+        ran = claimed.result in ("succeeded", "failed")
+        ok = claimed.result == "succeeded" if ran else None
+        await self._ended(claimed.uid, claimed.app, shared=claimed.shared, ok=ok)
 
     def _run_context(self) -> RunContext:
         return RunContext(
@@ -486,6 +465,7 @@ class Engine:
     async def drain(self, *, grace: float) -> None:
         """Stop taking work; let running executions finish for ``grace`` seconds, then cancel
         them (their step process groups are killed and they are recorded as interrupted)."""
+        self._draining = True  # claimed actions not yet started are handed back
         await self.queue.stop()
         tasks = list(self._running.values())
         if tasks:

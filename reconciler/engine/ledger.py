@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from reconciler.engine.processes import processes_dir
@@ -50,7 +50,7 @@ class Ledger:
         *,
         store: Store,
         data_dir: Path,
-        ended: Callable[[ReadyAction], None],
+        ended: Callable[[ReadyAction], Awaitable[None]],
         recovered: Callable[[str], None],
         offered: Callable[[], None],
         providers: Callable[[], ProviderSet | None] = lambda: None,
@@ -139,7 +139,7 @@ class Ledger:
         )
         for action in ended:
             self.offered.pop(action.uid, None)
-            self._ended(action)
+            await self._ended(action)
 
     async def reap(self) -> None:
         """Fence and recover every replica whose lease expired (see the module docstring);

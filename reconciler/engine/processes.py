@@ -94,15 +94,10 @@ def _recorded(folder: Path, running: frozenset[int]) -> dict[int, tuple[int, str
     return found
 
 
-async def end_leftover_steps(
-    store: Store, *, data_dir: Path, grace: float = 2.0, among: frozenset[int] | None = None
-) -> frozenset[int]:
+async def end_leftover_steps(store: Store, *, data_dir: Path, grace: float = 2.0) -> frozenset[int]:
     """End what a killed daemon's steps left running on this host; returns the executions
-    that still have processes (they must stay ``running``, not be retried). ``among``: only
-    these executions (a dead replica's; the others' steps are alive)."""
+    that still have processes (they must stay ``running``, not be retried)."""
     running = frozenset(await asyncio.to_thread(store.executions.running_ids))
-    if among is not None:
-        running &= among
     recorded = await asyncio.to_thread(_recorded, processes_dir(data_dir), running)
     here = {
         execution_id: pgid

@@ -10,7 +10,8 @@ set on :class:`~reconciler.store.session.Database` so that every execution write
 against it (``transaction(fenced=True)``).
 
 With replicas (``engine.replicas``) the same class keeps two leases per process: the row
-``daemon`` is the leader's (``fences=False``: losing it ends the leadership, not the steps), and
+``daemon`` is the leader's (``fences=False``: its epoch fences no write; losing it fences the
+engine and stops the process, which its supervisor restarts as a follower), and
 ``replica:<id>`` is this replica's own, whose epoch fences its execution writes.
 
 Called through :meth:`reconciler.store.Store.lock` and :meth:`~reconciler.store.Store.join` at

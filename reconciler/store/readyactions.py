@@ -13,7 +13,7 @@ leader's own writes (offers, forgetting results, handing claims back) are fenced
 lease (``leader``: its holder and epoch): a replica that lost the lead and has not noticed yet
 cannot take the results the new leader waits for, nor offer from a stale plan.
 
-Called by the engine (``reconciler.engine.claims`` and ``reconciler.engine.replicas``).
+Called by the engine (``reconciler.engine.claims`` and ``reconciler.engine.ledger``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ lease row ``replica:<id>`` each, renewed by its replica (``reconciler.store.leas
 The leader looks for expired replica leases (:meth:`Replicas.expired`) and deletes them
 (:meth:`Replicas.remove`), which fences the replica — any later write of its is refused — and
 lets its executions be recovered. The database's clock decides expiry. Called by the engine's
-replica supervision (``reconciler.engine.replicas``), the API and metrics.
+ledger (``reconciler.engine.ledger``) and the runtime (``reconciler.assembly.leading``).
 """
 
 from __future__ import annotations

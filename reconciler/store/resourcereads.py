@@ -172,14 +172,23 @@ class ResourceReads:
         )
 
     def guard_version(self) -> str:
-        """A fingerprint of everything the delete guard reads besides the apps' specs (every
-        resource's state and every claim), from one cheap query: equal at two passes, the
-        deletes pending can only have changed by the specs recorded in between."""
+        """A fingerprint of everything the delete guard reads besides the apps' specs, from one
+        query: which resources are live, which of them count as deletes (neither ``requested``
+        nor ``terminated``), which are shared, and every claim — each as a count and a sum of
+        row ids, so a set that changes changes it, while the executions that only move a
+        resource between counted states (an update, a retry) leave it as it was. Equal at two
+        passes, the deletes pending can only have changed by the specs recorded in between."""
+        live = ResourceRow.state != "terminated"
+        counted = ResourceRow.state.not_in(("requested", "terminated"))
+        shared = counted & ResourceRow.shared.is_(True)
         return self._fingerprint(
-            select(func.max(TransitionRow.id)),
-            select(func.count()).select_from(ResourceRow),
-            select(func.max(ResourceRow.updated_at)),
-            select(func.count()).select_from(ClaimRow),
+            *(
+                select(aggregate).where(where)
+                for where in (live, counted, shared)
+                for aggregate in (func.count(ResourceRow.id), func.sum(ResourceRow.id))
+            ),
+            select(func.count(ClaimRow.id)),
+            select(func.sum(ClaimRow.id)),
             select(func.max(ClaimRow.id)),
         )
 

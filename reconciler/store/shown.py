@@ -1,5 +1,5 @@
 """Every app's resources as its status document shows them, read lean: called by
-:meth:`reconciler.store.resources.Resources.shown_by_app` for the status write-back, which
+:meth:`reconciler.store.resourcereads.ResourceReads.shown_by_app` for the status write-back, which
 compares thousands of apps' documents after a start.
 
 Only the columns a status document shows are read (state, outputs, error, provider, workflow,

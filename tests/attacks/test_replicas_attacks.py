@@ -89,12 +89,15 @@ class Seen:
         self.ended: list[ReadyAction] = []
         self.replanned: list[str] = []
 
+    async def end(self, action: ReadyAction) -> None:
+        self.ended.append(action)
+
 
 def ledger(store: Store, seen: Seen, tmp_path: Path) -> Ledger:
     return Ledger(
         store=store,
         data_dir=tmp_path / "data",
-        ended=seen.ended.append,
+        ended=seen.end,
         recovered=seen.replanned.append,
         offered=lambda: None,
     )

@@ -30,11 +30,12 @@ def _git(work: Path, *args: str, stdin: bytes | None = None) -> bytes:
     ).stdout
 
 
-def _read_parse(work: Path, paths: list[str], commit: str = "HEAD") -> None:
-    batch = "".join(f"{commit}:{path}\n" for path in paths).encode()
-    out = _git(work, "cat-file", "--batch", stdin=batch)
+def _read_parse(work: Path, blobs: list[str]) -> None:
+    """Read blobs by id with one ``cat-file --batch`` (by id: ``<commit>:<path>`` names make
+    git walk the tree once per name) and parse each."""
+    out = _git(work, "cat-file", "--batch", stdin="".join(f"{b}\n" for b in blobs).encode())
     position = 0
-    for _ in paths:
+    for _ in blobs:
         header_end = out.index(b"\n", position)
         size = int(out[position:header_end].split()[2])
         body = out[header_end + 1 : header_end + 1 + size]
@@ -42,19 +43,28 @@ def _read_parse(work: Path, paths: list[str], commit: str = "HEAD") -> None:
         yaml.load(body, Loader=yaml.CSafeLoader)
 
 
+def _blobs(listing: bytes) -> list[str]:
+    """Blob ids of the Score files in ``ls-tree``/``diff-tree`` raw output."""
+    found = []
+    for line in listing.decode().splitlines():
+        meta, _, path = line.partition("\t")
+        if path.endswith("score.yaml"):
+            found.append(meta.split()[-2] if meta.startswith(":") else meta.split()[2])
+    return found
+
+
 def desired_state(work: Path) -> float:
     """Seconds to list, read and parse every Score file at the tip of ``work``."""
     started = time.perf_counter()
-    listed = _git(work, "ls-tree", "-r", "--name-only", "HEAD").decode().splitlines()
-    _read_parse(work, [p for p in listed if p.endswith("score.yaml")])
+    _read_parse(work, _blobs(_git(work, "ls-tree", "-r", "HEAD")))
     return time.perf_counter() - started
 
 
 def one_file_changed(work: Path) -> float:
     """Seconds to find the files the last commit changed and read and parse them."""
     started = time.perf_counter()
-    changed = _git(work, "diff-tree", "-r", "--name-only", "--no-commit-id", "HEAD~1", "HEAD")
-    _read_parse(work, changed.decode().split())
+    changed = _git(work, "diff-tree", "-r", "--no-commit-id", "HEAD~1", "HEAD")
+    _read_parse(work, _blobs(changed))
     return time.perf_counter() - started
 
 
