@@ -524,25 +524,16 @@ def test_a_follower_killed_and_restarted_under_a_new_name_leaves_no_claim_stuck(
 ) -> None:
     story = _story(tmp_path, postgres_url)
     story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
-    processes: list[subprocess.Popen[str]] = []
-    try:
+    with story.running() as processes:
         with story.store() as store:
-            processes, name = _two_replicas(story, store)
+            started, name = _two_replicas(story, store)
+            processes.extend(started)
             kill9(processes[1])
             processes.append(story.start())  # a new name: the old claims are nobody's
             story.wait_running(processes[2])
             wait_for(lambda: _settled(store), timeout=25, what="settled, every result read")
             assert name not in {r.name for r in store.replicas.live()}
         assert _steps(story).overlaps() == []
-    except BaseException:
-        print(story.output())
-        raise
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=20)
 
 
 def test_a_leader_stopped_with_sigterm_mid_step_hands_over_everything_in_hand(
@@ -550,24 +541,15 @@ def test_a_leader_stopped_with_sigterm_mid_step_hands_over_everything_in_hand(
 ) -> None:
     story = _story(tmp_path, postgres_url)
     story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
-    processes: list[subprocess.Popen[str]] = []
-    try:
+    with story.running() as processes:
         with story.store() as store:
-            processes, _name = _two_replicas(story, store)
+            started, _name = _two_replicas(story, store)
+            processes.extend(started)
             processes[0].send_signal(signal.SIGTERM)  # the leader, with offers in every state
             assert processes[0].wait(timeout=15) == 0
             wait_for(lambda: _settled(store), timeout=25, what="settled, every result read")
             assert [r.leader for r in store.replicas.live()] == [True]
         assert _steps(story).overlaps() == []
-    except BaseException:
-        print(story.output())
-        raise
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=20)
 
 
 # --- followers do no leader work ----------------------------------------------------------------
@@ -768,8 +750,7 @@ def test_a_replica_with_another_provider_set_never_fails_what_the_leader_can_run
         .replace(f"path: {tmp_path / 'provider'}", f"path: {other}")
         .replace("workers: 1", "workers: 4")
     )
-    processes: list[subprocess.Popen[str]] = []
-    try:
+    with story.running() as processes:
         with story.store() as store:
             processes.append(story.start())
             story.wait_running(processes[0])
@@ -784,15 +765,6 @@ def test_a_replica_with_another_provider_set_never_fails_what_the_leader_can_run
             ]
         assert not [r for r in reasons if "no provider" in r]
         assert _steps(story).overlaps() == []
-    except BaseException:
-        print(story.output())
-        raise
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=20)
 
 
 def test_offers_of_a_replaced_provider_set_are_claimed_once_the_leader_restamps_them(

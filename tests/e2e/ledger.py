@@ -167,6 +167,26 @@ class FaultStory:
         )
         assert process.poll() is None, self.output()
 
+    @contextmanager
+    def running(self) -> Iterator[list[subprocess.Popen[str]]]:
+        """A list to put started daemons in: on the way out each is stopped (SIGTERM, waited
+        for, SIGKILL if it will not end), and the logs are printed when the block failed."""
+        processes: list[subprocess.Popen[str]] = []
+        try:
+            yield processes
+        except BaseException:
+            print(self.output())
+            raise
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    kill9(process)
+
     def output(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()}" for p in self.logs if p.exists())
 

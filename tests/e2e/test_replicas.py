@@ -45,8 +45,7 @@ def test_replicas_share_the_executions_and_exactly_one_leads(
 ) -> None:
     story = _replicas_story(tmp_path, postgres_url)
     _apps(story, 8)
-    replicas = []
-    try:
+    with story.running() as replicas:
         for _ in range(3):
             replicas.append(story.start())
             story.wait_running(replicas[-1])
@@ -61,14 +60,9 @@ def test_replicas_share_the_executions_and_exactly_one_leads(
         assert ran_on <= {r.name for r in live}
         assert story.ledger.overlaps() == []
         assert story.ledger.starts("create") == 16
-    except BaseException:
-        print(story.output())
-        raise
-    finally:
         for process in replicas:
             process.send_signal(signal.SIGTERM)
-        for process in replicas:
-            assert process.wait(timeout=60) == 0
+        assert [process.wait(timeout=60) for process in replicas] == [0, 0, 0]
 
 
 def test_a_killed_leader_is_replaced_within_15s_and_its_work_is_finished(
@@ -116,8 +110,7 @@ def test_every_replica_serves_the_api_and_labels_its_metrics(
 ) -> None:
     story = _replicas_story(tmp_path, postgres_url)
     _apps(story, 2)
-    replicas = []
-    try:
+    with story.running() as replicas:
         for _ in range(2):
             replicas.append(story.start())
             story.wait_running(replicas[-1])
@@ -140,14 +133,6 @@ def test_every_replica_serves_the_api_and_labels_its_metrics(
             )
             leaders += names[replica]
         assert leaders == 1
-    except BaseException:
-        print(story.output())
-        raise
-    finally:
-        for process in replicas:
-            process.send_signal(signal.SIGTERM)
-        for process in replicas:
-            process.wait(timeout=60)
 
 
 def _url(log: Path) -> str:
