@@ -604,6 +604,7 @@ def api_figures(config: Path, root: Path, seconds: float, *, settle: bool) -> di
     with Daemon(config, _port_of(config), root / "api-daemon.log") as daemon:
         started = time.perf_counter()
         daemon.ready(timeout=300)
+        ready = time.perf_counter() - started
         if settle:
             daemon.quiet(below=0.05)
         settle = time.perf_counter() - started
@@ -620,6 +621,7 @@ def api_figures(config: Path, root: Path, seconds: float, *, settle: bool) -> di
         "client": client,
         "size": len(page),
         "apps": apps,
+        "ready": ready,
         "settle": settle,
     }
 
@@ -749,9 +751,16 @@ def bench(kind: str, args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, 
             rows.append(("  response size", f"{api['size'] / 1e3:.1f} kB", ""))
             rows.append(
                 (
-                    "  daemon start -> ready and quiet (its own no-op pass)",
-                    f"{api['settle']:.1f} s",
+                    "  daemon start -> ready (/readyz: every repository synced once)",
+                    f"{api['ready']:.1f} s",
                     "<= 5 s",
+                )
+            )
+            rows.append(
+                (
+                    "  daemon start -> ready and quiet (its own no-op pass and status check)",
+                    f"{api['settle']:.1f} s",
+                    "",
                 )
             )
             rows.append(
