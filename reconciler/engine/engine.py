@@ -274,6 +274,7 @@ class Engine:
             self._synced_once.add(name)
             headers = await asyncio.to_thread(self.store.apps.headers, repository=name)
             apps |= {a.name for a in headers}
+            self.status.first_pass(name, apps)
         self.status.due.update(result.changed_apps)
         detected = self._detected_at.pop(name, None)
         if detected is not None and result.changed_apps:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
 from reconciler.engine.commitreports import CommitReports
@@ -31,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 DELAY = 0.2
 """Seconds marks gather before a repository's status is written."""
+FIRST_PASS_WAIT = 10.0
+"""Seconds a repository's first status write after the start waits at most for the first
+reconcile of each of its apps (which marks every file), so that one write covers them all."""
 
 
 class StatusWork:
@@ -70,11 +74,27 @@ class StatusWork:
         self._app_repository: dict[str, str] = {}
         """App -> its repository, as its last reconcile found: where its status file goes
         when a later reconcile fails before it could read the app."""
+        self._first: dict[str, tuple[float, set[str]]] = {}
+        """Repository -> (when its first pass began, its apps not reconciled yet)."""
+
+    def first_pass(self, repository: str, apps: set[str]) -> None:
+        """The first pass over ``repository`` since the start reconciles ``apps``: its status
+        is written once they all were (or :data:`FIRST_PASS_WAIT` passed), not once for the
+        branch check and again for the apps (each a comparison of every file)."""
+        if apps:
+            self._first[repository] = (time.monotonic(), set(apps))
 
     def finalize(self, name: str, result: AppPass | None) -> None:
         """Mark ``name``'s status file for writing after a reconcile, whatever its exit:
         when its status may be stale (first pass, spec changed, an execution ended, the
         phase changed) or when the pass failed (``result`` None)."""
+        for first_of, (_began, waiting) in list(self._first.items()):
+            waiting.discard(name)
+            if not waiting:  # written now (a timer of the wait may be set: it must not wait)
+                del self._first[first_of]
+                self.mark(first_of)
+                if first_of in self.dirty and not self._one_shot:
+                    self._queue.add(f"status:{first_of}")
         if result is None:
             repository = self._app_repository.get(name)
             self.due.add(name)  # the next pass that completes writes it again
@@ -105,6 +125,15 @@ class StatusWork:
     async def write(self, repository: str) -> Outcome:
         if repository not in self.dirty:
             return Outcome()
+        first = self._first.get(repository)
+        if first is not None and not self._one_shot:
+            waited = time.monotonic() - first[0]
+            if waited < FIRST_PASS_WAIT:
+                # Marked again when the last app of the first pass is done; at the latest,
+                # written once the wait is over.
+                self._queue.add_after(f"status:{repository}", FIRST_PASS_WAIT - waited)
+                return Outcome()
+            del self._first[repository]
         apps = self.dirty.pop(repository)
         try:
             return await self._write_branch(repository, apps)
