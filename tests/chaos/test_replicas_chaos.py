@@ -121,8 +121,15 @@ def test_replicas_killed_at_random_never_overlap_executions_and_everything_settl
             kills += 1
             replicas[victim] = story.start()
         commits.all()
-        with story.store() as store:
-            wait_for(lambda: len(store.replicas.live()) == SHAPE.replicas, timeout=60, what="up")
+        # Every replica serving (a live lease may still be a killed one's), so that the
+        # SIGTERM below finds each past its start.
+        wait_for(
+            lambda: all(
+                "innominatus is running" in log.read_text() for log in story.logs_of(replicas)
+            ),
+            timeout=60,
+            what="every replica serves",
+        )
         wait_for(lambda: converged(story, commits), timeout=300, what="everything settles")
         for process in replicas:
             process.send_signal(signal.SIGTERM)

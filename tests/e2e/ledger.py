@@ -130,6 +130,7 @@ class FaultStory:
     config: Path
     ledger: Ledger
     logs: list[Path] = field(default_factory=list)
+    _logs_by_pid: dict[int, Path] = field(default_factory=dict)
 
     def commit(self, files: Mapping[str, str | None], message: str) -> None:
         commit_files(self.work, files, message)
@@ -148,7 +149,7 @@ class FaultStory:
         log_path = self.root / f"daemon-{len(self.logs)}.log"
         self.logs.append(log_path)
         with log_path.open("w") as log:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "reconciler", "run", "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -156,6 +157,12 @@ class FaultStory:
                 cwd=self.root,
                 env=os.environ.copy(),
             )
+        self._logs_by_pid[process.pid] = log_path
+        return process
+
+    def logs_of(self, processes: list[subprocess.Popen[str]]) -> list[Path]:
+        """The log file of each of ``processes`` (started by :meth:`start`)."""
+        return [self._logs_by_pid[process.pid] for process in processes]
 
     def wait_running(self, process: subprocess.Popen[str], *, timeout: float = 60) -> None:
         """Until the daemon serves (it handles SIGTERM from then on)."""
