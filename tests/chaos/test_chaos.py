@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, settled, wait_for
+from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, wait_for
+from tests.e2e.ledger import converged as ledger_converged
 from tests.waiting import within
 
 FULL = os.environ.get("INNOMINATUS_CHAOS") == "full"
@@ -93,17 +94,7 @@ def aim_and_wait(story: FaultStory, rng: random.Random) -> None:
 
 
 def converged(story: FaultStory, commits: Commits) -> bool:
-    """Settled in the store, and the last run of every resource applied its app's last size."""
-    with story.store() as store:
-        if not settled(store, apps=SHAPE.apps, resources=SHAPE.resources):
-            return False
-    runs = story.ledger.runs()
-    for app, size in commits.sizes.items():
-        for index in range(SHAPE.resources):
-            mine = runs.get(f"slow.default#{app}.r{index}", [])
-            if not mine or not mine[-1].ended or mine[-1].size != f"v{size}":
-                return False
-    return True
+    return ledger_converged(story, commits.sizes, apps=SHAPE.apps, resources=SHAPE.resources)
 
 
 def test_random_kills_never_overlap_executions_and_everything_settles(

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, settled, wait_for
+from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, wait_for
+from tests.e2e.ledger import converged as ledger_converged
 
 FULL = os.environ.get("INNOMINATUS_CHAOS") == "full"
 SEED = os.environ.get("INNOMINATUS_CHAOS_SEED")
@@ -81,16 +82,7 @@ class Commits:
 
 
 def converged(story: FaultStory, commits: Commits) -> bool:
-    with story.store() as store:
-        if not settled(store, apps=SHAPE.apps, resources=SHAPE.resources):
-            return False
-    runs = story.ledger.runs()
-    for app, size in commits.sizes.items():
-        for index in range(SHAPE.resources):
-            mine = runs.get(f"slow.default#{app}.r{index}", [])
-            if not mine or not mine[-1].ended or mine[-1].size != f"v{size}":
-                return False
-    return True
+    return ledger_converged(story, commits.sizes, apps=SHAPE.apps, resources=SHAPE.resources)
 
 
 def test_replicas_killed_at_random_never_overlap_executions_and_everything_settles(

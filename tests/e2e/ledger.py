@@ -280,3 +280,18 @@ def settled(store: Store, *, apps: int, resources: int) -> bool:
         and all(r.state == "active" for r in records)
         and not running
     )
+
+
+def converged(story: FaultStory, sizes: Mapping[str, int], *, apps: int, resources: int) -> bool:
+    """Settled in the store, and the last run of every resource applied its app's last size
+    (``sizes``: app -> the last ``v<N>`` committed)."""
+    with story.store() as store:
+        if not settled(store, apps=apps, resources=resources):
+            return False
+    runs = story.ledger.runs()
+    for app, size in sizes.items():
+        for index in range(resources):
+            mine = runs.get(f"slow.default#{app}.r{index}", [])
+            if not mine or not mine[-1].ended or mine[-1].size != f"v{size}":
+                return False
+    return True
