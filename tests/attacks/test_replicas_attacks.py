@@ -41,6 +41,7 @@ from reconciler.settings import load_settings
 from reconciler.store import Offer, ReadyAction, Store, open_store
 from tests.e2e.ledger import FaultStory, kill9, make_fault_story, score, settled, wait_for
 from tests.e2e.ledger import Ledger as StepLedger
+from tests.waiting import within
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -420,7 +421,7 @@ def test_dropped_connections_of_every_replica_lose_no_action_and_overlap_nothing
                         " WHERE datname = %s AND pid <> pg_backend_pid()",
                         (database,),
                     )
-                time.sleep(0.7)
+                time.sleep(0.7)  # the aim: the next cut lands while results are written again
             wait_for(lambda: _settled(store), timeout=25, what="settled")
         assert _steps(story).overlaps() == []
         assert [p.poll() for p in processes] == [None, None]
@@ -573,7 +574,9 @@ def test_a_follower_never_writes_the_platform_status(tmp_path: Path, postgres_ur
         f"repositories:\n  - {{name: apps, url: {apps_bare}, interval: 1h}}\n"
         f"platform: {{repository: {bare}, interval: 1s}}\n"
     )
-    story = FaultStory(tmp_path, work, postgres_url, config, ledger=None)  # type: ignore[arg-type]
+    story = FaultStory(
+        tmp_path, work, postgres_url, config, ledger=StepLedger(tmp_path / "no-steps")
+    )
     processes: list[subprocess.Popen[str]] = []
     try:
         with story.store() as store:
@@ -586,8 +589,8 @@ def test_a_follower_never_writes_the_platform_status(tmp_path: Path, postgres_ur
             processes[0].send_signal(signal.SIGSTOP)  # the leader writes nothing from now on
             moved = commit_files(work, {"platform.yaml": platform_file("eu-central-1")}, "move")
             push(work)
-            written = _within(
-                lambda: (status_document(bare) or {}).get("loaded_commit") == moved, seconds=8
+            written = within(
+                lambda: (status_document(bare) or {}).get("loaded_commit") == moved, timeout=8
             )
             assert [r.name for r in store.replicas.live() if r.leader] == [leader]
             assert not written, "a follower wrote the platform status"
@@ -600,15 +603,6 @@ def test_a_follower_never_writes_the_platform_status(tmp_path: Path, postgres_ur
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=20)
-
-
-def _within(check: Any, *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 # --- a database outage on one replica -----------------------------------------------------------
