@@ -60,7 +60,7 @@ class Repo:
             url=str(self.bare),
             watch=False,
             status=StatusSettings(enabled=False),
-            **self.kw,  # type: ignore[arg-type]
+            **self.kw,
         )
         return RepositorySync(
             settings=settings, mirror=mirror, store=self.store, max_deletes=self.max_deletes
@@ -140,7 +140,7 @@ def test_small_removals_across_passes_are_held_once_their_total_crosses_max_dele
     make_live(repo.store, "shop", 10)
     make_live(repo.store, "blog", 2)
     repo.commit({"a/score.yaml": score("shop", dbs(10, start=3))})  # 3 deletes: allowed
-    assert repo.store.repositories.get("apps").hold_reason is None  # type: ignore[union-attr]
+    assert repo.store.repositories.get("apps").hold_reason is None
     repo.commit({"b/score.yaml": score("blog", dbs(2, size="large"))})  # params only
     repo.assert_fresh_agrees()
     held = repo.commit({"a/score.yaml": score("shop", dbs(10, start=6))})  # 6 pending now
@@ -232,7 +232,7 @@ def test_duplicate_names_appearing_and_disappearing(repo: Repo) -> None:
     shop = repo.store.apps.get("shop")
     assert shop is not None
     assert shop.error is None
-    assert sorted(shop.desired["resources"]) == ["db0", "db1"]  # type: ignore[index]
+    assert sorted(shop.desired["resources"]) == ["db0", "db1"]
     repo.assert_fresh_agrees()
 
 
@@ -246,7 +246,7 @@ def test_a_forgotten_app_name_taken_by_another_repository_is_reported_when_re_ad
         a.commit({"shop/score.yaml": None})
         store.apps.forget("shop")  # its deletes finished: the name is free again
         b.commit({"shop/score.yaml": score("shop")})
-        assert store.apps.get("shop").repository == "team-b"  # type: ignore[union-attr]
+        assert store.apps.get("shop").repository == "team-b"
 
         a.commit({"shop/score.yaml": score("shop", dbs(1))})
 
@@ -295,7 +295,7 @@ def test_shared_deletes_left_to_this_repository_by_another_ones_release_are_held
                 shared=True,
             )
             store.resources.succeed(execution, outputs={}, secret_keys=[], applied_params=None)
-        assert store.apps.get("yapp").error is None, store.apps.get("yapp").error  # type: ignore[union-attr]
+        assert store.apps.get("yapp").error is None, store.apps.get("yapp").error
         assert store.resources.claimers("postgres.default#s0") == {"xapp", "yapp"}
         make_live(store, "zapp", 1)
 

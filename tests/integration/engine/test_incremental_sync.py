@@ -124,7 +124,7 @@ def test_a_write_that_failed_makes_the_next_pass_read_the_store_again(
 
     assert retried.changed_apps == frozenset({"shop"}), "the change not written is recorded now"
     assert repo.remembered() == repo.stored()
-    assert repo.stored()["shop"][0]["resources"]["db"]["params"] == {"size": "large"}  # type: ignore[index]
+    assert repo.stored()["shop"][0]["resources"]["db"]["params"] == {"size": "large"}
 
 
 def test_a_fresh_pass_keeps_one_copy_of_an_unchanged_spec_the_parsed_one(repo: Repo) -> None:
