@@ -10,13 +10,16 @@ write here is fenced by the daemon's lease epoch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Result, Table, insert, select, update
 
+from reconciler.errors import StoreError
 from reconciler.store.models import ExecutionRow, StepRow
 from reconciler.store.records import ExecutionRecord, StepRecord
-from reconciler.store.session import Database, now, utc
+from reconciler.store.session import Database, now, rowcount, utc
 
+_STEPS = cast(Table, StepRow.__table__)
 MAX_ID = 2**31 - 1
 """The largest execution number (the column is a 32-bit integer in PostgreSQL)."""
 
@@ -56,25 +59,30 @@ def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> Executi
     )
 
 
+def _one(result: Result[Any], step_id: int) -> None:
+    if rowcount(result) != 1:
+        raise StoreError(f"step {step_id} is not recorded; its execution was removed")
+
+
 class Executions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def step_started(self, execution_id: int, *, position: int, name: str, type_: str) -> int:
-        with self._db.transaction(fenced=True) as session:
-            row = StepRow(
-                execution_id=execution_id,
-                position=position,
-                name=name,
-                type=type_,
-                state="running",
-                log="",
-                log_truncated=0,
-                started_at=now(),
-            )
-            session.add(row)
-            session.flush()
-            return row.id
+        started = insert(_STEPS).returning(_STEPS.c.id)
+        values = {
+            "execution_id": execution_id,
+            "position": position,
+            "name": name,
+            "type": type_,
+            "state": "running",
+            "log": "",
+            "log_truncated": 0,
+            "started_at": now(),
+        }
+        return self._db.grouped.run(
+            lambda session: int(session.execute(started, values).scalar_one())
+        )
 
     def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
         """Add output of a running step; only the last ``limit`` bytes are kept (the count
@@ -108,12 +116,16 @@ class Executions:
     ) -> None:
         """Record a step's end; ``log=None`` keeps what was streamed (an interrupted step).
         Its process group is forgotten: nothing of it runs any more."""
-        with self._db.transaction(fenced=True) as session:
-            row = session.get_one(StepRow, step_id)
-            row.state, row.exit_code, row.error = state, exit_code, error
-            row.finished_at = now()
-            if log is not None:
-                row.log, row.log_truncated = log, log_truncated
+        values: dict[str, object] = {
+            "state": state,
+            "exit_code": exit_code,
+            "error": error,
+            "finished_at": now(),
+        }
+        if log is not None:
+            values.update(log=log, log_truncated=log_truncated)
+        finished = update(_STEPS).where(_STEPS.c.id == step_id).values(values)
+        self._db.grouped.run(lambda session: _one(session.execute(finished), step_id))
 
     def running_ids(self) -> list[int]:
         """Executions still ``running``: at start, before interrupted executions are

@@ -26,14 +26,13 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import LockedError
 from reconciler.store.models import LeaseRow
-from reconciler.store.session import DAEMON_LEASE, Database, now, utc
+from reconciler.store.session import DAEMON_LEASE, Database, now, rowcount, utc
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -115,7 +114,7 @@ class Lease:
                 .where(self._mine())
                 .values(expires_at=at + timedelta(seconds=self.ttl), renewed_at=at)
             )
-            renewed = bool(cast(CursorResult[Any], result).rowcount)
+            renewed = rowcount(result) > 0
         if renewed:
             self.renewed_at = max(self.renewed_at, sent)
         return renewed

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
-from sqlalchemy import CursorResult, delete, literal, select, true, update
+from sqlalchemy import delete, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import FencedError
 from reconciler.store.models import LeaseRow, ReadyActionRow
-from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now
+from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now, rowcount
 
 T = TypeVar("T")
 
@@ -224,7 +224,7 @@ class ReadyActions:
                 .values(providers=providers)
             )
             check_leading(session, leader)
-            return int(cast(CursorResult[Any], result).rowcount or 0)
+            return rowcount(result)
 
     def pending(self) -> list[ReadyAction]:
         """Every action offered and not forgotten (a new leader's view of what is in hand)."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, literal, select
+from sqlalchemy import delete, func, literal, select
 
 from reconciler.store.models import ExecutionRow, LeaseRow
 from reconciler.store.readyactions import Leader, check_leading
-from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now, utc
+from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now, rowcount, utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class Replicas:
                 )
             )
             check_leading(session, leader)
-            return bool(cast(CursorResult[Any], result).rowcount)
+            return rowcount(result) > 0
 
     def orphaned_executions(self) -> list[int]:
         """Running executions whose replica has no lease row any more (removed as dead), or

@@ -8,19 +8,20 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
 from reconciler.plan.guard import Hold
 from reconciler.plan.model import RecordedResource
 from reconciler.store.control import find_target, signal
+from reconciler.store.lifecycle import ensure_claims
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
 from reconciler.store.resourcereads import RESOURCE_COLUMNS, app_resources, claims_of, recorded
-from reconciler.store.resources import ensure_claims
-from reconciler.store.session import Database, now, utc
+from reconciler.store.session import Database, now, rowcount, utc
 from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
 
 
@@ -122,7 +123,8 @@ def save_desired(
                 for r in app.desired.get("resources", {}).values()
                 if r.get("id") is not None
             ]
-            ensure_claims(session, app.name, shared)
+            if shared:
+                ensure_claims(session, app.name, shared)
         if row.desired != app.desired:
             row.generation += 1
         row.desired, row.error = (
@@ -282,6 +284,27 @@ def hold_of(record: RepositoryRecord) -> Hold | None:
         uids=frozenset(record.held_uids),
         reason=record.hold_reason,
     )
+
+
+_APPS = cast(Table, AppRow.__table__)
+_PHASE = (
+    update(_APPS)
+    .where(
+        _APPS.c.name == bindparam("key"),
+        or_(
+            _APPS.c.phase != bindparam("to_phase"),
+            _APPS.c.reason != bindparam("to_reason"),
+            _APPS.c.message != bindparam("to_message"),
+        ),
+    )
+    .values(
+        phase=bindparam("to_phase"),
+        reason=bindparam("to_reason"),
+        message=bindparam("to_message"),
+        updated_at=bindparam("at"),
+    )
+)
+"""An app's phase, written only when it changed (built once: see :mod:`.lifecycle`)."""
 
 
 class Apps:
@@ -468,12 +491,9 @@ class Apps:
 
     def set_phase(self, name: str, *, phase: str, reason: str, message: str) -> bool:
         """Store the phase computed after a reconcile pass; True when it changed."""
-        with self._db.transaction(fenced=True) as session:
-            row = session.scalar(select(AppRow).where(AppRow.name == name))
-            if row is None or (row.phase, row.reason, row.message) == (phase, reason, message):
-                return False
-            row.phase, row.reason, row.message, row.updated_at = phase, reason, message, now()
-            return True
+        values: dict[str, object] = {"key": name, "to_phase": phase, "to_reason": reason}
+        values |= {"to_message": message, "at": now()}
+        return self._db.grouped.run(lambda session: rowcount(session.execute(_PHASE, values)) > 0)
 
     def forget(self, name: str) -> None:
         """Drop an app removed from Git once every resource of it is deleted."""

@@ -13,42 +13,18 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from reconciler.errors import HeldError, PermanentError, StaleError
 from reconciler.plan.model import IN_FLIGHT
-from reconciler.secrets import is_secret_key
+from reconciler.store import lifecycle
 from reconciler.store.control import signal
 from reconciler.store.models import (
     AppRow,
     ClaimRow,
     ExecutionRow,
-    RepositoryRow,
     ResourceRow,
     TransitionRow,
 )
 from reconciler.store.resourcereads import ResourceReads
 from reconciler.store.session import now
-
-_IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
-
-
-def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
-    """Record ``app`` declaring these shared resources. A UID recorded as a *private*
-    resource is never claimed (a shared ``id`` spelled like another app's ``<app>.<name>``
-    must not reach that app's resource)."""
-    have = set(
-        session.scalars(
-            select(ClaimRow.uid).where(ClaimRow.app == app, ClaimRow.uid.in_(list(uids)))
-        )
-    )
-    private = set(
-        session.scalars(
-            select(ResourceRow.uid).where(
-                ResourceRow.uid.in_(list(uids)), ResourceRow.shared.is_(False)
-            )
-        )
-    )
-    for uid in sorted(set(uids) - have - private):
-        session.add(ClaimRow(app=app, uid=uid))
 
 
 def transition(
@@ -101,29 +77,6 @@ def _requested(
     return row
 
 
-def _check_not_held(session: Session, *, uid: str, app: str, operation: str) -> None:
-    """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
-    action of a suspended app or repository, never starts — whatever plan asked for it."""
-    found = session.execute(
-        select(
-            AppRow.suspended, RepositoryRow.suspended, RepositoryRow.held_uids, AppRow.repository
-        )
-        .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
-        .where(AppRow.name == app)
-    ).first()
-    if found is None:
-        return
-    app_suspended, repository_suspended, held, repository = found
-    if app_suspended or repository_suspended:
-        what = f"app {app}" if app_suspended else f"repository {repository}"
-        raise HeldError(f"{uid}: {what} is suspended; `innominatus resume` lets it run")
-    if operation == "delete" and uid in (held or ()):
-        raise HeldError(
-            f"{uid}: its delete is held by the delete guard; "
-            f"`innominatus confirm {repository}` releases it"
-        )
-
-
 class Resources(ResourceReads):
     """Resource reads (:class:`ResourceReads`) and every write."""
 
@@ -159,63 +112,26 @@ class Resources(ResourceReads):
         it saw no record of. If the row has moved on since (an execution finished between
         the snapshot and now), :class:`StaleError` is raised and nothing changes: acting on
         the old plan would, say, create an already active resource again."""
-        with self._db.transaction(fenced=True) as session:
-            row = session.scalar(
-                select(ResourceRow).where(ResourceRow.uid == uid).with_for_update()
-            )
-            at = now()
-            if expected is not None:
-                current = (row.state, row.execution_id) if row is not None else (None, None)
-                if current != expected:
-                    raise StaleError(
-                        f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the "
-                        f"plan saw {expected[0] or 'no record'} (execution {expected[1]}); "
-                        "planning again"
-                    )
-            _check_not_held(session, uid=uid, app=app, operation=operation)
-            if row is None:
-                row = _requested(
-                    session, uid=uid, app=app, name=name, type_=type_, class_=class_, reason=reason
-                )
-            elif row.state in IN_FLIGHT:
-                raise PermanentError(f"{uid} already has execution {row.execution_id} running")
-            if shared:
-                if not row.shared and row.app != app:
-                    raise PermanentError(
-                        f"{uid} is a private resource of app {row.app}; a shared id never "
-                        "takes it over"
-                    )
-                row.shared = True
-                ensure_claims(session, app, [uid])
-            hash_ = inputs_hash if operation != "delete" else row.desired_hash
-            if row.state != "failed" or row.desired_hash != hash_ or row.operation != operation:
-                row.attempts = 0
-            row.attempts += 1
-            row.operation, row.desired_hash = operation, hash_
-            row.provider, row.workflow = provider, workflow
-            row.type, row.class_, row.name = type_, class_, name
-            if operation != "delete":
-                row.depends_on = list(depends_on)
-            execution = ExecutionRow(
-                resource_uid=uid,
+        return self._db.grouped.run(
+            lambda session: lifecycle.begin(
+                session,
+                uid=uid,
                 app=app,
+                name=name,
+                type_=type_,
+                class_=class_,
                 operation=operation,
+                reason=reason,
                 provider=provider,
                 provider_version=provider_version,
                 workflow=workflow,
-                state="running",
-                inputs_hash=hash_ or "",
+                inputs_hash=inputs_hash,
                 commit=commit,
-                attempt=row.attempts,
-                started_at=at,
+                depends_on=depends_on,
+                shared=shared,
+                expected=expected,
             )
-            session.add(execution)
-            session.flush()
-            row.execution_id = execution.id
-            transition(
-                session, row, _IN_FLIGHT_FOR[operation], reason=reason, execution_id=execution.id
-            )
-            return execution.id, row.attempts
+        )
 
     def succeed(
         self,
@@ -228,40 +144,17 @@ class Resources(ResourceReads):
     ) -> None:
         """Record success. ``param_secret_keys``: params whose values hold secrets taken from
         other resources' outputs; they are sealed at rest like secret-named ones."""
-        with self._db.transaction(fenced=True) as session:
-            execution = session.get_one(ExecutionRow, execution_id)
-            row = session.scalars(
-                select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
-            ).one()
-            execution.state, execution.finished_at = "succeeded", now()
-            row.last_error, row.next_attempt_at, row.attempts = None, None, 0
-            if execution.operation == "delete":
-                row.outputs, row.secret_keys, row.sealed_outputs = {}, [], None
-                session.execute(delete(ClaimRow).where(ClaimRow.uid == row.uid))
-                transition(
-                    session,
-                    row,
-                    "terminated",
-                    reason="delete workflow succeeded",
-                    execution_id=execution_id,
-                )
-                return
-            row.outputs, row.sealed_outputs = self._db.box.seal(outputs, secret_keys)
-            row.secret_keys = sorted(k for k in outputs if is_secret_key(k, secret_keys))
-            row.applied_hash = execution.inputs_hash
-            row.applied_params, row.sealed_params = (
-                self._db.box.seal(applied_params, param_secret_keys)
-                if applied_params is not None
-                else (None, None)
-            )
-            row.orphaned = False
-            transition(
+        self._db.grouped.run(
+            lambda session: lifecycle.succeed(
                 session,
-                row,
-                "active",
-                reason=f"{execution.operation} workflow succeeded",
-                execution_id=execution_id,
+                self._db.box,
+                execution_id,
+                outputs=outputs,
+                secret_keys=secret_keys,
+                applied_params=applied_params,
+                param_secret_keys=param_secret_keys,
             )
+        )
 
     def fail(
         self,
@@ -275,19 +168,16 @@ class Resources(ResourceReads):
         """The execution failed. ``exhaust`` (engine.max_attempts) marks a failure no retry
         can fix: every attempt counts as used and there is no next attempt, so the planner
         waits for a new commit or ``innominatus retry`` instead of backing off."""
-        with self._db.transaction(fenced=True) as session:
-            execution = session.get_one(ExecutionRow, execution_id)
-            row = session.scalars(
-                select(ResourceRow).where(ResourceRow.uid == execution.resource_uid)
-            ).one()
-            execution.state = "interrupted" if interrupted else "failed"
-            execution.error, execution.finished_at = error, now()
-            row.last_error, row.next_attempt_at = error, next_attempt_at
-            if interrupted:
-                row.attempts = max(0, row.attempts - 1)
-            if exhaust is not None:
-                row.attempts, row.next_attempt_at = max(row.attempts, exhaust), None
-            transition(session, row, "failed", reason=error, execution_id=execution_id)
+        self._db.grouped.run(
+            lambda session: lifecycle.fail(
+                session,
+                execution_id,
+                error=error,
+                next_attempt_at=next_attempt_at,
+                interrupted=interrupted,
+                exhaust=exhaust,
+            )
+        )
 
     def forget(self, uid: str, *, reason: str) -> None:
         """A resource that was never provisioned (only requested, or failed before any

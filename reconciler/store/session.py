@@ -24,11 +24,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, event, select, update
+from sqlalchemy import CursorResult, Engine, Result, Table, bindparam, event, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reconciler.errors import FencedError, StoreError
+from reconciler.store.batching import GroupCommit
 from reconciler.store.crypto import SecretBox
 from reconciler.store.models import ExecutionRow, LeaseRow
 
@@ -49,6 +50,18 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_LEASES = cast(Table, LeaseRow.__table__)
+_EPOCH = select(_LEASES.c.epoch).where(_LEASES.c.name == bindparam("lease"))
+_SHARED_EPOCH = _EPOCH.with_for_update(read=True)
+_TOUCH_EPOCH = (
+    update(_LEASES)
+    .where(_LEASES.c.name == bindparam("lease"), _LEASES.c.epoch == bindparam("held"))
+    .values(name=_LEASES.c.name)
+)
+"""SQLite: a no-op write of this process's lease row, which takes the write lock at once and
+touches a row only while the lease still carries this process's epoch."""
+
+
 class Database:
     def __init__(self, engine: Engine, *, box: SecretBox) -> None:
         self.engine = engine
@@ -60,6 +73,9 @@ class Database:
         self.fence = DAEMON_LEASE
         """The name of the lease whose epoch fences this process's writes."""
         event.listen(self._sessions, "before_flush", _stamp_epoch)
+        self.grouped = GroupCommit(lambda: self.transaction(fenced=True))
+        """Fenced writes that may share a transaction with others made at the same moment
+        (:mod:`reconciler.store.batching`): an execution's beginning, steps and outcome."""
 
     @property
     def postgres(self) -> bool:
@@ -90,17 +106,13 @@ class Database:
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
     def _check_epoch(self, session: Session, epoch: int) -> None:
-        lease = select(LeaseRow.epoch).where(LeaseRow.name == self.fence)
+        key = {"lease": self.fence, "held": epoch}
         if self.postgres:
-            current = session.scalar(lease.with_for_update(read=True))
-            if current == epoch:
+            if session.scalar(_SHARED_EPOCH, key) == epoch:
                 return
-        else:
-            mine = (LeaseRow.name == self.fence) & (LeaseRow.epoch == epoch)
-            touched = session.execute(update(LeaseRow).where(mine).values(epoch=epoch))
-            if cast(CursorResult[Any], touched).rowcount:
-                return
-            current = session.scalar(lease)
+        elif rowcount(session.execute(_TOUCH_EPOCH, key)):
+            return
+        current = session.scalar(_EPOCH, key)
         if self.fence != DAEMON_LEASE:
             raise FencedError(
                 f"write refused: this replica's lease ({self.fence}) is gone; the leader found "
@@ -113,6 +125,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def _wrote(session: Session) -> bool:

@@ -1,0 +1,103 @@
+"""Group commit: the writes of executions that end (or begin) together share one transaction.
+
+A first pass or a mass update runs ``engine.workers`` executions at once, and each writes its
+beginning, its steps and its outcome as it goes. One transaction each meant one commit, one
+fence check and one session each: most of the store's cost. :class:`GroupCommit` lets the
+threads that write at the same moment commit together. The first thread to find no commit
+under way takes every write queued by then (up to ``limit``) and runs them in order in one
+transaction; the others wait for that commit, and whoever comes after takes the next group.
+No thread waits for a group to fill: a write alone commits at once, as before.
+
+Every write still commits before its caller returns (a caller never acts on a write that
+could be lost), each sees the writes queued before it, and the fence check (invariant 9) runs
+once per transaction, covering all of them. If any write of a group raises — a stale plan, a
+held delete, a database error — the group's transaction is rolled back and each of its writes
+runs again alone, so each caller gets its own outcome and no write depends on another's
+failure. A write is a function of the session only, so running it again is safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+class _Write(Generic[T]):
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[Session], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    def __init__(self, transaction: Transaction, *, limit: int = 128) -> None:
+        self._transaction = transaction
+        self._limit = limit
+        self._pending: list[_Write[Any]] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self.groups = 0
+        """Transactions that committed more than one write (for tests and benchmarks)."""
+
+    @property
+    def queued(self) -> int:
+        """Writes waiting for a transaction."""
+        with self._queue_lock:
+            return len(self._pending)
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a transaction, with whatever other writes are queued, and return
+        its result once that transaction committed; its error if it raised."""
+        write = _Write(work)
+        with self._queue_lock:
+            self._pending.append(write)
+        while not write.done:
+            with self._commit_lock:
+                if write.done:
+                    break
+                with self._queue_lock:
+                    group = self._pending[: self._limit]
+                    del self._pending[: self._limit]
+                self._commit(group)
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]  # set with done, without error
+
+    def _commit(self, group: list[_Write[Any]]) -> None:
+        try:
+            if len(group) > 1 and self._together(group):
+                return
+            for write in group:
+                try:
+                    with self._transaction() as session:
+                        write.result = write.work(session)
+                except Exception as exc:
+                    write.error = exc
+                write.done = True
+        finally:
+            for write in group:  # a BaseException (interpreter exit) leaves none waiting
+                if not write.done:
+                    write.error = RuntimeError("the group commit was interrupted")
+                    write.done = True
+
+    def _together(self, group: list[_Write[Any]]) -> bool:
+        """Run ``group`` in one transaction; False, with nothing written, if any raised."""
+        try:
+            with self._transaction() as session:
+                results = [write.work(session) for write in group]
+        except Exception:
+            return False
+        self.groups += 1
+        for write, result in zip(group, results, strict=True):
+            write.result, write.done = result, True
+        return True

@@ -1,0 +1,313 @@
+"""An execution's life in the store — begin, succeed, fail — as functions of one session.
+
+Each writes the resource's state change, its execution row and its audit row together (ARCHITECTURE
+§5.4 states, §6 invariants 3-4, 8). They are Core statements, not ORM units of work: they run
+for every execution, thousands of times in a first pass, where the ORM's flush was most of the
+daemon's CPU. :class:`reconciler.store.resources.Resources` runs them through the store's group
+commit (:mod:`reconciler.store.batching`), so that executions ending together share one
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from reconciler.errors import HeldError, PermanentError, StaleError
+from reconciler.plan.model import IN_FLIGHT
+from reconciler.secrets import is_secret_key
+from reconciler.store.crypto import SecretBox
+from reconciler.store.models import (
+    AppRow,
+    ClaimRow,
+    ExecutionRow,
+    RepositoryRow,
+    ResourceRow,
+    TransitionRow,
+)
+from reconciler.store.session import now
+
+IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
+_RESOURCES = cast(Table, ResourceRow.__table__)
+_EXECUTIONS = cast(Table, ExecutionRow.__table__)
+_TRANSITIONS = cast(Table, TransitionRow.__table__)
+# Built once: making a statement costs more than running it on SQLite. Updates take their SET
+# clause from the keys of the values they are run with.
+_r, _e = _RESOURCES.c, _EXECUTIONS.c
+_RESOURCE = select(
+    _r.state, _r.execution_id, _r.shared, _r.app, _r.desired_hash, _r.operation, _r.attempts
+).where(_r.uid == bindparam("key"))
+_LOCKED_RESOURCE = _RESOURCE.with_for_update()
+_HELD = (
+    select(AppRow.suspended, RepositoryRow.suspended, RepositoryRow.held_uids, AppRow.repository)
+    .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
+    .where(AppRow.name == bindparam("key"))
+)
+_ENDED = (
+    select(_e.operation, _e.resource_uid, _e.inputs_hash, _r.state, _r.app, _r.attempts)
+    .join(_RESOURCES, _r.uid == _e.resource_uid)
+    .where(_e.id == bindparam("key"))
+)
+_NEW_EXECUTION = insert(_EXECUTIONS).returning(_e.id)
+_NEW_RESOURCE = insert(_RESOURCES)
+_NEW_TRANSITIONS = insert(_TRANSITIONS)
+_UPDATE_RESOURCE = update(_RESOURCES).where(_r.uid == bindparam("key"))
+_UPDATE_EXECUTION = update(_EXECUTIONS).where(_e.id == bindparam("key"))
+
+
+def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
+    """Record ``app`` declaring these shared resources. A UID recorded as a *private*
+    resource is never claimed (a shared ``id`` spelled like another app's ``<app>.<name>``
+    must not reach that app's resource)."""
+    have = set(
+        session.scalars(
+            select(ClaimRow.uid).where(ClaimRow.app == app, ClaimRow.uid.in_(list(uids)))
+        )
+    )
+    private = set(
+        session.scalars(
+            select(ResourceRow.uid).where(
+                ResourceRow.uid.in_(list(uids)), ResourceRow.shared.is_(False)
+            )
+        )
+    )
+    for uid in sorted(set(uids) - have - private):
+        session.add(ClaimRow(app=app, uid=uid))
+
+
+def check_not_held(session: Session, *, uid: str, app: str, operation: str) -> None:
+    """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
+    action of a suspended app or repository, never starts — whatever plan asked for it."""
+    found = session.execute(_HELD, {"key": app}).first()
+    if found is None:
+        return
+    app_suspended, repository_suspended, held, repository = found
+    if app_suspended or repository_suspended:
+        what = f"app {app}" if app_suspended else f"repository {repository}"
+        raise HeldError(f"{uid}: {what} is suspended; `innominatus resume` lets it run")
+    if operation == "delete" and uid in (held or ()):
+        raise HeldError(
+            f"{uid}: its delete is held by the delete guard; "
+            f"`innominatus confirm {repository}` releases it"
+        )
+
+
+def _audit(
+    session: Session,
+    rows: Sequence[tuple[str | None, str, str]],
+    *,
+    uid: str,
+    app: str,
+    execution_id: int | None,
+    at: datetime,
+) -> None:
+    """Audit rows (from state, to state, reason) of one resource, in the caller's transaction."""
+    session.execute(
+        _NEW_TRANSITIONS,
+        [
+            {
+                "resource_uid": uid,
+                "app": app,
+                "from_state": from_state,
+                "to_state": to_state,
+                "reason": reason,
+                "execution_id": execution_id,
+                "at": at,
+            }
+            for from_state, to_state, reason in rows
+        ],
+    )
+
+
+def begin(
+    session: Session,
+    *,
+    uid: str,
+    app: str,
+    name: str,
+    type_: str,
+    class_: str,
+    operation: str,
+    reason: str,
+    provider: str,
+    provider_version: str,
+    workflow: str,
+    inputs_hash: str | None,
+    commit: str | None,
+    depends_on: Sequence[str],
+    shared: bool,
+    expected: tuple[str | None, int | None] | None,
+) -> tuple[int, int]:
+    """See :meth:`reconciler.store.resources.Resources.begin`."""
+    row = session.execute(_LOCKED_RESOURCE, {"key": uid}).first()
+    if expected is not None:
+        current = (row.state, row.execution_id) if row is not None else (None, None)
+        if current != expected:
+            raise StaleError(
+                f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
+                f"{expected[0] or 'no record'} (execution {expected[1]}); planning again"
+            )
+    check_not_held(session, uid=uid, app=app, operation=operation)
+    if row is not None and row.state in IN_FLIGHT:
+        raise PermanentError(f"{uid} already has execution {row.execution_id} running")
+    if shared and row is not None and not row.shared and row.app != app:
+        raise PermanentError(
+            f"{uid} is a private resource of app {row.app}; a shared id never takes it over"
+        )
+    state = row.state if row is not None else "requested"
+    hash_ = inputs_hash if operation != "delete" else (row.desired_hash if row else None)
+    attempts = row.attempts if row is not None else 0
+    if state != "failed" or row is None or row.desired_hash != hash_ or row.operation != operation:
+        attempts = 0
+    attempts += 1
+    at = now()
+    execution_id = session.execute(
+        _NEW_EXECUTION,
+        {
+            "resource_uid": uid,
+            "app": app,
+            "operation": operation,
+            "provider": provider,
+            "provider_version": provider_version,
+            "workflow": workflow,
+            "state": "running",
+            "inputs_hash": hash_ or "",
+            "commit": commit,
+            "attempt": attempts,
+            "started_at": at,
+            "epoch": session.info.get("epoch"),
+            "replica": session.info.get("replica"),
+        },
+    ).scalar_one()
+    to_state = IN_FLIGHT_FOR[operation]
+    values: dict[str, Any] = {
+        "state": to_state,
+        "attempts": attempts,
+        "operation": operation,
+        "desired_hash": hash_,
+        "provider": provider,
+        "workflow": workflow,
+        "type": type_,
+        "class": class_,
+        "name": name,
+        "execution_id": execution_id,
+        "updated_at": at,
+    }
+    if operation != "delete":
+        values["depends_on"] = list(depends_on)
+    if shared:
+        values["shared"] = True
+    audit: list[tuple[str | None, str, str]] = [(state, to_state, reason)]
+    if row is None:
+        session.execute(
+            _NEW_RESOURCE, {"uid": uid, "app": app, "orphaned": False, "created_at": at, **values}
+        )
+        audit.insert(0, (None, "requested", reason))
+    else:
+        session.execute(_UPDATE_RESOURCE, {"key": uid, **values})
+    if shared:
+        ensure_claims(session, app, [uid])
+    _audit(session, audit, uid=uid, app=app, execution_id=execution_id, at=at)
+    return execution_id, attempts
+
+
+def _ended(session: Session, execution_id: int) -> Any:
+    """The execution ``execution_id`` with its resource's state, app and attempts."""
+    return session.execute(_ENDED, {"key": execution_id}).one()
+
+
+def succeed(
+    session: Session,
+    box: SecretBox,
+    execution_id: int,
+    *,
+    outputs: Mapping[str, Any],
+    secret_keys: Sequence[str],
+    applied_params: Mapping[str, Any] | None,
+    param_secret_keys: Sequence[str],
+) -> None:
+    """See :meth:`reconciler.store.resources.Resources.succeed`."""
+    found = _ended(session, execution_id)
+    at = now()
+    session.execute(
+        _UPDATE_EXECUTION, {"key": execution_id, "state": "succeeded", "finished_at": at}
+    )
+    values: dict[str, Any] = {
+        "last_error": None,
+        "next_attempt_at": None,
+        "attempts": 0,
+        "updated_at": at,
+    }
+    if found.operation == "delete":
+        values.update(outputs={}, secret_keys=[], sealed_outputs=None, state="terminated")
+        session.execute(delete(ClaimRow).where(ClaimRow.uid == found.resource_uid))
+        reason = "delete workflow succeeded"
+    else:
+        values["outputs"], values["sealed_outputs"] = box.seal(outputs, secret_keys)
+        values["secret_keys"] = sorted(k for k in outputs if is_secret_key(k, secret_keys))
+        values["applied_hash"] = found.inputs_hash
+        values["applied_params"], values["sealed_params"] = (
+            box.seal(applied_params, param_secret_keys)
+            if applied_params is not None
+            else (None, None)
+        )
+        values.update(orphaned=False, state="active")
+        reason = f"{found.operation} workflow succeeded"
+    session.execute(_UPDATE_RESOURCE, {"key": found.resource_uid, **values})
+    _audit(
+        session,
+        [(found.state, values["state"], reason)],
+        uid=found.resource_uid,
+        app=found.app,
+        execution_id=execution_id,
+        at=at,
+    )
+
+
+def fail(
+    session: Session,
+    execution_id: int,
+    *,
+    error: str,
+    next_attempt_at: datetime | None,
+    interrupted: bool,
+    exhaust: int | None,
+) -> None:
+    """See :meth:`reconciler.store.resources.Resources.fail`."""
+    found = _ended(session, execution_id)
+    at = now()
+    session.execute(
+        _UPDATE_EXECUTION,
+        {
+            "key": execution_id,
+            "state": "interrupted" if interrupted else "failed",
+            "error": error,
+            "finished_at": at,
+        },
+    )
+    attempts = max(0, found.attempts - 1) if interrupted else found.attempts
+    if exhaust is not None:
+        attempts, next_attempt_at = max(attempts, exhaust), None
+    session.execute(
+        _UPDATE_RESOURCE,
+        {
+            "key": found.resource_uid,
+            "state": "failed",
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+            "attempts": attempts,
+            "updated_at": at,
+        },
+    )
+    _audit(
+        session,
+        [(found.state, "failed", error)],
+        uid=found.resource_uid,
+        app=found.app,
+        execution_id=execution_id,
+        at=at,
+    )
