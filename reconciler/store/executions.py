@@ -81,7 +81,7 @@ class Executions:
             "started_at": now(),
         }
         return self._db.grouped.run(
-            lambda session: int(session.execute(started, values).scalar_one())
+            lambda session: int(session.connection().execute(started, values).scalar_one())
         )
 
     def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
@@ -125,7 +125,7 @@ class Executions:
         if log is not None:
             values.update(log=log, log_truncated=log_truncated)
         finished = update(_STEPS).where(_STEPS.c.id == step_id).values(values)
-        self._db.grouped.run(lambda session: _one(session.execute(finished), step_id))
+        self._db.grouped.run(lambda session: _one(session.connection().execute(finished), step_id))
 
     def running_ids(self) -> list[int]:
         """Executions still ``running``: at start, before interrupted executions are

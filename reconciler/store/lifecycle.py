@@ -77,12 +77,13 @@ def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
     )
     for uid in sorted(set(uids) - have - private):
         session.add(ClaimRow(app=app, uid=uid))
+    session.flush()  # the lifecycle's later statements run on the connection, past the ORM
 
 
 def check_not_held(session: Session, *, uid: str, app: str, operation: str) -> None:
     """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
     action of a suspended app or repository, never starts — whatever plan asked for it."""
-    found = session.execute(_HELD, {"key": app}).first()
+    found = session.connection().execute(_HELD, {"key": app}).first()
     if found is None:
         return
     app_suspended, repository_suspended, held, repository = found
@@ -106,7 +107,7 @@ def _audit(
     at: datetime,
 ) -> None:
     """Audit rows (from state, to state, reason) of one resource, in the caller's transaction."""
-    session.execute(
+    session.connection().execute(
         _NEW_TRANSITIONS,
         [
             {
@@ -143,7 +144,7 @@ def begin(
     expected: tuple[str | None, int | None] | None,
 ) -> tuple[int, int]:
     """See :meth:`reconciler.store.resources.Resources.begin`."""
-    row = session.execute(_LOCKED_RESOURCE, {"key": uid}).first()
+    row = session.connection().execute(_LOCKED_RESOURCE, {"key": uid}).first()
     if expected is not None:
         current = (row.state, row.execution_id) if row is not None else (None, None)
         if current != expected:
@@ -165,24 +166,28 @@ def begin(
         attempts = 0
     attempts += 1
     at = now()
-    execution_id = session.execute(
-        _NEW_EXECUTION,
-        {
-            "resource_uid": uid,
-            "app": app,
-            "operation": operation,
-            "provider": provider,
-            "provider_version": provider_version,
-            "workflow": workflow,
-            "state": "running",
-            "inputs_hash": hash_ or "",
-            "commit": commit,
-            "attempt": attempts,
-            "started_at": at,
-            "epoch": session.info.get("epoch"),
-            "replica": session.info.get("replica"),
-        },
-    ).scalar_one()
+    execution_id = (
+        session.connection()
+        .execute(
+            _NEW_EXECUTION,
+            {
+                "resource_uid": uid,
+                "app": app,
+                "operation": operation,
+                "provider": provider,
+                "provider_version": provider_version,
+                "workflow": workflow,
+                "state": "running",
+                "inputs_hash": hash_ or "",
+                "commit": commit,
+                "attempt": attempts,
+                "started_at": at,
+                "epoch": session.info.get("epoch"),
+                "replica": session.info.get("replica"),
+            },
+        )
+        .scalar_one()
+    )
     to_state = IN_FLIGHT_FOR[operation]
     values: dict[str, Any] = {
         "state": to_state,
@@ -203,12 +208,12 @@ def begin(
         values["shared"] = True
     audit: list[tuple[str | None, str, str]] = [(state, to_state, reason)]
     if row is None:
-        session.execute(
+        session.connection().execute(
             _NEW_RESOURCE, {"uid": uid, "app": app, "orphaned": False, "created_at": at, **values}
         )
         audit.insert(0, (None, "requested", reason))
     else:
-        session.execute(_UPDATE_RESOURCE, {"key": uid, **values})
+        session.connection().execute(_UPDATE_RESOURCE, {"key": uid, **values})
     if shared:
         ensure_claims(session, app, [uid])
     _audit(session, audit, uid=uid, app=app, execution_id=execution_id, at=at)
@@ -217,7 +222,7 @@ def begin(
 
 def _ended(session: Session, execution_id: int) -> Any:
     """The execution ``execution_id`` with its resource's state, app and attempts."""
-    return session.execute(_ENDED, {"key": execution_id}).one()
+    return session.connection().execute(_ENDED, {"key": execution_id}).one()
 
 
 def succeed(
@@ -233,7 +238,7 @@ def succeed(
     """See :meth:`reconciler.store.resources.Resources.succeed`."""
     found = _ended(session, execution_id)
     at = now()
-    session.execute(
+    session.connection().execute(
         _UPDATE_EXECUTION, {"key": execution_id, "state": "succeeded", "finished_at": at}
     )
     values: dict[str, Any] = {
@@ -257,7 +262,7 @@ def succeed(
         )
         values.update(orphaned=False, state="active")
         reason = f"{found.operation} workflow succeeded"
-    session.execute(_UPDATE_RESOURCE, {"key": found.resource_uid, **values})
+    session.connection().execute(_UPDATE_RESOURCE, {"key": found.resource_uid, **values})
     _audit(
         session,
         [(found.state, values["state"], reason)],
@@ -280,7 +285,7 @@ def fail(
     """See :meth:`reconciler.store.resources.Resources.fail`."""
     found = _ended(session, execution_id)
     at = now()
-    session.execute(
+    session.connection().execute(
         _UPDATE_EXECUTION,
         {
             "key": execution_id,
@@ -292,7 +297,7 @@ def fail(
     attempts = max(0, found.attempts - 1) if interrupted else found.attempts
     if exhaust is not None:
         attempts, next_attempt_at = max(attempts, exhaust), None
-    session.execute(
+    session.connection().execute(
         _UPDATE_RESOURCE,
         {
             "key": found.resource_uid,

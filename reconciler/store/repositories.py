@@ -493,7 +493,9 @@ class Apps:
         """Store the phase computed after a reconcile pass; True when it changed."""
         values: dict[str, object] = {"key": name, "to_phase": phase, "to_reason": reason}
         values |= {"to_message": message, "at": now()}
-        return self._db.grouped.run(lambda session: rowcount(session.execute(_PHASE, values)) > 0)
+        return self._db.grouped.run(
+            lambda session: rowcount(session.connection().execute(_PHASE, values)) > 0
+        )
 
     def forget(self, name: str) -> None:
         """Drop an app removed from Git once every resource of it is deleted."""

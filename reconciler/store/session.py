@@ -106,13 +106,13 @@ class Database:
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
     def _check_epoch(self, session: Session, epoch: int) -> None:
-        key = {"lease": self.fence, "held": epoch}
+        key, connection = {"lease": self.fence, "held": epoch}, session.connection()
         if self.postgres:
-            if session.scalar(_SHARED_EPOCH, key) == epoch:
+            if connection.scalar(_SHARED_EPOCH, key) == epoch:
                 return
-        elif rowcount(session.execute(_TOUCH_EPOCH, key)):
+        elif rowcount(connection.execute(_TOUCH_EPOCH, key)):
             return
-        current = session.scalar(_EPOCH, key)
+        current = connection.scalar(_EPOCH, key)
         if self.fence != DAEMON_LEASE:
             raise FencedError(
                 f"write refused: this replica's lease ({self.fence}) is gone; the leader found "
