@@ -38,6 +38,7 @@ from reconciler.providers.parameters import BUILTIN_PARAMETERS, RESERVED_PREFIX
 from reconciler.providers.rendering import context_for
 from reconciler.providers.workflow import Workflow
 from reconciler.secrets import is_secret_key, mask_text, secret_values
+from reconciler.store import StepEnd
 
 logger = logging.getLogger(__name__)
 __all__ = ["RunContext", "run_action", "state_dir_for"]
@@ -204,6 +205,7 @@ async def _run_action(
     declared_secret: frozenset[str] = frozenset()
     error: str | None = None
     permanent = False  # a failure no retry can fix: no backoff round
+    last_step: StepEnd | None = None  # written with the outcome
     try:
         context = context_for(
             parameters=params,
@@ -228,9 +230,10 @@ async def _run_action(
                 recorder=recorder,
             ),
             ctx,
+            defer_last=True,
         )
         outputs, declared_secret, secrets = done.outputs, done.declared_secret, done.secrets
-        error, permanent = done.error, done.permanent
+        error, permanent, last_step = done.error, done.permanent, done.last
     except FencedError:
         raise  # another daemon owns the database now: this one writes nothing more
     except Exception as exc:  # any failure of a started execution ends in a recorded outcome
@@ -260,6 +263,7 @@ async def _run_action(
             if permanent
             else next_attempt(datetime.now(UTC), attempt, ctx.engine.backoff),
             exhaust=ctx.engine.max_attempts if permanent else None,
+            step=last_step,
         )
         logger.warning("%s: %s %s failed: %s", action.app, action.operation, action.uid, error)
         span.fail(error)  # masked
@@ -300,6 +304,7 @@ async def _run_action(
             for key, value in raw_params.items()
             if any(secret in canonical_json(value) for secret in action.secrets)
         ],
+        step=last_step,
     )
     await asyncio.to_thread(shutil.rmtree, workdir, True)
     _observe(ctx.metrics, workflow.name, "succeeded", began)

@@ -33,7 +33,7 @@ from reconciler.providers.workflow import Workflow
 from reconciler.secrets import TextMask, mask_text, secret_values
 from reconciler.settings import EngineSettings
 from reconciler.status.events import EventBus
-from reconciler.store import Store
+from reconciler.store import StepEnd, Store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,16 +88,22 @@ class StepsOutcome:
     """Why the execution failed (masked), or None."""
     permanent: bool = False
     """The failure needs a change of input: no retry by backoff."""
+    last: StepEnd | None = None
+    """With ``defer_last``: the end of the last step, when it succeeded, not yet written; the
+    caller writes it with the execution's outcome, in one transaction."""
 
 
-async def run_steps(run: StepsRun, ctx: RunContext) -> StepsOutcome:
+async def run_steps(run: StepsRun, ctx: RunContext, *, defer_last: bool = False) -> StepsOutcome:
     """Run ``run``'s steps in order; the outcome. Raises only on cancellation and on
-    errors of the store or of innominatus itself (the caller records those)."""
+    errors of the store or of innominatus itself (the caller records those). ``defer_last``:
+    the last step's end, when it succeeded, is left to the caller (:attr:`StepsOutcome.last`),
+    which writes it with the outcome: one transaction fewer per execution."""
     store, workflow, context = ctx.store, run.workflow, run.context
     secrets = run.secrets
     declared_secret: frozenset[str] = frozenset()
     step_outputs: dict[str, Mapping[str, str]] = {}
     outputs: dict[str, str] = {}
+    pending: StepEnd | None = None
     for position, step in enumerate(workflow.steps):
         error: str | None = None
         try:
@@ -195,8 +201,7 @@ async def run_steps(run: StepsRun, ctx: RunContext) -> StepsOutcome:
         # The step's own secret outputs (a generated password it printed) are masked too.
         secrets |= secret_values(result.outputs, workflow.secret_outputs | result.secret_outputs)
         news.mask(secrets)
-        await persist(
-            store.executions.step_finished,
+        end = StepEnd(
             step_id,
             state=result.status,
             exit_code=result.exit_code,
@@ -204,6 +209,19 @@ async def run_steps(run: StepsRun, ctx: RunContext) -> StepsOutcome:
             log=mask_text(result.log, secrets),
             log_truncated=result.log_truncated,
         )
+        last = defer_last and result.status == "succeeded" and position == len(workflow.steps) - 1
+        if last:
+            pending = end
+        else:
+            await persist(
+                store.executions.step_finished,
+                end.step_id,
+                state=end.state,
+                exit_code=end.exit_code,
+                error=end.error,
+                log=end.log,
+                log_truncated=end.log_truncated,
+            )
         news.state(result.status)
         if result.status != "succeeded":
             error = mask_text(
@@ -220,7 +238,7 @@ async def run_steps(run: StepsRun, ctx: RunContext) -> StepsOutcome:
         outputs, marked_secret = render_outputs(workflow, context, outputs)
     except TemplateError as exc:
         error = mask_text(f"outputs: template error in {workflow.file}: {exc}", secrets)
-        return StepsOutcome(outputs, declared_secret, secrets, error, permanent=True)
+        return StepsOutcome(outputs, declared_secret, secrets, error, permanent=True, last=pending)
     # An output the workflow marks secret under a name of its own (``password: {value:
     # "{{ .steps.make.output.pw }}", secret: true}``): the step's log printed it unmasked.
     fresh = secret_values(outputs, marked_secret) - secrets
@@ -230,7 +248,13 @@ async def run_steps(run: StepsRun, ctx: RunContext) -> StepsOutcome:
         await persist(store.executions.mask_logs, run.execution_id, mask)
         if ctx.events is not None:
             ctx.events.mask_logs(run.execution_id, mask)
-    return StepsOutcome(outputs, declared_secret | marked_secret, secrets)
+        if pending is not None:
+            pending = replace(
+                pending,
+                log=None if pending.log is None else mask(pending.log),
+                error=None if pending.error is None else mask(pending.error),
+            )
+    return StepsOutcome(outputs, declared_secret | marked_secret, secrets, last=pending)
 
 
 async def persist(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -31,6 +31,7 @@ from reconciler.store.records import (
     ExecutionRecord,
     GoldenPathRunRecord,
     RepositoryRecord,
+    StepEnd,
     StepRecord,
     TransitionRecord,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "ReplicaRecord",
     "RepositoryRecord",
     "RunAsked",
+    "StepEnd",
     "StepRecord",
     "Store",
     "TransitionRecord",

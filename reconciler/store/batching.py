@@ -11,9 +11,10 @@ No thread waits for a group to fill: a write alone commits at once, as before.
 Every write still commits before its caller returns (a caller never acts on a write that
 could be lost), each sees the writes queued before it, and the fence check (invariant 9) runs
 once per transaction, covering all of them. If any write of a group raises — a stale plan, a
-held delete, a database error — the group's transaction is rolled back and each of its writes
+held delete, a refused value — the group's transaction is rolled back and each of its writes
 runs again alone, so each caller gets its own outcome and no write depends on another's
-failure. A write is a function of the session only, so running it again is safe.
+failure (a write is a function of the session only, so running it again is safe). A failure of
+the transaction itself (the fence check, the commit) is every caller's, as it would be alone.
 """
 
 from __future__ import annotations
@@ -91,12 +92,21 @@ class GroupCommit:
                     write.done = True
 
     def _together(self, group: list[_Write[Any]]) -> bool:
-        """Run ``group`` in one transaction; False, with nothing written, if any raised."""
+        """Run ``group`` in one transaction; False, with nothing written, if one of its writes
+        raised (each then runs again alone, to its own outcome). A failure of the transaction
+        itself — the fence check, the commit — is every write's: none runs again, since a
+        commit whose reply was lost may have written them all."""
+        results: list[Any] = []
         try:
             with self._transaction() as session:
-                results = [write.work(session) for write in group]
-        except Exception:
-            return False
+                for write in group:
+                    results.append(write.work(session))
+        except Exception as exc:  # handed to the callers, or each write runs again alone
+            if len(results) < len(group):
+                return False
+            for write in group:
+                write.error, write.done = exc, True
+            return True
         self.groups += 1
         for write, result in zip(group, results, strict=True):
             write.result, write.done = result, True

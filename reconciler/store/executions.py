@@ -10,14 +10,15 @@ write here is fenced by the daemon's lease epoch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Result, Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from reconciler.errors import StoreError
 from reconciler.store.models import ExecutionRow, StepRow
-from reconciler.store.records import ExecutionRecord, StepRecord
-from reconciler.store.session import Database, now, rowcount, utc
+from reconciler.store.records import ExecutionRecord, StepEnd, StepRecord
+from reconciler.store.session import Database, now, rowcount, storable, utc
 
 _STEPS = cast(Table, StepRow.__table__)
 MAX_ID = 2**31 - 1
@@ -59,9 +60,27 @@ def _execution(row: ExecutionRow, steps: tuple[StepRecord, ...] = ()) -> Executi
     )
 
 
-def _one(result: Result[Any], step_id: int) -> None:
-    if rowcount(result) != 1:
-        raise StoreError(f"step {step_id} is not recorded; its execution was removed")
+_END_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("key"))
+_NEW_STEP = insert(_STEPS).returning(_STEPS.c.id)
+_STEP_AT = select(_STEPS.c.id).where(
+    _STEPS.c.execution_id == bindparam("execution_id"), _STEPS.c.position == bindparam("position")
+)
+
+
+def end_step(session: Session, end: StepEnd) -> None:
+    """Record how a step ended, in the caller's transaction (an execution's last step is
+    recorded with its outcome: :meth:`reconciler.store.resources.Resources.succeed`)."""
+    values: dict[str, object] = {
+        "key": end.step_id,
+        "state": end.state,
+        "exit_code": end.exit_code,
+        "error": None if end.error is None else storable(end.error),
+        "finished_at": now(),
+    }
+    if end.log is not None:
+        values.update(log=storable(end.log), log_truncated=end.log_truncated)
+    if rowcount(session.connection().execute(_END_STEP, values)) != 1:
+        raise StoreError(f"step {end.step_id} is not recorded; its execution was removed")
 
 
 class Executions:
@@ -69,7 +88,8 @@ class Executions:
         self._db = db
 
     def step_started(self, execution_id: int, *, position: int, name: str, type_: str) -> int:
-        started = insert(_STEPS).returning(_STEPS.c.id)
+        """Record a step starting; its row's id. Written once per position: a call made again
+        after its commit's reply was lost finds the row it wrote."""
         values = {
             "execution_id": execution_id,
             "position": position,
@@ -80,16 +100,22 @@ class Executions:
             "log_truncated": 0,
             "started_at": now(),
         }
-        return self._db.grouped.run(
-            lambda session: int(session.connection().execute(started, values).scalar_one())
-        )
+
+        def write(session: Session) -> int:
+            connection = session.connection()
+            found = connection.scalar(_STEP_AT, values)
+            if found is not None:
+                return int(found)
+            return int(connection.execute(_NEW_STEP, values).scalar_one())
+
+        return self._db.grouped.run(write)
 
     def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
         """Add output of a running step; only the last ``limit`` bytes are kept (the count
         of bytes cut is recorded), so a chatty step cannot grow the database without bound."""
         with self._db.transaction(fenced=True) as session:
             row = session.get_one(StepRow, step_id)
-            data = (row.log + chunk).encode()
+            data = (row.log + storable(chunk)).encode()
             if len(data) > limit:
                 row.log_truncated += len(data) - limit
                 data = data[len(data) - limit :]
@@ -116,16 +142,8 @@ class Executions:
     ) -> None:
         """Record a step's end; ``log=None`` keeps what was streamed (an interrupted step).
         Its process group is forgotten: nothing of it runs any more."""
-        values: dict[str, object] = {
-            "state": state,
-            "exit_code": exit_code,
-            "error": error,
-            "finished_at": now(),
-        }
-        if log is not None:
-            values.update(log=log, log_truncated=log_truncated)
-        finished = update(_STEPS).where(_STEPS.c.id == step_id).values(values)
-        self._db.grouped.run(lambda session: _one(session.connection().execute(finished), step_id))
+        end = StepEnd(step_id, state, exit_code, error, log, log_truncated)
+        self._db.grouped.run(lambda session: end_step(session, end))
 
     def running_ids(self) -> list[int]:
         """Executions still ``running``: at start, before interrupted executions are

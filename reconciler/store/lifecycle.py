@@ -29,7 +29,7 @@ from reconciler.store.models import (
     ResourceRow,
     TransitionRow,
 )
-from reconciler.store.session import now
+from reconciler.store.session import now, storable
 
 IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
 _RESOURCES = cast(Table, ResourceRow.__table__)
@@ -48,7 +48,15 @@ _HELD = (
     .where(AppRow.name == bindparam("key"))
 )
 _ENDED = (
-    select(_e.operation, _e.resource_uid, _e.inputs_hash, _r.state, _r.app, _r.attempts)
+    select(
+        _e.operation,
+        _e.resource_uid,
+        _e.inputs_hash,
+        _e.state.label("execution_state"),
+        _r.state,
+        _r.app,
+        _r.attempts,
+    )
     .join(_RESOURCES, _r.uid == _e.resource_uid)
     .where(_e.id == bindparam("key"))
 )
@@ -99,14 +107,14 @@ def check_not_held(session: Session, *, uid: str, app: str, operation: str) -> N
 
 def _audit(
     session: Session,
-    rows: Sequence[tuple[str | None, str, str]],
+    rows: Sequence[tuple[str | None, str, str, int | None]],
     *,
     uid: str,
     app: str,
-    execution_id: int | None,
     at: datetime,
 ) -> None:
-    """Audit rows (from state, to state, reason) of one resource, in the caller's transaction."""
+    """Audit rows (from state, to state, reason, execution id) of one resource, in the
+    caller's transaction."""
     session.connection().execute(
         _NEW_TRANSITIONS,
         [
@@ -119,7 +127,7 @@ def _audit(
                 "execution_id": execution_id,
                 "at": at,
             }
-            for from_state, to_state, reason in rows
+            for from_state, to_state, reason, execution_id in rows
         ],
     )
 
@@ -206,23 +214,27 @@ def begin(
         values["depends_on"] = list(depends_on)
     if shared:
         values["shared"] = True
-    audit: list[tuple[str | None, str, str]] = [(state, to_state, reason)]
+    audit: list[tuple[str | None, str, str, int | None]] = [(state, to_state, reason, execution_id)]
     if row is None:
         session.connection().execute(
             _NEW_RESOURCE, {"uid": uid, "app": app, "orphaned": False, "created_at": at, **values}
         )
-        audit.insert(0, (None, "requested", reason))
+        audit.insert(0, (None, "requested", reason, None))
     else:
         session.connection().execute(_UPDATE_RESOURCE, {"key": uid, **values})
     if shared:
         ensure_claims(session, app, [uid])
-    _audit(session, audit, uid=uid, app=app, execution_id=execution_id, at=at)
+    # A shared resource's history names the app that owns its row, whoever begins the action.
+    _audit(session, audit, uid=uid, app=row.app if row is not None else app, at=at)
     return execution_id, attempts
 
 
 def _ended(session: Session, execution_id: int) -> Any:
-    """The execution ``execution_id`` with its resource's state, app and attempts."""
-    return session.connection().execute(_ENDED, {"key": execution_id}).one()
+    """The execution ``execution_id`` with its resource's state, app and attempts; None when
+    its outcome is recorded already (a write retried after its commit's reply was lost: the
+    outcome is written once)."""
+    found = session.connection().execute(_ENDED, {"key": execution_id}).one()
+    return found if found.execution_state == "running" else None
 
 
 def succeed(
@@ -237,6 +249,8 @@ def succeed(
 ) -> None:
     """See :meth:`reconciler.store.resources.Resources.succeed`."""
     found = _ended(session, execution_id)
+    if found is None:
+        return
     at = now()
     session.connection().execute(
         _UPDATE_EXECUTION, {"key": execution_id, "state": "succeeded", "finished_at": at}
@@ -265,10 +279,9 @@ def succeed(
     session.connection().execute(_UPDATE_RESOURCE, {"key": found.resource_uid, **values})
     _audit(
         session,
-        [(found.state, values["state"], reason)],
+        [(found.state, values["state"], reason, execution_id)],
         uid=found.resource_uid,
         app=found.app,
-        execution_id=execution_id,
         at=at,
     )
 
@@ -284,7 +297,9 @@ def fail(
 ) -> None:
     """See :meth:`reconciler.store.resources.Resources.fail`."""
     found = _ended(session, execution_id)
-    at = now()
+    if found is None:
+        return
+    at, error = now(), storable(error)
     session.connection().execute(
         _UPDATE_EXECUTION,
         {
@@ -310,9 +325,8 @@ def fail(
     )
     _audit(
         session,
-        [(found.state, "failed", error)],
+        [(found.state, "failed", error, execution_id)],
         uid=found.resource_uid,
         app=found.app,
-        execution_id=execution_id,
         at=at,
     )

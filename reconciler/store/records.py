@@ -87,6 +87,19 @@ class AppDesired:
 
 
 @dataclass(frozen=True, slots=True)
+class StepEnd:
+    """How a step ended, to record on its row: ``log=None`` keeps what was streamed (an
+    interrupted step)."""
+
+    step_id: int
+    state: str
+    exit_code: int | None
+    error: str | None
+    log: str | None
+    log_truncated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     position: int
     name: str

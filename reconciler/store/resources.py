@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from reconciler.plan.model import IN_FLIGHT
 from reconciler.store import lifecycle
 from reconciler.store.control import signal
+from reconciler.store.executions import end_step
 from reconciler.store.models import (
     AppRow,
     ClaimRow,
@@ -23,6 +24,7 @@ from reconciler.store.models import (
     ResourceRow,
     TransitionRow,
 )
+from reconciler.store.records import StepEnd
 from reconciler.store.resourcereads import ResourceReads
 from reconciler.store.session import now
 
@@ -141,11 +143,16 @@ class Resources(ResourceReads):
         secret_keys: Sequence[str],
         applied_params: Mapping[str, Any] | None,
         param_secret_keys: Sequence[str] = (),
+        step: StepEnd | None = None,
     ) -> None:
         """Record success. ``param_secret_keys``: params whose values hold secrets taken from
-        other resources' outputs; they are sealed at rest like secret-named ones."""
-        self._db.grouped.run(
-            lambda session: lifecycle.succeed(
+        other resources' outputs; they are sealed at rest like secret-named ones. ``step``:
+        the end of the execution's last step, recorded in the same transaction."""
+
+        def write(session: Session) -> None:
+            if step is not None:
+                end_step(session, step)
+            lifecycle.succeed(
                 session,
                 self._db.box,
                 execution_id,
@@ -154,7 +161,8 @@ class Resources(ResourceReads):
                 applied_params=applied_params,
                 param_secret_keys=param_secret_keys,
             )
-        )
+
+        self._db.grouped.run(write)
 
     def fail(
         self,
@@ -164,12 +172,17 @@ class Resources(ResourceReads):
         next_attempt_at: datetime | None,
         interrupted: bool = False,
         exhaust: int | None = None,
+        step: StepEnd | None = None,
     ) -> None:
         """The execution failed. ``exhaust`` (engine.max_attempts) marks a failure no retry
         can fix: every attempt counts as used and there is no next attempt, so the planner
-        waits for a new commit or ``innominatus retry`` instead of backing off."""
-        self._db.grouped.run(
-            lambda session: lifecycle.fail(
+        waits for a new commit or ``innominatus retry`` instead of backing off. ``step``: the
+        end of the execution's last step, recorded in the same transaction."""
+
+        def write(session: Session) -> None:
+            if step is not None:
+                end_step(session, step)
+            lifecycle.fail(
                 session,
                 execution_id,
                 error=error,
@@ -177,7 +190,8 @@ class Resources(ResourceReads):
                 interrupted=interrupted,
                 exhaust=exhaust,
             )
-        )
+
+        self._db.grouped.run(write)
 
     def forget(self, uid: str, *, reason: str) -> None:
         """A resource that was never provisioned (only requested, or failed before any

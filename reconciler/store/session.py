@@ -127,6 +127,12 @@ class Database:
         self.engine.dispose()
 
 
+def storable(text: str) -> str:
+    """``text`` as a text column takes it: PostgreSQL refuses NUL characters (a step's binary
+    output), which would fail the write, whatever retried it, forever."""
+    return text.replace("\x00", "\ufffd")
+
+
 def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount or 0)

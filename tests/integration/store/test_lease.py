@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from reconciler.errors import FencedError, LockedError
-from reconciler.store import Store, open_store
+from reconciler.store import StepEnd, Store, open_store
 from reconciler.store.crypto import SecretBox
 from reconciler.store.database import create_database_engine
 from reconciler.store.lease import Lease
@@ -210,3 +210,43 @@ def test_on_sqlite_the_file_lock_lets_a_restart_take_over_a_live_lease(
         assert restarted.lock(holder="restarted") == 2
     finally:
         restarted.close()
+
+
+def _outcome(store: Store, outcome: str, execution_id: int, end: StepEnd) -> None:
+    if outcome == "succeed":
+        store.resources.succeed(
+            execution_id, outputs={}, secret_keys=[], applied_params={}, step=end
+        )
+    else:
+        store.resources.fail(execution_id, error="outputs: bad", next_attempt_at=None, step=end)
+
+
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_the_last_steps_end_is_recorded_with_the_outcome(store: Store, outcome: str) -> None:
+    store.lock(holder="a")
+    execution_id = begin(store)
+    step_id = store.executions.step_started(execution_id, position=0, name="t", type_="shell")
+    _outcome(store, outcome, execution_id, StepEnd(step_id, "succeeded", 0, None, "done"))
+    record = store.executions.get(execution_id)
+    assert record is not None
+    expected = "succeeded" if outcome == "succeed" else "failed"
+    assert (record.state, record.steps[0].state, record.steps[0].log) == (
+        expected,
+        "succeeded",
+        "done",
+    )
+
+
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_a_fenced_outcome_records_neither_it_nor_the_last_steps_end(
+    store: Store, other: Database, outcome: str
+) -> None:
+    store.lock(holder="old", ttl=30.0)
+    execution_id = begin(store)
+    step_id = store.executions.step_started(execution_id, position=0, name="t", type_="shell")
+    lease(other, "new").acquire(holder_gone=lambda h: h == "old")  # another daemon took over
+    with pytest.raises(FencedError):
+        _outcome(store, outcome, execution_id, StepEnd(step_id, "succeeded", 0, None, "done"))
+    record = store.executions.get(execution_id)
+    assert record is not None
+    assert (record.state, record.steps[0].state, record.steps[0].log) == ("running", "running", "")
