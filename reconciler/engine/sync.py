@@ -187,8 +187,12 @@ class RepositorySync:
         if record is not None and record.failures:
             logger.info("repository %s: reachable again at %s", name, commit[:12])
         desired = assemble(self._parsed, self._assembly)
+        built: dict[str, dict[str, Any]] = {}
         if self._recorded is None:
-            self._recorded = {a.name: a for a in self.store.apps.all(repository=name)}
+            # Every spec is built now, so the store's copies equal to them are never decoded.
+            built = {n: app.to_json() for n, app in desired.apps.items()}
+            stored = self.store.apps.all(repository=name, known=built)
+            self._recorded = {a.name: a for a in stored}
             self._stored.clear()
         recorded = self._recorded
         updates: list[AppDesired] = []
@@ -198,14 +202,14 @@ class RepositorySync:
             old = recorded.get(app_name)
             if old is not None and old.error is None and self._stored.get(app_name) is app:
                 continue  # built from the same parsed file as the spec recorded
-            snapshot = app.to_json()
+            snapshot = built.get(app_name) or app.to_json()
             if old is None or old.desired != snapshot or old.error is not None:
                 snapshots[app_name] = app
                 updates.append(AppDesired(name=app_name, path=app.path, desired=snapshot))
             else:
                 self._stored[app_name] = app
                 # The same spec, built from the parsed file: its strings are the parse's,
-                # so the copy decoded from the store (most of a fresh pass's memory) goes.
+                # so a copy decoded from the store (most of a fresh pass's memory) goes.
                 recorded[app_name] = replace(old, desired=snapshot)
         for app_name, (path, error) in desired.invalid_apps.items():
             updates.append(AppDesired(name=app_name, path=path, error=error))

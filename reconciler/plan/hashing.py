@@ -15,8 +15,13 @@ WORKFLOW_ANNOTATION = "innominatus.io/workflow"
 WORKFLOW_TAGS_ANNOTATION = "innominatus.io/workflow-tags"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""Built once: ``json.dumps`` with these options builds an encoder at every call (a hash is
+computed for every resource of every pass)."""
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def inputs_hash(

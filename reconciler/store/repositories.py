@@ -5,10 +5,10 @@ Called by the engine's repository sync (writes) and by the API, CLI and status w
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from reconciler.errors import PermanentError
 from reconciler.plan.guard import Hold
 from reconciler.plan.model import RecordedResource
+from reconciler.store.appreads import APP_COLUMNS, Held, app_record, read_apps, read_headers
 from reconciler.store.control import find_target, signal
 from reconciler.store.lifecycle import ensure_claims
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
@@ -310,6 +311,8 @@ _PHASE = (
 class Apps:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._held: Held = {}
+        """Specs a caller of :meth:`all` knew, by the digest of their stored text."""
 
     def save_desired(self, *, repository: str, commit: str, apps: Sequence[AppDesired]) -> None:
         """Record what one sync of ``repository`` at ``commit`` says about these apps, in one
@@ -329,7 +332,7 @@ class Apps:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             if row is None:
                 return AppSnapshot(None, [], None, {})
-            resources = [recorded(r, self._db.box) for r in session.scalars(app_resources(name))]
+            resources = [recorded(r, self._db.box) for r in session.execute(app_resources(name))]
             repository = session.scalar(
                 select(RepositoryRow).where(RepositoryRow.name == row.repository)
             )
@@ -349,7 +352,8 @@ class Apps:
         if not wanted:
             return {}
         with self._db.transaction() as session:
-            apps = list(session.scalars(select(AppRow).where(AppRow.name.in_(wanted))))
+            chosen = select(*APP_COLUMNS).where(AppRow.name.in_(wanted))
+            apps = [app_record(row, held=self._held) for row in session.execute(chosen)]
             claimed: dict[str, list[str]] = {}
             for claim in session.scalars(select(ClaimRow).where(ClaimRow.app.in_(wanted))):
                 claimed.setdefault(claim.app, []).append(claim.uid)
@@ -379,12 +383,12 @@ class Apps:
             }
             claims = claims_of(session, shared_uids)
         found: dict[str, AppSnapshot] = {}
-        for row in apps:
-            listed = sorted(mine.get(row.name, []), key=lambda r: r.uid)
-            found[row.name] = AppSnapshot(
-                _app(row),
+        for record in apps:
+            listed = sorted(mine.get(record.name, []), key=lambda r: r.uid)
+            found[record.name] = AppSnapshot(
+                record,
                 listed,
-                repositories.get(row.repository),
+                repositories.get(record.repository),
                 {r.uid: claims[r.uid] for r in listed if r.shared and r.uid in claims},
             )
         return found
@@ -403,47 +407,23 @@ class Apps:
             ).all()
             return {name: (repository, path) for name, repository, path in rows}
 
-    def all(self, *, repository: str | None = None) -> list[AppRecord]:
+    def all(
+        self,
+        *,
+        repository: str | None = None,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[AppRecord]:
+        """Every app by name (of ``repository`` only, unless None). ``known``: specs the caller
+        holds, by app name; an app whose row holds one of them gets that very mapping as its
+        spec, the row's copy not decoded, and so do later reads of the app (:meth:`snapshots`)
+        while its row holds it (:mod:`reconciler.store.appreads`). Specs are read-only."""
         with self._db.transaction() as session:
-            query = select(AppRow).order_by(AppRow.name)
-            if repository is not None:
-                query = query.where(AppRow.repository == repository)
-            return [_app(r) for r in session.scalars(query)]
+            return read_apps(session, repository=repository, known=known or {}, held=self._held)
 
     def headers(self, *, repository: str | None = None) -> list[AppHeader]:
         """:meth:`all` without the desired specs, by name (one query, no JSON decoded)."""
-        columns = (
-            AppRow.name,
-            AppRow.repository,
-            AppRow.path,
-            AppRow.commit,
-            AppRow.error,
-            AppRow.phase,
-            AppRow.reason,
-            AppRow.message,
-            AppRow.updated_at,
-            AppRow.suspended,
-        )
         with self._db.transaction() as session:
-            query = select(*columns).order_by(AppRow.name)
-            if repository is not None:
-                query = query.where(AppRow.repository == repository)
-            rows = session.execute(query).all()
-        return [
-            AppHeader(
-                name=row.name,
-                repository=row.repository,
-                path=row.path,
-                commit=row.commit,
-                error=row.error,
-                phase=row.phase,
-                reason=row.reason,
-                message=row.message,
-                updated_at=_aware(row.updated_at),
-                suspended=row.suspended,
-            )
-            for row in rows
-        ]
+            return read_headers(session, repository=repository)
 
     def summaries(
         self,
