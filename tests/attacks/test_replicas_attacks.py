@@ -676,7 +676,9 @@ def test_a_replica_cut_from_the_database_ends_its_steps_and_runs_nothing_more(
     story = make_fault_story(
         tmp_path, postgres_url, step_seconds=1.5, lease_ttl="6s", workers=2, replicas=True
     )
-    story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
+    # Ten actions of 1.5 s for the leader's two workers: work is still waiting when the far
+    # replica has started, however long a loaded machine takes to start it.
+    story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(5)}, "5 apps")
     proxy = Proxy()
     far = tmp_path / "far.yaml"
     far.write_text(
@@ -706,7 +708,7 @@ def test_a_replica_cut_from_the_database_ends_its_steps_and_runs_nothing_more(
             time.sleep(outage)
             proxy.mend()
             assert processes[1].wait(timeout=20) != 0  # it lost its lease
-            wait_for(lambda: _settled_apps(store, 3), timeout=20, what="settled")
+            wait_for(lambda: _settled_apps(store, 5), timeout=30, what="settled")
         assert _steps(story).overlaps() == []
     except BaseException:
         print(story.output())
