@@ -94,6 +94,10 @@ def run(
         finally:
             if store is not None:
                 store.close()
+            for n, process in enumerate(processes):
+                if process.poll() is not None:  # a replica that ended early: say why
+                    log = (root / f"replica-{n}.log").read_text()[-3000:]
+                    print(f"replica {n} exited {process.returncode}:\n{log}", file=sys.stderr)
             for process in processes:
                 process.send_signal(signal.SIGTERM)
             for process in processes:
