@@ -308,6 +308,19 @@ _PHASE = (
 """An app's phase, written only when it changed (built once: see :mod:`.lifecycle`)."""
 
 
+_APPS_OF = select(*APP_COLUMNS).where(AppRow.name.in_(bindparam("names", expanding=True)))
+_CLAIMS_OF_APPS = select(ClaimRow.app, ClaimRow.uid).where(
+    ClaimRow.app.in_(bindparam("names", expanding=True))
+)
+_OWNED = select(*RESOURCE_COLUMNS).where(
+    ResourceRow.app.in_(bindparam("names", expanding=True)), ResourceRow.shared.is_(False)
+)
+_SHARED = select(*RESOURCE_COLUMNS).where(ResourceRow.uid.in_(bindparam("uids", expanding=True)))
+_REPOS = select(RepositoryRow).where(RepositoryRow.name.in_(bindparam("names", expanding=True)))
+"""The snapshots' queries, built once (an app's pass reads its snapshot after every execution
+of a first pass: building them cost more than running them)."""
+
+
 class Apps:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -352,19 +365,15 @@ class Apps:
         if not wanted:
             return {}
         with self._db.transaction() as session:
-            chosen = select(*APP_COLUMNS).where(AppRow.name.in_(wanted))
-            apps = [app_record(row, held=self._held) for row in session.execute(chosen)]
+            connection, names = session.connection(), {"names": wanted}
+            apps = [app_record(row, held=self._held) for row in connection.execute(_APPS_OF, names)]
             claimed: dict[str, list[str]] = {}
-            for claim in session.scalars(select(ClaimRow).where(ClaimRow.app.in_(wanted))):
-                claimed.setdefault(claim.app, []).append(claim.uid)
+            for app, uid in connection.execute(_CLAIMS_OF_APPS, names):
+                claimed.setdefault(app, []).append(uid)
             shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
-            owned = select(*RESOURCE_COLUMNS).where(
-                ResourceRow.app.in_(wanted), ResourceRow.shared.is_(False)
-            )
-            rows = {r.uid: r for r in session.execute(owned)}
+            rows = {r.uid: r for r in connection.execute(_OWNED, names)}
             if shared_uids:
-                shared = select(*RESOURCE_COLUMNS).where(ResourceRow.uid.in_(shared_uids))
-                rows.update((r.uid, r) for r in session.execute(shared))
+                rows.update((r.uid, r) for r in connection.execute(_SHARED, {"uids": shared_uids}))
             resources = {uid: recorded(row, self._db.box) for uid, row in rows.items()}
             mine: dict[str, list[RecordedResource]] = {}
             for uid in sorted(resources):
@@ -373,14 +382,8 @@ class Apps:
                     mine.setdefault(resource.app, []).append(resource)
             for app, uids in claimed.items():
                 mine.setdefault(app, []).extend(resources[u] for u in uids if u in resources)
-            repositories = {
-                row.name: _repository(row)
-                for row in session.scalars(
-                    select(RepositoryRow).where(
-                        RepositoryRow.name.in_(sorted({a.repository for a in apps}))
-                    )
-                )
-            }
+            owners = {"names": sorted({a.repository for a in apps})}
+            repositories = {row.name: _repository(row) for row in session.scalars(_REPOS, owners)}
             claims = claims_of(session, shared_uids)
         found: dict[str, AppSnapshot] = {}
         for record in apps:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from reconciler.plan.guard import LiveResource
@@ -107,11 +107,16 @@ def app_resources(app: str) -> Select[Any]:
     )
 
 
+_CLAIMS_OF = select(ClaimRow.uid, ClaimRow.app).where(
+    ClaimRow.uid.in_(bindparam("uids", expanding=True))
+)
+
+
 def claims_of(session: Session, uids: Sequence[str]) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     if uids:
-        for claim in session.scalars(select(ClaimRow).where(ClaimRow.uid.in_(list(uids)))):
-            found.setdefault(claim.uid, set()).add(claim.app)
+        for uid, app in session.connection().execute(_CLAIMS_OF, {"uids": list(uids)}):
+            found.setdefault(uid, set()).add(app)
     return {uid: frozenset(apps) for uid, apps in found.items()}
 
 
