@@ -31,6 +31,7 @@ from reconciler.engine.claimed import ClaimedRunner
 from reconciler.engine.claims import ClaimLoop
 from reconciler.engine.commitreports import CommitReports
 from reconciler.engine.goldenruns import GoldenPathRunner
+from reconciler.engine.inflight import InFlight
 from reconciler.engine.ledger import Ledger
 from reconciler.engine.metrics import EngineStats, Metrics
 from reconciler.engine.prefetch import SnapshotPrefetch
@@ -117,6 +118,7 @@ class Engine:
         self._running: dict[str, asyncio.Task[bool | None]] = {}
         self._refused: dict[str, int] = {}
         """Resource UID -> consecutive starts refused (stale plan, held, suspended)."""
+        self._inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.engine.workers)
         self._detected_at: dict[str, float] = {}
         """Repository -> when a trigger was first seen, until its sync hands it to apps."""
@@ -312,6 +314,9 @@ class Engine:
                 span.set("innominatus.app.phase", result.phase)
                 span.set("innominatus.reconcile.started", result.started)
         finally:
+            if self.ledger is None:  # a replica's end is read from the database
+                plan = result.plan if result is not None else None
+                self._inflight.planned(name, plan, self._in_hand)
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
             # (a store error, a planning bug) may have recorded a failed phase, and the
             # status file must say so; the writer re-reads the store when it runs.
@@ -368,7 +373,10 @@ class Engine:
         else:
             self.stats.executions_failed += 1
         self.status.due.add(app)
-        self._requeue_after_execution(uid, app, started=ok is not None)
+        if self._inflight.plan_again(app, uid, ok=ok, running=self._in_hand):
+            self._requeue_after_execution(uid, app, started=ok is not None)
+        else:  # others of its app's batch still run: the last of them plans it again
+            self._refused.pop(uid, None)
         if shared:
             # Other apps declaring it may be waiting for it.
             for other in await asyncio.to_thread(self.store.resources.claimers, uid):
