@@ -113,7 +113,8 @@ def read_apps(
     query = select(*APP_COLUMNS).order_by(AppRow.name)
     if repository is not None:
         query = query.where(AppRow.repository == repository)
-    return [app_record(row, known=known.get(row[0]), held=held) for row in session.execute(query)]
+    rows = session.connection().execute(query)
+    return [app_record(row, known=known.get(row[0]), held=held) for row in rows]
 
 
 def read_headers(session: Session, *, repository: str | None) -> list[AppHeader]:
@@ -122,7 +123,7 @@ def read_headers(session: Session, *, repository: str | None) -> list[AppHeader]
     if repository is not None:
         query = query.where(AppRow.repository == repository)
     headers = []
-    for row in session.execute(query):
+    for row in session.connection().execute(query):
         name, owner, path, commit, error, phase, reason, message, updated, suspended = row
         headers.append(
             AppHeader(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
@@ -308,17 +308,24 @@ _PHASE = (
 """An app's phase, written only when it changed (built once: see :mod:`.lifecycle`)."""
 
 
-_APPS_OF = select(*APP_COLUMNS).where(AppRow.name.in_(bindparam("names", expanding=True)))
-_CLAIMS_OF_APPS = select(ClaimRow.app, ClaimRow.uid).where(
-    ClaimRow.app.in_(bindparam("names", expanding=True))
+def _in(column: Any, key: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """``column`` among the list ``key``, and equal to its one value ``key``: an expanding
+    IN is rewritten at every execution, which cost a single app's read more than its rows."""
+    return column.in_(bindparam(key, expanding=True)), column == bindparam(key)
+
+
+_APPS_OF = tuple(select(*APP_COLUMNS).where(test) for test in _in(AppRow.name, "names"))
+_CLAIMS_OF_APPS = tuple(
+    select(ClaimRow.app, ClaimRow.uid).where(test) for test in _in(ClaimRow.app, "names")
 )
-_OWNED = select(*RESOURCE_COLUMNS).where(
-    ResourceRow.app.in_(bindparam("names", expanding=True)), ResourceRow.shared.is_(False)
+_OWNED = tuple(
+    select(*RESOURCE_COLUMNS).where(test, ResourceRow.shared.is_(False))
+    for test in _in(ResourceRow.app, "names")
 )
 _SHARED = select(*RESOURCE_COLUMNS).where(ResourceRow.uid.in_(bindparam("uids", expanding=True)))
-_REPOS = select(RepositoryRow).where(RepositoryRow.name.in_(bindparam("names", expanding=True)))
+_REPOS = tuple(select(RepositoryRow).where(test) for test in _in(RepositoryRow.name, "names"))
 """The snapshots' queries, built once (an app's pass reads its snapshot after every execution
-of a first pass: building them cost more than running them)."""
+of a first pass: building them cost more than running them); by app: (many apps, one app)."""
 
 
 class Apps:
@@ -364,17 +371,21 @@ class Apps:
         wanted = sorted(set(names))
         if not wanted:
             return {}
+        one = len(wanted) == 1  # each statement's second form
         with self._db.transaction() as session:
-            connection, names = session.connection(), {"names": wanted}
-            apps = [app_record(row, held=self._held) for row in connection.execute(_APPS_OF, names)]
+            connection, names = session.connection(), {"names": wanted[0] if one else wanted}
+            app_rows = connection.execute(_APPS_OF[one], names)
+            apps = [app_record(row, held=self._held) for row in app_rows]
             claimed: dict[str, list[str]] = {}
-            for app, uid in connection.execute(_CLAIMS_OF_APPS, names):
+            for app, uid in connection.execute(_CLAIMS_OF_APPS[one], names):
                 claimed.setdefault(app, []).append(uid)
             shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
-            rows = {r.uid: r for r in connection.execute(_OWNED, names)}
+            by_uid = {r.uid: r for r in connection.execute(_OWNED[one], names)}
             if shared_uids:
-                rows.update((r.uid, r) for r in connection.execute(_SHARED, {"uids": shared_uids}))
-            resources = {uid: recorded(row, self._db.box) for uid, row in rows.items()}
+                by_uid.update(
+                    (r.uid, r) for r in connection.execute(_SHARED, {"uids": shared_uids})
+                )
+            resources = {uid: recorded(row, self._db.box) for uid, row in by_uid.items()}
             mine: dict[str, list[RecordedResource]] = {}
             for uid in sorted(resources):
                 resource = resources[uid]
@@ -382,8 +393,12 @@ class Apps:
                     mine.setdefault(resource.app, []).append(resource)
             for app, uids in claimed.items():
                 mine.setdefault(app, []).extend(resources[u] for u in uids if u in resources)
-            owners = {"names": sorted({a.repository for a in apps})}
-            repositories = {row.name: _repository(row) for row in session.scalars(_REPOS, owners)}
+            owned_by = sorted({a.repository for a in apps})
+            single = len(owned_by) == 1
+            owners = {"names": owned_by[0] if single else owned_by}
+            repositories = {
+                row.name: _repository(row) for row in session.scalars(_REPOS[single], owners)
+            }
             claims = claims_of(session, shared_uids)
         found: dict[str, AppSnapshot] = {}
         for record in apps:

@@ -39,7 +39,7 @@ def shown_by_app(
     if apps is not None:
         wanted = sorted(set(apps))
         claimed = claimed.where(ClaimRow.app.in_(wanted))
-    claims = session.execute(claimed).all()
+    claims = session.connection().execute(claimed).all()
     if apps is not None:
         shared = sorted({uid for _app, uid in claims})
         resources = resources.where(
@@ -47,7 +47,7 @@ def shown_by_app(
         )
     grouped: dict[str, list[RecordedResource]] = {}
     by_uid: dict[str, RecordedResource] = {}
-    for row in session.execute(resources):
+    for row in session.connection().execute(resources):
         # Unpacked by position: reading a row's fields by name costs more than the rest.
         (
             uid,
