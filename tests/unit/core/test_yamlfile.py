@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.errors import InputError
-from reconciler.yamlfile import NodeBudget, load_documents
+from reconciler.yamlfile import NodeBudget, _Yaml12Loader, load_documents
 
 
 def test_yaml_1_2_booleans_keep_yes_and_on_as_strings() -> None:
@@ -75,3 +78,34 @@ def test_the_files_of_one_pass_share_a_node_budget_so_many_bombs_cannot_add_up()
 def test_files_over_one_mebibyte_are_refused() -> None:
     with pytest.raises(InputError, match=r"^f:1: larger than 1 MiB \(1048577 bytes\)"):
         load_documents("#" * (1024 * 1024 + 1), file="f")
+
+
+_SCALARS = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet="-+.0123456789eEoxabcdefinINFaNtTrRuUlLsSnN~", max_size=8),
+    st.sampled_from(
+        ["", "~", "null", "true", "False", "0o17", "0x1F", ".inf", "-.Inf", ".NaN", "1e3"]
+    ),
+)
+
+
+@given(value=_SCALARS, plain=st.booleans())
+def test_the_loader_resolves_every_scalar_to_the_tag_pyyamls_own_resolver_gives(
+    value: str, plain: bool
+) -> None:
+    loader = _Yaml12Loader("")
+    try:
+        implicit = (plain, not plain)
+        base = yaml.resolver.BaseResolver.resolve(loader, yaml.ScalarNode, value, implicit)
+        assert loader.resolve(yaml.ScalarNode, value, implicit) == base
+    finally:
+        loader.dispose()
+
+
+def test_the_loader_resolves_collections_to_the_default_tags() -> None:
+    loader = _Yaml12Loader("")
+    try:
+        assert loader.resolve(yaml.SequenceNode, None, (True, False)) == "tag:yaml.org,2002:seq"
+        assert loader.resolve(yaml.MappingNode, None, (True, False)) == "tag:yaml.org,2002:map"
+    finally:
+        loader.dispose()
