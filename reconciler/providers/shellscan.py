@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reconciler.providers.shellcommands import ASSIGNMENT, PREFIXES, command_words, runs_as_code
+
 Quoting = Literal["unquoted", "double", "single", "ansi", "comment", "heredoc", "heredoc-literal"]
 
 _COMMANDS = frozenset({"top", "subst", "test"})
@@ -31,20 +33,9 @@ _QUOTING: dict[str, Quoting] = {
 }
 _DELIMITER_CHARS = re.compile(r"[A-Za-z0-9_.+%@:,=/-]")
 _WORD_END = " \t\n;|&<>()"
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$")
 _DEFAULT_FORM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:?[-=+?]")
 _WORD_OPENERS = re.compile(r"[\"']|\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=+?]")
-_WRAPPERS = ("!", "time", "command", "builtin", "exec", "nohup", "sudo", "env", "nice")
-_KEYWORDS = ("then", "do", "else", "elif", "if", "while", "until", "{", "}")
-_PREFIXES = frozenset(_WRAPPERS + _KEYWORDS)
-"""Words after which the next word is still a command name."""
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox", "su", "runuser"})
-_CODE_COMMANDS = {
-    "eval": "the command string of `eval`",
-    "trap": "the command string of `trap`",
-    "let": "the arithmetic of `let`",
-}
 
 
 @dataclass
@@ -289,7 +280,7 @@ class ShellScanner:
         if not frame.words and word == "[[":
             self._stack.append(_Frame("test"))
             return
-        if not frame.words and word in _PREFIXES:
+        if not frame.words and word in PREFIXES:
             return  # keeps the command position: what follows is a command
         frame.words.append(word)
 
@@ -463,7 +454,7 @@ class ShellScanner:
             words = [*frame.words]
             if _SUBSCRIPT.match(frame.word) and not words:
                 return "inside an array subscript, where a value is evaluated as code"
-            code = _runs_as_code(words)
+            code = runs_as_code(words)
             if code is not None:
                 return f"inside {code}, where a value would be read as shell code"
         return None
@@ -473,37 +464,14 @@ class ShellScanner:
             if frame.kind in ("heredoc", "heredoc-literal", "comment"):
                 return False, False
             if frame.kind in _COMMANDS:
-                if frame.redirect or _ASSIGNMENT.match(frame.word):
+                if frame.redirect or ASSIGNMENT.match(frame.word):
                     return False, False
                 at_start = _WORD_OPENERS.sub("", frame.word) == ""
-                command = _command_words(frame.words)
+                command = command_words(frame.words)
                 if "--" in command[1:]:
                     return False, False  # after `--` no argument is an option
                 return at_start, at_start and not command
         return False, False
-
-
-def _command_words(words: list[str]) -> list[str]:
-    """The words of a simple command from its name on (assignments and prefixes skipped)."""
-    index = 0
-    while index < len(words) and (_ASSIGNMENT.match(words[index]) or words[index] in _PREFIXES):
-        index += 1
-    return words[index:]
-
-
-def _runs_as_code(words: list[str]) -> str | None:
-    command = _command_words(words)
-    if not command:
-        return None
-    name = command[0].strip("\"'").rsplit("/", 1)[-1]
-    if name in _CODE_COMMANDS:
-        return _CODE_COMMANDS[name]
-    for position, word in enumerate(command):
-        if word.strip("\"'").rsplit("/", 1)[-1] in _SHELLS:
-            for option in command[position + 1 :]:
-                if re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", option):
-                    return f"the command string of `{word} {option}`"
-    return None
 
 
 def shell_context(text: str) -> Quoting:

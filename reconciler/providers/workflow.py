@@ -34,7 +34,6 @@ from reconciler.providers.documents import (
     validate,
 )
 from reconciler.providers.parameters import (
-    BUILTIN_PARAMETERS,
     RESERVED_PREFIX,
     TYPE_ALIASES,
     Parameter,
@@ -45,8 +44,7 @@ from reconciler.providers.parameters import (
     default_problem,
     shown,
 )
-from reconciler.providers.references import check_references
-from reconciler.providers.template import TemplateError, parse
+from reconciler.providers.workflowtemplates import location, reference_problems, template_problems
 from reconciler.settings import parse_duration
 from reconciler.yamlfile import Document
 
@@ -191,8 +189,8 @@ def load_workflow(path: Path) -> Workflow:
     )
     steps = _steps(model, document, problems, trust)
     outputs = _outputs(model, document, problems)
-    problems += _template_problems(document)
-    problems += _reference_problems(document, parameters, model.accept_undeclared_parameters)
+    problems += template_problems(document)
+    problems += reference_problems(document, parameters, model.accept_undeclared_parameters)
     problems += _context_problems(document, steps)
     if problems:
         raise InvalidInputError(problems)
@@ -232,13 +230,6 @@ def apply_parameters(
     )
 
 
-def _location(document: Document, path: tuple[str | int, ...], value: Any, line: int) -> Location:
-    """Where line ``line`` of the template at ``path`` is in the file (a block scalar starts
-    on the line after its key)."""
-    where = document.location(path)
-    return Location(where.file, (where.line or 1) + (line if "\n" in str(value) else 0))
-
-
 def _context_problems(document: Document, steps: tuple[Step, ...]) -> list[InputError]:
     """Templates that sit where no value can be made safe: refused at load with their line."""
     found: list[InputError] = []
@@ -257,57 +248,9 @@ def _context_problems(document: Document, steps: tuple[Step, ...]) -> list[Input
             found.append(
                 InputError(
                     f"step '{step.name}', config.{'.'.join(str(p) for p in path)}: {problem}",
-                    location=_location(document, key, value, problem.line),
+                    location=location(document, key, value, problem.line),
                 )
             )
-    return found
-
-
-def _template_problems(document: Document) -> list[InputError]:
-    """Every template of the file must parse: a syntax error is a load-time error at its line."""
-    found: list[InputError] = []
-
-    def walk(value: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(value, str) and "{{" in value:
-            try:
-                parse(value)
-            except TemplateError as exc:
-                where = document.location(path)
-                line = (where.line or 1) + (exc.line if "\n" in value else 0)
-                found.append(
-                    InputError(
-                        f"template error: {exc}; fix the template",
-                        location=Location(where.file, line),
-                    )
-                )
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, (*path, key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, (*path, index))
-
-    data = document.data if isinstance(document.data, dict) else {}
-    walk(data.get("steps"), ("steps",))
-    walk(data.get("outputs"), ("outputs",))
-    return found
-
-
-def _reference_problems(
-    document: Document, parameters: tuple[Parameter, ...], accept_undeclared: bool
-) -> list[InputError]:
-    """Templates reading what can never exist (:mod:`.references`): load errors at their line."""
-    found: list[InputError] = []
-
-    def report(path: tuple[str | int, ...], value: Any, line: int, problem: str) -> None:
-        where = ".".join(str(part) for part in path)
-        found.append(
-            InputError(f"{where}: {problem}", location=_location(document, path, value, line))
-        )
-
-    data = document.data if isinstance(document.data, dict) else {}
-    declared = None if accept_undeclared else {p.name for p in parameters} | BUILTIN_PARAMETERS
-    check_references(data, parameters=declared, report=report)
     return found
 
 
@@ -428,7 +371,7 @@ def _credential_destinations(
         chosen |= names
         for path, problem in found:
             key = ("steps", index, "config", *path)
-            where = _location(document, key, config.get(path[0]), problem.line)
+            where = location(document, key, config.get(path[0]), problem.line)
             problems.append(
                 InputError(
                     f"step '{item.name}', config.{'.'.join(str(p) for p in path)}: {problem}",
