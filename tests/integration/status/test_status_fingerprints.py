@@ -92,6 +92,20 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     return found
 
 
+@pytest.fixture
+def blobs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The blobs of status files the write-back read."""
+    found: list[str] = []
+    read_blobs = GitMirror.read_blobs
+
+    def spy(self: GitMirror, shas: list[str]) -> dict[str, bytes | None]:
+        found.extend(shas)
+        return read_blobs(self, shas)
+
+    monkeypatch.setattr(GitMirror, "read_blobs", spy)
+    return found
+
+
 def restart(store: Store, mirror: GitMirror) -> StatusBranch:
     """A writer as a new process makes it: nothing in memory but the file beside the mirror."""
     mirror.fetch()
@@ -256,19 +270,12 @@ def test_an_unchanged_store_after_a_restart_reads_no_resource_row_and_commits_no
     mirror: GitMirror,
     remote: Path,
     reads: list[set[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    blobs: list[str],
 ) -> None:
     settled(store, mirror)
     before = count(remote)
     reads.clear()
-    blobs: list[str] = []
-    read_blobs = GitMirror.read_blobs
-
-    def spy(self: GitMirror, shas: list[str]) -> dict[str, bytes | None]:
-        blobs.extend(shas)
-        return read_blobs(self, shas)
-
-    monkeypatch.setattr(GitMirror, "read_blobs", spy)
+    blobs.clear()
 
     assert restart(store, mirror).write() is None
     assert reads == []
@@ -277,17 +284,23 @@ def test_an_unchanged_store_after_a_restart_reads_no_resource_row_and_commits_no
 
 
 def test_a_write_that_changes_no_document_costs_one_read_of_its_app_then_none(
-    store: Store, mirror: GitMirror, remote: Path, reads: list[set[str]]
+    store: Store,
+    mirror: GitMirror,
+    remote: Path,
+    reads: list[set[str]],
+    blobs: list[str],
 ) -> None:
     settled(store, mirror)
     before = count(remote)
     reads.clear()
+    blobs.clear()
 
     store.resources.set_orphaned([DB.format("cart")], orphaned=False)  # as it was: a new time
 
     assert restart(store, mirror).write() is None
     assert restart(store, mirror).write() is None
     assert reads == [{"cart"}]  # the document was the same: its new fingerprint remembered
+    assert blobs == []  # found current by its document's digest, the file not read
     assert count(remote) == before
 
 
