@@ -137,8 +137,8 @@ class Shown:
     headers: dict[str, AppHeader]
     """The apps asked for that are recorded."""
     fingerprints: dict[str, str]
-    """App -> the fingerprint of its resources (:func:`fingerprints`; ``"none"`` without any),
-    for every app in :attr:`headers`."""
+    """App -> the fingerprint of its resources (:func:`fingerprints`; the key's id and
+    ``none`` for an app without any), for every app in :attr:`headers`."""
     resources: dict[str, list[RecordedResource]]
     """App -> its resources (:func:`shown_by_app`), for the apps in :attr:`read`."""
     read: frozenset[str]
