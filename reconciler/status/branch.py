@@ -12,9 +12,11 @@ the branch and the status branch, so the check costs one ``rev-parse`` and one r
 network) and the outage recorded now. When either differs, or nothing is remembered yet
 (after a start), every app of the repository is written: compared with its file, so only files
 that differ make a commit, on top of the remote's tip (fast-forward only; a deleted branch
-starts again as an orphan), and no commit at all when none differs. The comparison is by digest
-for the files whose content is known (:mod:`reconciler.status.digests`, kept beside the mirror
-across restarts), by bytes for the others.
+starts again as an orphan), and no commit at all when none differs. What each file is known to
+show is kept beside the mirror across restarts (:mod:`reconciler.status.digests`): an app whose
+file and store rows are as remembered costs nothing but its share of one grouped query, so the
+check after a start costs what changed while the daemon was down; the others are compared by
+digest where the file's content is known, by bytes otherwise.
 
 Its own pushes never trigger a reconcile: a repository pass that sees our push finds the tip
 remembered here and writes nothing, and the sync never reads the status branch. Blocking (git
@@ -55,8 +57,8 @@ class StatusBranch:
         self._failed_in: datetime | None = None
         """The outage in which a write last failed: further failures in it are not news."""
         self._known = KnownFiles(mirror.folder / "innominatus" / _known_file(branch))
-        """What each file of the branch is known to show, kept beside the mirror: a start
-        compares every app's file by digest, not by serialising it."""
+        """What each file of the branch is known to show, and from which store rows, kept
+        beside the mirror: a start reads the resources of the apps that changed only."""
 
     def write(self, apps: Iterable[str] = ()) -> CommitSha | None:
         """Write the status files of ``apps`` that changed — of every app of the repository
@@ -68,7 +70,7 @@ class StatusBranch:
         full = self._left != (tip, outage)
         names = set(apps)
         if full:
-            names.update(a.name for a in self._store.apps.headers(repository=self.repository))
+            names.update(self._store.apps.names(repository=self.repository))
             names.update(
                 run_key(r.name) for r in self._store.goldenruns.all(repository=self.repository)
             )

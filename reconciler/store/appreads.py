@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -117,11 +117,16 @@ def read_apps(
     return [app_record(row, known=known.get(row[0]), held=held) for row in rows]
 
 
-def read_headers(session: Session, *, repository: str | None) -> list[AppHeader]:
-    """Every app (of ``repository`` only, unless None), by name, without its spec."""
+def read_headers(
+    session: Session, *, repository: str | None, names: Collection[str] | None = None
+) -> list[AppHeader]:
+    """Every app (of ``repository`` only, unless None; of ``names`` only, unless None), by
+    name, without its spec."""
     query = select(*HEADER_COLUMNS).order_by(AppRow.name)
     if repository is not None:
         query = query.where(AppRow.repository == repository)
+    if names is not None:
+        query = query.where(AppRow.name.in_(sorted(set(names))))
     headers = []
     for row in session.connection().execute(query):
         name, owner, path, commit, error, phase, reason, message, updated, suspended = row

@@ -8,6 +8,8 @@ the key loses the sealed values, never the rest of the recorded state.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -74,8 +76,12 @@ class SecretBox:
     """Splits a mapping into plain values and one sealed token, and back."""
 
     def __init__(self, key: bytes | None) -> None:
-        self._fernet = Fernet(key or Fernet.generate_key())
+        used = key or Fernet.generate_key()
+        self._fernet = Fernet(used)
         self._warned = key is None  # without a key, masked values are expected: no warning
+        self.key_id = hmac.new(used, b"innominatus key id", hashlib.sha256).hexdigest()[:16]
+        """Names the key without revealing it: what is read through the box (secret values,
+        masked elsewhere by value) depends on the key, so remembered reads are keyed by it."""
 
     def seal(
         self, values: Mapping[str, Any], marked: Collection[str] = ()

@@ -438,6 +438,14 @@ class Apps:
         with self._db.transaction() as session:
             return read_apps(session, repository=repository, known=known or {}, held=self._held)
 
+    def names(self, *, repository: str | None = None) -> list[str]:
+        """The names of every app (of ``repository`` only, unless None), sorted."""
+        with self._db.transaction() as session:
+            query = select(AppRow.name).order_by(AppRow.name)
+            if repository is not None:
+                query = query.where(AppRow.repository == repository)
+            return list(session.scalars(query))
+
     def headers(self, *, repository: str | None = None) -> list[AppHeader]:
         """:meth:`all` without the desired specs, by name (one query, no JSON decoded)."""
         with self._db.transaction() as session:

@@ -6,7 +6,7 @@ row helpers here are shared with the app queries (``reconciler.store.repositorie
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -17,9 +17,9 @@ from reconciler.plan.model import RecordedResource
 from reconciler.store.crypto import SecretBox
 from reconciler.store.models import AppRow, ClaimRow, ResourceRow, TransitionRow
 from reconciler.store.rawjson import decoded, json_text
-from reconciler.store.records import TransitionRecord
+from reconciler.store.records import AppHeader, TransitionRecord
 from reconciler.store.session import Database, now, utc
-from reconciler.store.shown import shown_by_app
+from reconciler.store.shown import Shown, read_shown, shown_by_app
 
 _R = ResourceRow
 RESOURCE_COLUMNS: tuple[Any, ...] = (
@@ -153,6 +153,13 @@ class ResourceReads:
         only (None: of every app)."""
         with self._db.transaction() as session:
             return shown_by_app(session, self._db.box, apps)
+
+    def shown(self, apps: Collection[str], *, needed: Callable[[AppHeader, str], bool]) -> Shown:
+        """What the status documents of ``apps`` show, in one snapshot: every app's header and
+        the fingerprint of its resources, and the resources of the apps for which
+        ``needed(header, fingerprint)`` says so (:func:`reconciler.store.shown.read_shown`)."""
+        with self._db.snapshot() as session:
+            return read_shown(session, self._db.box, apps, needed=needed)
 
     def sharing_of(self, uids: Collection[str]) -> dict[str, tuple[bool, str]]:
         """Recorded UID -> (whether it is shared, its first app), for those of ``uids`` that

@@ -105,6 +105,20 @@ class Database:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """One transaction for reads only, every one of which sees the database as of the
+        first: for readers that must not mix two states (what a status document shows, and
+        the fingerprint remembered for it). PostgreSQL: ``REPEATABLE READ``; SQLite: an
+        explicit ``BEGIN`` (the driver opens none for reads, so each read would otherwise see
+        the database as of itself), whose snapshot in WAL mode is taken at the first read."""
+        with self.transaction() as session:
+            if self.postgres:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            else:
+                session.connection().exec_driver_sql("BEGIN")
+            yield session
+
     def _check_epoch(self, session: Session, epoch: int) -> None:
         key, connection = {"lease": self.fence, "held": epoch}, session.connection()
         if self.postgres:

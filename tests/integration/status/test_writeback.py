@@ -1,7 +1,7 @@
-"""Status write-back on a real repository and store: many apps at once (bulk reads) give the
-same files as one at a time, unchanged apps commit nothing, one change commits one file; what
-the files are known to show (``KnownFiles``, kept between processes) spares reading them, and
-never hides a change or a hand edit."""
+"""Status write-back on a real repository and store: many apps at once give the same files as
+one at a time, unchanged apps commit nothing, one change commits one file; what the files are
+known to show (``KnownFiles``, kept between processes) spares reading them, and never hides a
+change or a hand edit."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from reconciler.status.writeback import write_status
 from reconciler.store import AppDesired, Store, open_store
 from tests.gitutil import commit_files, git, make_repo, push
 
-APPS = [f"app{n:03d}" for n in range(60)]  # above the bulk threshold
+APPS = [f"app{n:03d}" for n in range(60)]
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def _spy_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[list[list[str]], list[o
     return reads, compared
 
 
-def test_a_restart_finds_unchanged_files_current_by_digest_without_reading_one(
+def test_a_restart_finds_unchanged_files_current_without_reading_one(
     store: Store, mirror: tuple[GitMirror, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     git_mirror, _ = mirror
