@@ -57,6 +57,8 @@ class RepositoryRow(Base):
     good_commit: Mapped[str | None] = mapped_column(String(64))  # last commit read in full
     suspended: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_webhook_at: Mapped[datetime | None]  # when a webhook for it was last accepted
+    # What the delete guard's verdict recorded with the last sync rests on (None: none to trust)
+    guard_basis: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 
