@@ -116,7 +116,12 @@ class ClaimRow(Base):
     only when its last claim is released (ARCHITECTURE §5.4)."""
 
     __tablename__ = "claims"
-    __table_args__ = (UniqueConstraint("app", "uid", name="uq_claims_app_uid"),)
+    __table_args__ = (
+        UniqueConstraint("app", "uid", name="uq_claims_app_uid"),
+        # Ids never reused (PostgreSQL's sequences never do): the delete guard's fingerprint
+        # of the claims (count, sum, max of ids) moves with every change (migration 0007).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app: Mapped[str] = mapped_column(String(255), index=True)

@@ -526,3 +526,47 @@ def test_a_running_guard_distrusts_a_verdict_another_process_recorded_after_its_
     assert installation.record().guard_basis is not None
     daemon.run()
     assert daemon.reads == ["apps"]
+
+
+@pytest.mark.parametrize("restart", [True, False], ids=["A restarted", "A running"])
+def test_claims_released_and_as_many_made_again_still_move_the_basis(
+    tmp_path: Path, database_url: str, restart: bool
+) -> None:
+    """B releases its claims on six resources A's app no longer declares (the deletes are A's
+    now), then B's other app claims six other shared resources: as many claims as before,
+    which SQLite gave the freed row ids again until migration 0007 — the fingerprint stayed,
+    and A's guard, running or restarted, missed the six deletes."""
+    a = Installation(tmp_path, database_url, "team-a")
+    b = Installation(tmp_path, database_url, "team-b")
+    try:
+        first = a.start(share_with=("team-b",))
+        b.start(sharing={"team-a": ("team-b",)})
+        a.commit({"x/score.yaml": score("xapp", shared(6)), "z/score.yaml": score("zapp", dbs(1))})
+        b.commit({"y/score.yaml": score("yapp", shared(6))})
+        for i in range(6):
+            execution, _ = first.store.resources.begin(
+                uid=f"postgres.default#s{i}", app="xapp", name=f"s{i}", type_="postgres",
+                class_="default", operation="create", reason="test", provider="p",
+                provider_version="1", workflow="create", inputs_hash="h", commit=None,
+                depends_on=[], shared=True,
+            )  # fmt: skip
+            first.store.resources.succeed(
+                execution, outputs={}, secret_keys=[], applied_params=None
+            )
+        make_live(first.store, "zapp", 1)
+        assert a.commit({"x/score.yaml": score("xapp")}).hold is None
+        if restart:
+            a.stop()
+        assert b.commit({"y/score.yaml": score("yapp")}).hold is None
+        for i in range(6):
+            b.running.store.resources.release("yapp", f"postgres.default#s{i}")
+        others = {f"t{i}": f"{{type: postgres, id: t{i}}}" for i in range(6)}
+        b.commit({"w/score.yaml": score("wapp", others)})
+        daemon = a.start(share_with=("team-b",)) if restart else a.running
+        result = daemon.run()
+        assert daemon.reads == ["team-a"]
+        assert result.hold is not None
+        assert held(a) == [f"postgres.default#s{i}" for i in range(6)]
+    finally:
+        a.close()
+        b.close()
