@@ -232,32 +232,37 @@ class RepositorySync:
         updates = self._policy(updates, snapshots)
         updates = self._namespace_collisions(updates, snapshots)
         updates = self._shared_conflicts(updates, snapshots)
-        hold, confirmed, touched = self._delete_guard.evaluate(
+        verdict = self._delete_guard.evaluate(
             recorded=recorded,
             updates=updates,
             commit=commit,
             previous=hold_of(record) if record is not None else None,
             confirmed=record.confirmed_uids if record is not None else (),
             rewritten_from=rewritten_from if self.settings.on_rewrite == "hold" else None,
+            persisted=record.guard_basis if record is not None else None,
         )
+        hold = verdict.hold
         problems = "\n".join(
             [desired.invalid_files[p] for p in sorted(desired.invalid_files)] + taken + run_problems
         )
         try:
-            self.store.repositories.record_sync(
+            basis = self.store.repositories.record_sync(
                 name,
                 commit=commit,
                 apps=updates,
                 hold=hold,
-                confirmed=confirmed,
+                confirmed=verdict.confirmed,
                 problems=problems or None,
                 next_poll_at=now + timedelta(seconds=self.settings.interval),
                 rewritten_from=rewritten_from,
                 read_confirmed=record.confirmed_uids if record is not None else (),
+                guard_basis=verdict.basis,
             )
         except BaseException:
             self._recorded = None  # what was written is not known: read it again
+            self._delete_guard.forget()  # and the guard's basis with it
             raise
+        self._delete_guard.recorded(basis)
         self._remember(updates, snapshots, commit)
         reported = set(desired.invalid_files.values()) | set(taken) | set(run_problems)
         for error in sorted(reported - self._reported):
@@ -265,7 +270,7 @@ class RepositorySync:
         self._reported = reported
         return SyncResult(
             commit=commit,
-            changed_apps=frozenset(u.name for u in updates) | touched,
+            changed_apps=frozenset(u.name for u in updates) | verdict.touched,
             hold=hold.reason if hold is not None else None,
             runs=runs,
         )

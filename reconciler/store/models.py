@@ -57,6 +57,8 @@ class RepositoryRow(Base):
     good_commit: Mapped[str | None] = mapped_column(String(64))  # last commit read in full
     suspended: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_webhook_at: Mapped[datetime | None]  # when a webhook for it was last accepted
+    # What the delete guard's verdict recorded with the last sync rests on (None: none to trust)
+    guard_basis: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 
@@ -114,7 +116,12 @@ class ClaimRow(Base):
     only when its last claim is released (ARCHITECTURE §5.4)."""
 
     __tablename__ = "claims"
-    __table_args__ = (UniqueConstraint("app", "uid", name="uq_claims_app_uid"),)
+    __table_args__ = (
+        UniqueConstraint("app", "uid", name="uq_claims_app_uid"),
+        # Ids never reused (PostgreSQL's sequences never do): the delete guard's fingerprint
+        # of the claims (count, sum, max of ids) moves with every change (migration 0007).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app: Mapped[str] = mapped_column(String(255), index=True)

@@ -42,6 +42,11 @@ class RepositoryRecord:
     suspended: bool = False
     last_webhook_at: datetime | None = None
     """When a webhook for the repository was last accepted (None: never)."""
+    guard_basis: str | None = None
+    """What the delete guard's verdict recorded with the last sync rests on — its rules, its
+    limit and the resources' version — when that verdict held nothing and nothing was
+    confirmed (None: the next pass evaluates the guard in full). Written only with the sync's
+    own record, in its transaction; cleared by anything else that writes the hold."""
 
 
 @dataclass(frozen=True, slots=True)

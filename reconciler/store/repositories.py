@@ -58,6 +58,7 @@ def _repository(row: RepositoryRow) -> RepositoryRecord:
         good_commit=row.good_commit,
         suspended=row.suspended,
         last_webhook_at=utc(row.last_webhook_at),
+        guard_basis=row.guard_basis,
     )
 
 
@@ -148,6 +149,7 @@ class Repositories:
                 )
             elif (row.url, row.branch) != (url, branch):
                 row.url, row.branch, row.updated_at = url, branch, now()
+                row.guard_basis = None  # another source: its first pass evaluates in full
 
     def get(self, name: str) -> RepositoryRecord | None:
         with self._db.transaction() as session:
@@ -197,12 +199,19 @@ class Repositories:
         next_poll_at: datetime | None,
         rewritten_from: str | None = None,
         read_confirmed: Collection[str] = (),
-    ) -> None:
+        guard_basis: str | None = None,
+    ) -> str | None:
         """Record one successful sync in one transaction: the apps' desired specs, the commit
         and the delete guard's hold. Together, so no app reconcile can ever see a new spec
         (an app removed) without the hold that stops its deletes. ``read_confirmed``: the
         confirmed deletes the sync read; any confirmed since (a `confirm` racing the sync)
-        are kept and released from ``hold``."""
+        are kept and released from ``hold``.
+
+        ``guard_basis``: what the guard's verdict rests on, recorded with these specs so that
+        a later pass (a restarted daemon's too) may trust it while that basis holds. It is
+        recorded only beside a verdict that held nothing, confirmed nothing and saw no
+        rewrite — any other record (this one edited by a racing `confirm` too) stores None.
+        Returns the basis stored."""
         with self._db.transaction(fenced=True) as session:
             save_desired(session, repository=name, commit=commit, apps=apps)
             row = session.scalars(
@@ -221,7 +230,10 @@ class Repositories:
             row.confirmed_uids = sorted(confirmed) or None
             if rewritten_from is not None:
                 row.rewritten_from, row.rewritten_at = rewritten_from, now()
+            clean = hold is None and not confirmed and not fresh and rewritten_from is None
+            row.guard_basis = guard_basis if clean else None
             row.updated_at = now()
+            return row.guard_basis
 
     def confirm(self, target: str) -> tuple[str, int]:
         """Release the deletes the guard holds for a repository, or only those of app
@@ -262,6 +274,7 @@ class Repositories:
             else:
                 _set_hold(row, None)
             row.confirmed_commit, row.updated_at = row.seen_commit, now()
+            row.guard_basis = None  # the guard's inputs changed outside a sync
             signal(session, "confirm", repository=row.name, app=app.name if app else None)
             return row.name, len(released)
 
