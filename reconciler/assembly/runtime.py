@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hashlib
 import logging
 import os
@@ -34,6 +33,7 @@ from reconciler.api.app import create_app
 from reconciler.api.webhooks import create_webhook_app
 from reconciler.assembly.catalog import ProviderCatalog
 from reconciler.assembly.forges import commit_status_senders
+from reconciler.assembly.heap import freeze_when_ready, tune_collector
 from reconciler.assembly.hooks import webhook_receiver
 from reconciler.assembly.leading import (
     Duties,
@@ -72,8 +72,6 @@ from reconciler.store import Store, load_or_create_key, open_store
 from reconciler.store.database import sqlite_file
 
 logger = logging.getLogger("reconciler")
-GC_YOUNG = 10_000
-"""Allocations between two collections of the young generation (Python's default: 700)."""
 
 
 @dataclass
@@ -262,11 +260,8 @@ def _engine(components: Components, *, one_shot: bool, events: EventBus | None =
 
 def _threads(settings: Settings) -> None:
     """Git, SQL and file work runs in threads: size the pool for the worker limit (each
-    execution holds a thread during its database calls), not for the CPU count. The garbage
-    collector runs its young generation every 10,000 allocations, not 700: a daemon holds
-    hundreds of thousands of long-lived objects (every app's spec and resources), which every
-    full collection walks, and a pass over thousands of apps spent a third of its time there."""
-    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+    execution holds a thread during its database calls), not for the CPU count."""
+    tune_collector()
     workers = settings.engine.workers * 3 + 8
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="innominatus")
@@ -289,7 +284,11 @@ async def run_once(components: Components) -> Engine:
     keeper = LeaseKeeper(
         store=components.store, engine=engine, ttl=components.settings.engine.lease_ttl
     )
-    await keeper.guard(engine.run_once())
+    freeze = asyncio.create_task(freeze_when_ready(engine.ready), name="gc-freeze")
+    try:
+        await keeper.guard(engine.run_once())
+    finally:
+        freeze.cancel()
     return engine
 
 
@@ -398,6 +397,7 @@ async def run_daemon(
         _reload_providers(catalog, engine, reload_wanted), name="provider-reload"
     )
     followers = [reloader, provider_watcher, *background]
+    followers.append(asyncio.create_task(freeze_when_ready(engine.ready), name="gc-freeze"))
     if components.platform is not None:
         components.platform.leading = lambda: engine.leading
         follower = follow_platform(components.platform, engine=engine, stop=stop)
