@@ -82,6 +82,8 @@ class AppRow(Base):
 
 class ResourceRow(Base):
     __tablename__ = "resources"
+    # The delete guard's fingerprint, grouped over this index alone (migration 0008).
+    __table_args__ = (Index("ix_resources_state_shared_id", "state", "shared", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(512), unique=True)

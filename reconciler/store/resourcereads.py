@@ -120,6 +120,13 @@ def claims_of(session: Session, uids: Sequence[str]) -> dict[str, frozenset[str]
     return {uid: frozenset(apps) for uid, apps in found.items()}
 
 
+_GUARD_RESOURCES = select(
+    ResourceRow.state, ResourceRow.shared, func.count(ResourceRow.id), func.sum(ResourceRow.id)
+).group_by(ResourceRow.state, ResourceRow.shared)
+_GUARD_CLAIMS = select(func.count(ClaimRow.id), func.sum(ClaimRow.id), func.max(ClaimRow.id))
+""":meth:`ResourceReads.guard_version`'s two scans, built once (it runs at every sync)."""
+
+
 class ResourceReads:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -218,24 +225,27 @@ class ResourceReads:
 
     def guard_version(self) -> str:
         """A fingerprint of everything the delete guard reads besides the apps' specs, from one
-        query: which resources are live, which of them count as deletes (neither ``requested``
-        nor ``terminated``), which are shared, and every claim — each as a count and a sum of
-        row ids, so a set that changes changes it, while the executions that only move a
-        resource between counted states (an update, a retry) leave it as it was. Equal at two
-        passes, the deletes pending can only have changed by the specs recorded in between."""
-        live = ResourceRow.state != "terminated"
-        counted = ResourceRow.state.not_in(("requested", "terminated"))
-        shared = counted & ResourceRow.shared.is_(True)
-        return self._fingerprint(
-            *(
-                select(aggregate).where(where)
-                for where in (live, counted, shared)
-                for aggregate in (func.count(ResourceRow.id), func.sum(ResourceRow.id))
-            ),
-            select(func.count(ClaimRow.id)),
-            select(func.sum(ClaimRow.id)),
-            select(func.max(ClaimRow.id)),
-        )
+        scan of the resources and one of the claims: which resources are live, which of them
+        count as deletes (neither ``requested`` nor ``terminated``), which are shared, and
+        every claim — each as a count and a sum of row ids, so a set that changes changes it,
+        while the executions that only move a resource between counted states (an update, a
+        retry) leave it as it was. Equal at two passes, the deletes pending can only have
+        changed by the specs recorded in between. The resources are grouped by state and
+        sharing over their covering index (one read of the index, not of every row)."""
+        with self._db.transaction() as session:
+            connection = session.connection()
+            groups = connection.execute(_GUARD_RESOURCES).all()
+            claims = connection.execute(_GUARD_CLAIMS).one()
+        sets = {"live": [0, 0], "counted": [0, 0], "shared": [0, 0]}
+        for state, shared, count, ids in groups:
+            kinds = ["live"] if state != "terminated" else []
+            if state not in ("requested", "terminated"):
+                kinds += ["counted", "shared"] if shared else ["counted"]
+            for kind in kinds:
+                sets[kind][0] += count
+                sets[kind][1] += ids
+        resources = [v for count, ids in sets.values() for v in (count, ids if count else None)]
+        return "/".join(str(value) for value in (*resources, *claims))
 
     def _fingerprint(self, *scalars: Select[Any]) -> str:
         """The values of ``scalars`` (one-row queries), read in one statement, joined."""

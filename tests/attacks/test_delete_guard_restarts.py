@@ -182,6 +182,24 @@ def held(installation: Installation) -> list[str]:
     return sorted(installation.record().held_uids)
 
 
+def _sharing_six(a: Installation, b: Installation) -> None:
+    """A's app ``xapp`` and B's app ``yapp`` declare six shared resources, live (made by
+    ``xapp``); A's ``zapp`` has one resource of its own."""
+    first = a.start(share_with=("team-b",))
+    b.start(sharing={"team-a": ("team-b",)})
+    a.commit({"x/score.yaml": score("xapp", shared(6)), "z/score.yaml": score("zapp", dbs(1))})
+    b.commit({"y/score.yaml": score("yapp", shared(6))})
+    for i in range(6):
+        execution, _ = first.store.resources.begin(
+            uid=f"postgres.default#s{i}", app="xapp", name=f"s{i}", type_="postgres",
+            class_="default", operation="create", reason="test", provider="p",
+            provider_version="1", workflow="create", inputs_hash="h", commit=None,
+            depends_on=[], shared=True,
+        )  # fmt: skip
+        first.store.resources.succeed(execution, outputs={}, secret_keys=[], applied_params=None)
+    make_live(first.store, "zapp", 1)
+
+
 def test_a_restarted_daemon_trusts_its_last_clean_verdict_and_reads_no_live_resource(
     installation: Installation,
 ) -> None:
@@ -358,21 +376,7 @@ def test_shared_deletes_another_repository_left_while_the_daemon_was_down_are_he
     a = Installation(tmp_path, database_url, "team-a")
     b = Installation(tmp_path, database_url, "team-b")
     try:
-        first = a.start(share_with=("team-b",))
-        b.start(sharing={"team-a": ("team-b",)})
-        a.commit({"x/score.yaml": score("xapp", shared(6)), "z/score.yaml": score("zapp", dbs(1))})
-        b.commit({"y/score.yaml": score("yapp", shared(6))})
-        for i in range(6):
-            execution, _ = first.store.resources.begin(
-                uid=f"postgres.default#s{i}", app="xapp", name=f"s{i}", type_="postgres",
-                class_="default", operation="create", reason="test", provider="p",
-                provider_version="1", workflow="create", inputs_hash="h", commit=None,
-                depends_on=[], shared=True,
-            )  # fmt: skip
-            first.store.resources.succeed(
-                execution, outputs={}, secret_keys=[], applied_params=None
-            )
-        make_live(first.store, "zapp", 1)
+        _sharing_six(a, b)
         assert a.commit({"x/score.yaml": score("xapp")}).hold is None  # y still declares them
         assert a.record().guard_basis is not None
         a.stop()
@@ -539,21 +543,7 @@ def test_claims_released_and_as_many_made_again_still_move_the_basis(
     a = Installation(tmp_path, database_url, "team-a")
     b = Installation(tmp_path, database_url, "team-b")
     try:
-        first = a.start(share_with=("team-b",))
-        b.start(sharing={"team-a": ("team-b",)})
-        a.commit({"x/score.yaml": score("xapp", shared(6)), "z/score.yaml": score("zapp", dbs(1))})
-        b.commit({"y/score.yaml": score("yapp", shared(6))})
-        for i in range(6):
-            execution, _ = first.store.resources.begin(
-                uid=f"postgres.default#s{i}", app="xapp", name=f"s{i}", type_="postgres",
-                class_="default", operation="create", reason="test", provider="p",
-                provider_version="1", workflow="create", inputs_hash="h", commit=None,
-                depends_on=[], shared=True,
-            )  # fmt: skip
-            first.store.resources.succeed(
-                execution, outputs={}, secret_keys=[], applied_params=None
-            )
-        make_live(first.store, "zapp", 1)
+        _sharing_six(a, b)
         assert a.commit({"x/score.yaml": score("xapp")}).hold is None
         if restart:
             a.stop()
