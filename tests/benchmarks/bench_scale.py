@@ -688,10 +688,23 @@ def bench(kind: str, args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, 
                 )
             )
 
+            # Right after the first pass, whose only sync ran before its executions, the delete
+            # guard's recorded verdict rests on no resource: the first restart evaluates it in
+            # full once (as a running daemon's next poll would), and records it.
+            after_first = noop_pass(config)
+            print(f"[{kind}] no-op pass right after the first pass: {after_first}", flush=True)
+            assert after_first["executions"] == 0, after_first
             noop = noop_pass(config)
             print(f"[{kind}] no-op pass: {noop}", flush=True)
             assert noop["executions"] == 0, noop
             rows.append((f"no-op full reconcile, {files}", f"{noop['pass']:.2f} s", "<= 3 s"))
+            rows.append(
+                (
+                    "  the first restart after the first pass (delete guard evaluated in full)",
+                    f"{after_first['pass']:.2f} s / {after_first['maxrss_kb'] / 1024:.0f} MB",
+                    "",
+                )
+            )
             floor = floors.desired_state(work)
             rows.append(
                 ("  floor: list, read (cat-file --batch), parse (libyaml)", f"{floor:.2f} s", "")
