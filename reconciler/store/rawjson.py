@@ -6,8 +6,9 @@ write-back, every app's spec for the repository sync), called by
 
 Decoded here, most of these values (an empty map or list: no outputs, no secret keys, no
 dependencies) never reach the JSON parser, and a caller that holds a value already can compare
-it by its text (:mod:`.appreads`). A driver that decodes JSON itself (psycopg) hands back decoded
-values whatever the column is read as: they pass through.
+it by its text (:mod:`.appreads`). The columns are cast to text in SQL: psycopg would decode
+a PostgreSQL ``json`` value itself, every spec and output of thousands of rows at a start.
+A value a driver decoded anyway passes through.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Label, Text, type_coerce
+from sqlalchemy import Label, Text, cast
 from sqlalchemy.orm import InstrumentedAttribute
 
 
 def json_text(column: InstrumentedAttribute[Any]) -> Label[Any]:
-    """``column`` (a JSON one) selected as its text, under its own name."""
-    return type_coerce(column, Text).label(column.key)
+    """``column`` (a JSON one) selected as its text, under its own name: cast in SQL, so that
+    PostgreSQL too sends the text as it was written (its ``json`` type keeps it verbatim) and
+    psycopg does not decode it."""
+    return cast(column, Text).label(column.key)
 
 
 def decoded(raw: object) -> Any:
