@@ -6,8 +6,9 @@ the young generation every 10,000 allocations instead of 700 (a pass over thousa
 spent a third of its time collecting); :func:`freeze_when_ready` moves what the process holds
 once every repository was read into the permanent generation (``gc.freeze``), so no later
 collection walks it again — a fifth of a second at 5,000 apps, paid again and again.
-Reference counting still frees those objects when a commit replaces them; only a reference
-cycle made before the freeze would never be collected, and parsed specs and records hold none.
+A full collection runs first, so that no garbage of the start is kept for good. Reference
+counting still frees frozen objects when a commit replaces them; only a reference cycle among
+them would never be collected, and parsed specs and records hold none.
 """
 
 from __future__ import annotations
@@ -29,5 +30,6 @@ def tune_collector() -> None:
 async def freeze_when_ready(ready: asyncio.Event) -> None:
     """Freeze the heap once ``ready`` is set (every repository read once)."""
     await ready.wait()
+    gc.collect()  # garbage already unreachable would be kept for good once frozen
     gc.freeze()
     logger.debug("%d objects kept out of the collector's walks", gc.get_freeze_count())

@@ -292,6 +292,12 @@ class Engine:
 
     async def _reconcile(self, name: str) -> Outcome:
         result: AppPass | None = None
+        started: set[str] = set()  # the actions this pass started
+
+        def start(action: Action, record: RecordedResource | None, commit: str | None) -> None:
+            started.add(action.uid)
+            self._start(action, record, commit)
+
         try:
             with (
                 logcontext.about(app=name),
@@ -303,7 +309,7 @@ class Engine:
                     engine=self.settings.engine,
                     repositories=self._repositories,
                     running=self._in_hand,
-                    start=self._start,
+                    start=start,
                     retry_backoff=not self.one_shot,
                     workload=self.providers.claims("workload") is not None,
                     installed=self.providers.installed(),
@@ -316,7 +322,7 @@ class Engine:
         finally:
             if self.ledger is None:  # a replica's end is read from the database
                 plan = result.plan if result is not None else None
-                self._inflight.planned(name, plan, self._in_hand)
+                self._inflight.planned(name, plan, started, self._in_hand)
             # Status on every exit path (Flux's deferred finalizeStatus): a pass that raised
             # (a store error, a planning bug) may have recorded a failed phase, and the
             # status file must say so; the writer re-reads the store when it runs.

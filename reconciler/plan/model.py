@@ -130,6 +130,10 @@ class AppPlan:
     actions: tuple[Action, ...] = ()
     unchanged: tuple[ResourceUid, ...] = ()
     orphans: tuple[ResourceUid, ...] = ()
+    deferred: tuple[ResourceUid, ...] = ()
+    """Active resources (among ``unchanged``) reconsidered once a dependency they read, which
+    this plan changes, settles: the app must be planned again when that dependency's action
+    ends."""
 
     @property
     def ready(self) -> tuple[Action, ...]:

@@ -17,7 +17,7 @@ at once (they would collide on real names: a database, a DNS record).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +114,8 @@ class _Context:
     max_attempts: int
     resolver: Resolver | None
     installed: Mapping[str, str]
+    deferred: list[ResourceUid] = field(default_factory=list)
+    """Active resources waiting for a dependency this plan changes (``AppPlan.deferred``)."""
 
 
 def _desired_action(resource: DesiredResource, app: DesiredApp, ctx: _Context) -> Action | None:
@@ -171,6 +173,7 @@ def _desired_action(resource: DesiredResource, app: DesiredApp, ctx: _Context) -
     if old is not None or blocked:
         if old is None and record is not None and record.state == "active":
             # An active resource whose dependency is changing: reconsider once that settles.
+            ctx.deferred.append(resource.uid)
             return None
         detail = (
             f"waiting for {old} to be deleted"
@@ -430,4 +433,5 @@ def plan_app(
         actions=(*actions, *deletes),
         unchanged=tuple(unchanged),
         orphans=tuple(orphans),
+        deferred=tuple(ctx.deferred),
     )
