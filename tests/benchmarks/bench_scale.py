@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -76,6 +77,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 import reconciler.engine.engine as engine_module  # noqa: E402
+from reconciler.assembly.heap import freeze_when_ready, tune_collector  # noqa: E402
 from reconciler.assembly.runtime import Components, build, run_once  # noqa: E402
 from reconciler.engine.runner import RunContext  # noqa: E402
 from reconciler.errors import StaleError  # noqa: E402
@@ -356,6 +358,9 @@ async def _decide(
         start(action, record, commit)
 
     engine._start = spy  # type: ignore[method-assign]
+    threshold = gc.get_threshold()
+    tune_collector()  # the daemon's collector: its heap frozen once every repository was read
+    freeze = asyncio.create_task(freeze_when_ready(engine.ready))
     engine.start()
     try:
         engine.trigger_repository("apps")
@@ -381,6 +386,9 @@ async def _decide(
         return from_commit, from_trigger
     finally:
         await engine.drain(grace=5)
+        freeze.cancel()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def decision(
