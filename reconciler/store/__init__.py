@@ -36,9 +36,10 @@ from reconciler.store.records import (
     TransitionRecord,
 )
 from reconciler.store.replicas import ReplicaRecord, Replicas
-from reconciler.store.repositories import Apps, AppSnapshot, Repositories
+from reconciler.store.repositories import Apps, Repositories
 from reconciler.store.resources import Resources
 from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database
+from reconciler.store.snapshots import AppSnapshot
 
 
 class Store:

@@ -6,60 +6,23 @@ Called by the engine's repository sync (writes) and by the API, CLI and status w
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
 from reconciler.plan.guard import Hold
-from reconciler.plan.model import RecordedResource
-from reconciler.store.appreads import APP_COLUMNS, Held, app_record, read_apps, read_headers
+from reconciler.store.appreads import Held, read_apps, read_headers
 from reconciler.store.control import find_target, signal
 from reconciler.store.lifecycle import ensure_claims
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
-from reconciler.store.resourcereads import RESOURCE_COLUMNS, app_resources, claims_of, recorded
 from reconciler.store.session import Database, now, rowcount, utc
+from reconciler.store.snapshots import AppSnapshot, read_snapshots, repository_record
 from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
-
-
-@dataclass(frozen=True, slots=True)
-class AppSnapshot:
-    app: AppRecord | None
-    resources: list[RecordedResource]
-    repository: RepositoryRecord | None
-    claims: dict[str, frozenset[str]]  # shared resource UID -> apps declaring it
-
-
-def _repository(row: RepositoryRow) -> RepositoryRecord:
-    return RepositoryRecord(
-        name=row.name,
-        url=row.url,
-        branch=row.branch,
-        seen_commit=row.seen_commit,
-        reconciled_commit=row.reconciled_commit,
-        last_error=row.last_error,
-        failures=row.failures,
-        last_seen_at=utc(row.last_seen_at),
-        next_poll_at=utc(row.next_poll_at),
-        hold_reason=row.hold_reason,
-        confirmed_commit=row.confirmed_commit,
-        problems=row.problems,
-        hold_commit=row.hold_commit,
-        hold_kind=row.hold_kind,
-        held_uids=tuple(row.held_uids or ()),
-        confirmed_uids=tuple(row.confirmed_uids or ()),
-        rewritten_from=row.rewritten_from,
-        rewritten_at=utc(row.rewritten_at),
-        error_since=utc(row.error_since),
-        good_commit=row.good_commit,
-        suspended=row.suspended,
-        last_webhook_at=utc(row.last_webhook_at),
-        guard_basis=row.guard_basis,
-    )
 
 
 def _aware(value: datetime) -> datetime:
@@ -154,12 +117,12 @@ class Repositories:
     def get(self, name: str) -> RepositoryRecord | None:
         with self._db.transaction() as session:
             row = session.scalar(select(RepositoryRow).where(RepositoryRow.name == name))
-            return None if row is None else _repository(row)
+            return None if row is None else repository_record(row)
 
     def all(self) -> list[RepositoryRecord]:
         with self._db.transaction() as session:
             rows = session.scalars(select(RepositoryRow).order_by(RepositoryRow.name))
-            return [_repository(r) for r in rows]
+            return [repository_record(r) for r in rows]
 
     def record_webhook(self, name: str) -> None:
         """Remember that a webhook for repository ``name`` was accepted just now; a name
@@ -321,26 +284,6 @@ _PHASE = (
 """An app's phase, written only when it changed (built once: see :mod:`.lifecycle`)."""
 
 
-def _in(column: Any, key: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """``column`` among the list ``key``, and equal to its one value ``key``: an expanding
-    IN is rewritten at every execution, which cost a single app's read more than its rows."""
-    return column.in_(bindparam(key, expanding=True)), column == bindparam(key)
-
-
-_APPS_OF = tuple(select(*APP_COLUMNS).where(test) for test in _in(AppRow.name, "names"))
-_CLAIMS_OF_APPS = tuple(
-    select(ClaimRow.app, ClaimRow.uid).where(test) for test in _in(ClaimRow.app, "names")
-)
-_OWNED = tuple(
-    select(*RESOURCE_COLUMNS).where(test, ResourceRow.shared.is_(False))
-    for test in _in(ResourceRow.app, "names")
-)
-_SHARED = select(*RESOURCE_COLUMNS).where(ResourceRow.uid.in_(bindparam("uids", expanding=True)))
-_REPOS = tuple(select(RepositoryRow).where(test) for test in _in(RepositoryRow.name, "names"))
-"""The snapshots' queries, built once (an app's pass reads its snapshot after every execution
-of a first pass: building them cost more than running them); by app: (many apps, one app)."""
-
-
 class Apps:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -361,21 +304,7 @@ class Apps:
     def snapshot(self, name: str) -> AppSnapshot:
         """An app, its recorded resources, its repository and the claims on its shared
         resources, read in one transaction (the app reconciler's whole input)."""
-        with self._db.transaction() as session:
-            row = session.scalar(select(AppRow).where(AppRow.name == name))
-            if row is None:
-                return AppSnapshot(None, [], None, {})
-            resources = [recorded(r, self._db.box) for r in session.execute(app_resources(name))]
-            repository = session.scalar(
-                select(RepositoryRow).where(RepositoryRow.name == row.repository)
-            )
-            shared = [r.uid for r in resources if r.shared]
-            return AppSnapshot(
-                _app(row),
-                resources,
-                None if repository is None else _repository(repository),
-                claims_of(session, shared),
-            )
+        return self.snapshots([name]).get(name) or AppSnapshot(None, [], None, {})
 
     def snapshots(self, names: Collection[str]) -> dict[str, AppSnapshot]:
         """:meth:`snapshot` of many apps in one transaction and five queries, whatever their
@@ -384,45 +313,8 @@ class Apps:
         wanted = sorted(set(names))
         if not wanted:
             return {}
-        one = len(wanted) == 1  # each statement's second form
         with self._db.transaction() as session:
-            connection, names = session.connection(), {"names": wanted[0] if one else wanted}
-            app_rows = connection.execute(_APPS_OF[one], names)
-            apps = [app_record(row, held=self._held) for row in app_rows]
-            claimed: dict[str, list[str]] = {}
-            for app, uid in connection.execute(_CLAIMS_OF_APPS[one], names):
-                claimed.setdefault(app, []).append(uid)
-            shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
-            by_uid = {r.uid: r for r in connection.execute(_OWNED[one], names)}
-            if shared_uids:
-                by_uid.update(
-                    (r.uid, r) for r in connection.execute(_SHARED, {"uids": shared_uids})
-                )
-            resources = {uid: recorded(row, self._db.box) for uid, row in by_uid.items()}
-            mine: dict[str, list[RecordedResource]] = {}
-            for uid in sorted(resources):
-                resource = resources[uid]
-                if not resource.shared:
-                    mine.setdefault(resource.app, []).append(resource)
-            for app, uids in claimed.items():
-                mine.setdefault(app, []).extend(resources[u] for u in uids if u in resources)
-            owned_by = sorted({a.repository for a in apps})
-            single = len(owned_by) == 1
-            owners = {"names": owned_by[0] if single else owned_by}
-            repositories = {
-                row.name: _repository(row) for row in session.scalars(_REPOS[single], owners)
-            }
-            claims = claims_of(session, shared_uids)
-        found: dict[str, AppSnapshot] = {}
-        for record in apps:
-            listed = sorted(mine.get(record.name, []), key=lambda r: r.uid)
-            found[record.name] = AppSnapshot(
-                record,
-                listed,
-                repositories.get(record.repository),
-                {r.uid: claims[r.uid] for r in listed if r.shared and r.uid in claims},
-            )
-        return found
+            return read_snapshots(session, self._db.box, self._held, wanted)
 
     def owners(self, names: Collection[str], *, besides: str) -> dict[str, tuple[str, str]]:
         """App name -> (repository, path) for those of ``names`` another repository than
