@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from reconciler.errors import ConfigError, LockedError, StoreError
 
@@ -80,16 +81,43 @@ def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         if read_only:
-            return create_engine(
-                parsed,
-                pool_pre_ping=True,
-                connect_args={"options": "-c default_transaction_read_only=on"},
+            engine = create_engine(
+                parsed, connect_args={"options": "-c default_transaction_read_only=on"}
             )
-        return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        else:
+            engine = create_engine(parsed, pool_size=10, max_overflow=10)
+        _ping_after_idle(engine)
+        return engine
     raise ConfigError(
         f"database: backend {parsed.get_backend_name()!r} is not supported; "
         "use sqlite:/// or postgresql+psycopg://"
     )
+
+
+IDLE_BEFORE_PING = 1.0
+"""Seconds a pooled PostgreSQL connection may rest before it is tested on its next use."""
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Test a pooled connection before use once it has rested :data:`IDLE_BEFORE_PING`
+    seconds (a server restart or a proxy may have closed it meanwhile): the pool replaces it
+    if the test fails. Not on every use (``pool_pre_ping``), which cost a round trip per
+    transaction; a connection lost while in use fails its transaction, whose error the
+    caller retries, and the pool drops every connection opened before the loss."""
+
+    @event.listens_for(engine, "checkin")
+    def _rested(_dbapi_connection: Any, record: Any) -> None:
+        record.info["rested_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        rested_at = record.info.get("rested_at")
+        if rested_at is None or time.monotonic() - rested_at < IDLE_BEFORE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection was lost: {exc}") from exc
 
 
 def _read_only_sqlite(parsed: Any, database: Path) -> Engine:

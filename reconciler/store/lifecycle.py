@@ -3,9 +3,10 @@
 Each writes the resource's state change, its execution row and its audit row together (ARCHITECTURE
 §5.4 states, §6 invariants 3-4, 8). They are Core statements, not ORM units of work: they run
 for every execution, thousands of times in a first pass, where the ORM's flush was most of the
-daemon's CPU. :class:`reconciler.store.resources.Resources` runs them through the store's group
-commit (:mod:`reconciler.store.batching`), so that executions ending together share one
-transaction.
+daemon's CPU. On PostgreSQL the writes of a beginning, and of a success, are one statement
+(:mod:`reconciler.store.combined`); a beginning reads the resource and whether it is held in one.
+:class:`reconciler.store.resources.Resources` runs them through the store's group commit
+(:mod:`reconciler.store.batching`), so that executions ending together share one transaction.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError
 from reconciler.plan.model import IN_FLIGHT
 from reconciler.secrets import is_secret_key
+from reconciler.store import combined
 from reconciler.store.crypto import SecretBox
 from reconciler.store.models import (
     AppRow,
@@ -29,7 +31,7 @@ from reconciler.store.models import (
     ResourceRow,
     TransitionRow,
 )
-from reconciler.store.session import now, storable
+from reconciler.store.session import now, postgres, storable
 
 IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
 _RESOURCES = cast(Table, ResourceRow.__table__)
@@ -41,12 +43,24 @@ _r, _e = _RESOURCES.c, _EXECUTIONS.c
 _RESOURCE = select(
     _r.state, _r.execution_id, _r.shared, _r.app, _r.desired_hash, _r.operation, _r.attempts
 ).where(_r.uid == bindparam("key"))
-_LOCKED_RESOURCE = _RESOURCE.with_for_update()
+_FOUND = _RESOURCE.with_for_update().subquery("found")
 _HELD = (
-    select(AppRow.suspended, RepositoryRow.suspended, RepositoryRow.held_uids, AppRow.repository)
+    select(
+        AppRow.suspended.label("app_suspended"),
+        RepositoryRow.suspended.label("repository_suspended"),
+        RepositoryRow.held_uids,
+        AppRow.repository,
+    )
     .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
-    .where(AppRow.name == bindparam("key"))
+    .where(AppRow.name == bindparam("app"))
+    .subquery("held")
 )
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_BEFORE_BEGIN = select(_FOUND, _HELD).select_from(
+    _ONE_ROW.outerjoin(_FOUND, true()).outerjoin(_HELD, true())
+)
+"""One row, whether or not the resource or its app is recorded: the resource (locked; its
+columns NULL when unrecorded) and whether its app, its repository or its delete is held."""
 _ENDED = (
     select(
         _e.operation,
@@ -88,13 +102,11 @@ def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
     session.flush()  # the lifecycle's later statements run on the connection, past the ORM
 
 
-def check_not_held(session: Session, *, uid: str, app: str, operation: str) -> None:
+def _refuse_held(found: Any, *, uid: str, app: str, operation: str) -> None:
     """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
     action of a suspended app or repository, never starts — whatever plan asked for it."""
-    found = session.connection().execute(_HELD, {"key": app}).first()
-    if found is None:
-        return
-    app_suspended, repository_suspended, held, repository = found
+    app_suspended, repository_suspended = found.app_suspended, found.repository_suspended
+    held, repository = found.held_uids, found.repository
     if app_suspended or repository_suspended:
         what = f"app {app}" if app_suspended else f"repository {repository}"
         raise HeldError(f"{uid}: {what} is suspended; `innominatus resume` lets it run")
@@ -152,7 +164,8 @@ def begin(
     expected: tuple[str | None, int | None] | None,
 ) -> tuple[int, int]:
     """See :meth:`reconciler.store.resources.Resources.begin`."""
-    row = session.connection().execute(_LOCKED_RESOURCE, {"key": uid}).first()
+    found = session.connection().execute(_BEFORE_BEGIN, {"key": uid, "app": app}).one()
+    row = found if found.state is not None else None
     if expected is not None:
         current = (row.state, row.execution_id) if row is not None else (None, None)
         if current != expected:
@@ -160,7 +173,7 @@ def begin(
                 f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
                 f"{expected[0] or 'no record'} (execution {expected[1]}); planning again"
             )
-    check_not_held(session, uid=uid, app=app, operation=operation)
+    _refuse_held(found, uid=uid, app=app, operation=operation)
     if row is not None and row.state in IN_FLIGHT:
         raise PermanentError(f"{uid} already has execution {row.execution_id} running")
     if shared and row is not None and not row.shared and row.app != app:
@@ -174,28 +187,21 @@ def begin(
         attempts = 0
     attempts += 1
     at = now()
-    execution_id = (
-        session.connection()
-        .execute(
-            _NEW_EXECUTION,
-            {
-                "resource_uid": uid,
-                "app": app,
-                "operation": operation,
-                "provider": provider,
-                "provider_version": provider_version,
-                "workflow": workflow,
-                "state": "running",
-                "inputs_hash": hash_ or "",
-                "commit": commit,
-                "attempt": attempts,
-                "started_at": at,
-                "epoch": session.info.get("epoch"),
-                "replica": session.info.get("replica"),
-            },
-        )
-        .scalar_one()
-    )
+    execution = {
+        "resource_uid": uid,
+        "app": app,
+        "operation": operation,
+        "provider": provider,
+        "provider_version": provider_version,
+        "workflow": workflow,
+        "state": "running",
+        "inputs_hash": hash_ or "",
+        "commit": commit,
+        "attempt": attempts,
+        "started_at": at,
+        "epoch": session.info.get("epoch"),
+        "replica": session.info.get("replica"),
+    }
     to_state = IN_FLIGHT_FOR[operation]
     values: dict[str, Any] = {
         "state": to_state,
@@ -207,25 +213,41 @@ def begin(
         "type": type_,
         "class": class_,
         "name": name,
-        "execution_id": execution_id,
         "updated_at": at,
     }
     if operation != "delete":
         values["depends_on"] = list(depends_on)
     if shared:
         values["shared"] = True
-    audit: list[tuple[str | None, str, str, int | None]] = [(state, to_state, reason, execution_id)]
     if row is None:
-        session.connection().execute(
-            _NEW_RESOURCE, {"uid": uid, "app": app, "orphaned": False, "created_at": at, **values}
+        values |= {"uid": uid, "app": app, "orphaned": False, "shared": shared, "created_at": at}
+    # A shared resource's history names the app that owns its row, whoever begins the action.
+    owner = row.app if row is not None else app
+    if postgres(session):
+        execution_id = combined.begin(
+            session,
+            new=row is None,
+            execution=execution,
+            resource=values,
+            audit=(state, to_state, reason),
+            uid=uid,
+            app=owner,
         )
-        audit.insert(0, (None, "requested", reason, None))
     else:
-        session.connection().execute(_UPDATE_RESOURCE, {"key": uid, **values})
+        connection = session.connection()
+        execution_id = connection.execute(_NEW_EXECUTION, execution).scalar_one()
+        values["execution_id"] = execution_id
+        audit: list[tuple[str | None, str, str, int | None]] = [
+            (state, to_state, reason, execution_id)
+        ]
+        if row is None:
+            connection.execute(_NEW_RESOURCE, values)
+            audit.insert(0, (None, "requested", reason, None))
+        else:
+            connection.execute(_UPDATE_RESOURCE, {"key": uid, **values})
+        _audit(session, audit, uid=uid, app=owner, at=at)
     if shared:
         ensure_claims(session, app, [uid])
-    # A shared resource's history names the app that owns its row, whoever begins the action.
-    _audit(session, audit, uid=uid, app=row.app if row is not None else app, at=at)
     return execution_id, attempts
 
 
@@ -248,10 +270,19 @@ def succeed(
     param_secret_keys: Sequence[str],
 ) -> None:
     """See :meth:`reconciler.store.resources.Resources.succeed`."""
+    at = now()
+    success: dict[str, Any] = {}
+    success["outputs"], success["sealed_outputs"] = box.seal(outputs, secret_keys)
+    success["secret_keys"] = sorted(k for k in outputs if is_secret_key(k, secret_keys))
+    success["applied_params"], success["sealed_params"] = (
+        box.seal(applied_params, param_secret_keys) if applied_params is not None else (None, None)
+    )
+    if postgres(session):
+        combined.succeed(session, execution_id=execution_id, at=at, success=success)
+        return
     found = _ended(session, execution_id)
     if found is None:
         return
-    at = now()
     session.connection().execute(
         _UPDATE_EXECUTION, {"key": execution_id, "state": "succeeded", "finished_at": at}
     )
@@ -264,22 +295,13 @@ def succeed(
     if found.operation == "delete":
         values.update(outputs={}, secret_keys=[], sealed_outputs=None, state="terminated")
         session.execute(delete(ClaimRow).where(ClaimRow.uid == found.resource_uid))
-        reason = "delete workflow succeeded"
     else:
-        values["outputs"], values["sealed_outputs"] = box.seal(outputs, secret_keys)
-        values["secret_keys"] = sorted(k for k in outputs if is_secret_key(k, secret_keys))
-        values["applied_hash"] = found.inputs_hash
-        values["applied_params"], values["sealed_params"] = (
-            box.seal(applied_params, param_secret_keys)
-            if applied_params is not None
-            else (None, None)
-        )
-        values.update(orphaned=False, state="active")
-        reason = f"{found.operation} workflow succeeded"
+        values |= success
+        values.update(applied_hash=found.inputs_hash, orphaned=False, state="active")
     session.connection().execute(_UPDATE_RESOURCE, {"key": found.resource_uid, **values})
     _audit(
         session,
-        [(found.state, values["state"], reason, execution_id)],
+        [(found.state, values["state"], f"{found.operation} workflow succeeded", execution_id)],
         uid=found.resource_uid,
         app=found.app,
         at=at,

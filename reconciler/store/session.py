@@ -147,6 +147,11 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
+def postgres(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
