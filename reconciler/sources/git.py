@@ -42,7 +42,7 @@ from reconciler.sources.plumbing import (
     check_branch,
     check_path,
     check_sha,
-    diff_names,
+    diff_tree,
     ls_blobs,
     ls_tree,
     read_blobs,
@@ -180,12 +180,22 @@ class GitMirror:
         return contents
 
     def changed_files(self, old: CommitSha, new: CommitSha) -> list[FileChange]:
-        """Files added, modified or deleted from ``old`` to ``new`` (both in the mirror)."""
+        """Files added, modified or deleted from ``old`` to ``new`` (both in the mirror).
+        When the files of ``old`` are at hand (the last commit read), those of ``new`` are
+        made from them and the changes, so reading the changed files lists no tree."""
         check_sha(old)
         check_sha(new)
         with self._lock:
-            changes = diff_names(self._open(), old, new)
-        return [FileChange(status=status, path=path) for status, path in changes]
+            changes = diff_tree(self._open(), old, new)
+            if self._tree is not None and self._tree[0] == old and old != new:
+                entries = dict(self._tree[1])
+                for change in changes:
+                    if change.blob is None:
+                        entries.pop(change.path, None)
+                    else:
+                        entries[change.path] = change.blob
+                self._tree = (new, entries)
+        return [FileChange(status=c.status, path=c.path) for c in changes]
 
     def is_ancestor(self, old: CommitSha, new: CommitSha) -> bool:
         """Whether ``new`` descends from ``old`` (false when ``old`` is gone from the mirror)."""

@@ -228,15 +228,30 @@ def read_blobs(
     return blobs
 
 
-def diff_names(runner: GitRunner, old: CommitSha, new: CommitSha) -> list[tuple[str, str]]:
-    """``(status, path)`` per file changed from ``old`` to ``new``; renames as D + A."""
-    out = runner.run(
-        "diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new
-    ).stdout.split(b"\0")
-    changes: list[tuple[str, str]] = []
-    for status, path in zip(out[0:-1:2], out[1::2], strict=True):
-        letter = status.decode("ascii")[:1]
-        changes.append(("M" if letter == "T" else letter, path.decode("utf-8", "surrogateescape")))
+@dataclass(frozen=True, slots=True)
+class TreeChange:
+    """A file changed from one commit to the next: its status (A, M, D; a type change is M),
+    its path, and what it is afterwards — ``blob``: the sha of a regular file, None when it
+    is gone or is no longer a regular file (a symlink, a submodule)."""
+
+    status: str
+    path: str
+    blob: str | None
+
+
+def diff_tree(runner: GitRunner, old: CommitSha, new: CommitSha) -> list[TreeChange]:
+    """Every file changed from ``old`` to ``new`` (renames as D + A), from one ``diff-tree``."""
+    out = runner.run("diff-tree", "-r", "-z", "--no-renames", "--raw", old, new).stdout
+    fields = out.split(b"\0")
+    changes: list[TreeChange] = []
+    for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+        _old_mode, new_mode, _old_sha, new_sha, status = meta.decode("ascii").split(" ")
+        letter = "M" if status[:1] == "T" else status[:1]
+        # A regular file's mode is 100644 or 100755 (older gits wrote 100664): the blobs
+        # ls_tree keeps. 120000 is a symlink, 160000 a submodule, 000000 nothing.
+        regular = letter != "D" and new_mode.startswith("100")
+        name = path.decode("utf-8", "surrogateescape")
+        changes.append(TreeChange(letter, name, new_sha if regular else None))
     return changes
 
 
