@@ -113,7 +113,7 @@ class Executions:
     def append_log(self, step_id: int, chunk: str, *, limit: int) -> None:
         """Add output of a running step; only the last ``limit`` bytes are kept (the count
         of bytes cut is recorded), so a chatty step cannot grow the database without bound."""
-        with self._db.transaction(fenced=True) as session:
+        with self._db.transaction(fenced=True, execution=True) as session:
             row = session.get_one(StepRow, step_id)
             data = (row.log + storable(chunk)).encode()
             if len(data) > limit:
@@ -124,7 +124,7 @@ class Executions:
     def mask_logs(self, execution_id: int, mask: Callable[[str], str]) -> None:
         """Mask the stored logs and errors of ``execution_id``'s steps again with ``mask`` (the
         workflow marked an output secret that a step had printed under another name)."""
-        with self._db.transaction(fenced=True) as session:
+        with self._db.transaction(fenced=True, execution=True) as session:
             rows = session.scalars(select(StepRow).where(StepRow.execution_id == execution_id))
             for row in rows:
                 row.log = mask(row.log)

@@ -99,6 +99,8 @@ class Lease:
         self.epoch, self.renewed_at = epoch, sent
         if self.fences:
             self._db.epoch, self._db.fence = epoch, self.name
+        elif self.name == DAEMON_LEASE:
+            self._db.leading = epoch  # the lead, fencing this replica's writes too
         return epoch
 
     def renew(self) -> bool:
@@ -124,6 +126,8 @@ class Lease:
         its epoch stay: epochs only grow)."""
         if self.epoch is None:
             return
+        if not self.fences and self._db.leading == self.epoch:
+            self._db.leading = None  # what this replica still writes, it writes as a replica
         with self._db.transaction() as session:
             at = self._now(session)
             session.execute(update(LeaseRow).where(self._mine()).values(expires_at=at))

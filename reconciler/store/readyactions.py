@@ -152,7 +152,7 @@ class ReadyActions:
             if providers is None
             else ReadyActionRow.providers.is_(None) | (ReadyActionRow.providers == providers)
         )
-        with self._db.transaction(fenced=True) as session:
+        with self._db.transaction(fenced=True, execution=True) as session:
             query = (
                 select(ReadyActionRow)
                 .where(
@@ -184,7 +184,7 @@ class ReadyActions:
     def finish(self, action_id: int, *, replica: str, result: str) -> None:
         """Record how a claimed action ended (``succeeded``, ``failed``, ``stale``: the plan
         no longer wanted it, ``crashed``). Fenced."""
-        with self._db.transaction(fenced=True) as session:
+        with self._db.transaction(fenced=True, execution=True) as session:
             session.execute(
                 update(ReadyActionRow)
                 .where(ReadyActionRow.id == action_id, ReadyActionRow.claimed_by == replica)

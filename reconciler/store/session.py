@@ -53,6 +53,16 @@ def now() -> datetime:
 _LEASES = cast(Table, LeaseRow.__table__)
 _EPOCH = select(_LEASES.c.epoch).where(_LEASES.c.name == bindparam("lease"))
 _SHARED_EPOCH = _EPOCH.with_for_update(read=True)
+_SHARED_EPOCHS = (
+    select(_LEASES.c.name)
+    .where(
+        ((_LEASES.c.name == bindparam("lease")) & (_LEASES.c.epoch == bindparam("held")))
+        | ((_LEASES.c.name == DAEMON_LEASE) & (_LEASES.c.epoch == bindparam("leading")))
+    )
+    .with_for_update(read=True)
+)
+"""A leading replica's check: its own lease's row and the leader lease's, both still at the
+epochs it took, read in one statement."""
 _TOUCH_EPOCH = (
     update(_LEASES)
     .where(_LEASES.c.name == bindparam("lease"), _LEASES.c.epoch == bindparam("held"))
@@ -72,8 +82,13 @@ class Database:
         executions): no fencing."""
         self.fence = DAEMON_LEASE
         """The name of the lease whose epoch fences this process's writes."""
+        self.leading: int | None = None
+        """Replicas: the leader lease's epoch while this replica leads. Every fenced write but
+        an execution's then checks it too, so a replica whose lead lapsed (another took the
+        leader lease) writes nothing more as the leader — no sync, hold, planner verdict —
+        before it notices and stops."""
         event.listen(self._sessions, "before_flush", _stamp_epoch)
-        self.grouped = GroupCommit(lambda: self.transaction(fenced=True))
+        self.grouped = GroupCommit(lambda: self.transaction(fenced=True, execution=True))
         """Fenced writes that may share a transaction with others made at the same moment
         (:mod:`reconciler.store.batching`): an execution's beginning, steps and outcome."""
 
@@ -82,9 +97,12 @@ class Database:
         return self.engine.url.get_backend_name() == "postgresql"
 
     @contextmanager
-    def transaction(self, *, fenced: bool = False) -> Iterator[Session]:
+    def transaction(self, *, fenced: bool = False, execution: bool = False) -> Iterator[Session]:
         """One transaction; ``fenced``: refused with :class:`FencedError` unless this process
-        still holds the lease it took (see the module docstring)."""
+        still holds the lease it took (see the module docstring), and, while this replica
+        leads, the leader lease too (:attr:`leading`) — unless it is an ``execution``'s write
+        (its beginning, steps, outcome): those are its replica's, whoever leads, so the lead
+        moving on stops no step."""
         try:
             with self._sessions.begin() as session:
                 if fenced and self.epoch is not None:
@@ -98,7 +116,7 @@ class Database:
                     # nothing never needs, and which is held for the shortest time this way.
                     session.flush()
                     if self.postgres or _wrote(session):
-                        self._check_epoch(session, self.epoch)
+                        self._check_epoch(session, self.epoch, leading=not execution)
         except OperationalError as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(f"database unavailable: {detail}; will retry", delay=5.0) from exc
@@ -119,9 +137,19 @@ class Database:
                 session.connection().exec_driver_sql("BEGIN")
             yield session
 
-    def _check_epoch(self, session: Session, epoch: int) -> None:
+    def _check_epoch(self, session: Session, epoch: int, *, leading: bool) -> None:
         key, connection = {"lease": self.fence, "held": epoch}, session.connection()
-        if self.postgres:
+        lead = self.leading if leading and self.fence != DAEMON_LEASE else None
+        if lead is not None:
+            held = set(connection.scalars(_SHARED_EPOCHS, key | {"leading": lead}))
+            if held == {self.fence, DAEMON_LEASE}:
+                return
+            if self.fence in held:
+                raise FencedError(
+                    f"write refused: this replica led under leader lease epoch {lead}, and "
+                    "another replica has taken the lead since; the new leader does its duties"
+                )
+        elif self.postgres:
             if connection.scalar(_SHARED_EPOCH, key) == epoch:
                 return
         elif rowcount(connection.execute(_TOUCH_EPOCH, key)):
