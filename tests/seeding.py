@@ -51,3 +51,34 @@ def record_resource(
                 applied_params={"size": 1},
             )
     return uid
+
+
+def begin_execution(
+    store: Store,
+    *,
+    uid: str = "db.default#shop.db",
+    app: str = "shop",
+    operation: str = "create",
+    reason: str = "test",
+    depends_on: Sequence[str] = (),
+    shared: bool = False,
+) -> int:
+    """Begin ``operation`` on the ``db`` resource ``uid`` of ``app`` (type ``db``, provider
+    ``p`` 1.0.0, workflow ``wf``); the execution's id."""
+    execution_id, _ = store.resources.begin(
+        uid=uid,
+        app=app,
+        name=uid.rpartition(".")[2],
+        type_="db",
+        class_="default",
+        operation=operation,
+        reason=reason,
+        provider="p",
+        provider_version="1.0.0",
+        workflow="wf",
+        inputs_hash="h1",
+        commit="c" * 40,
+        depends_on=list(depends_on),
+        shared=shared,
+    )
+    return execution_id

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from reconciler.errors import FencedError
 from reconciler.store import Store, open_store
+from tests.seeding import begin_execution
 
 TTL = 30.0
 UID = "db.default#shop.db"
@@ -50,25 +51,6 @@ def _sync(store: Store, commit: str) -> None:
     store.repositories.record_sync(
         "apps", commit=commit, apps=[], hold=None, confirmed=[], problems=None, next_poll_at=None
     )
-
-
-def _begin(store: Store) -> int:
-    execution_id, _ = store.resources.begin(
-        uid=UID,
-        app="shop",
-        name="db",
-        type_="db",
-        class_="default",
-        operation="create",
-        reason="test",
-        provider="p",
-        provider_version="1.0.0",
-        workflow="wf",
-        inputs_hash="h",
-        commit="c" * 40,
-        depends_on=[],
-    )
-    return execution_id
 
 
 def test_a_deposed_leader_records_no_sync_over_the_new_leaders(
@@ -108,7 +90,7 @@ def test_the_execution_a_deposed_leader_runs_still_records_its_outcome(
     replicas: tuple[Store, Store],
 ) -> None:
     first, second = replicas
-    execution_id = _begin(first)  # a step of the leader's replica is running
+    execution_id = begin_execution(first)  # a step of the leader's replica is running
     _lead_lapses_to(first, second)
     first.resources.succeed(execution_id, outputs={"host": "db"}, secret_keys=[], applied_params={})
     assert [r.state for r in second.resources.of_app("shop")] == ["active"]
@@ -122,6 +104,6 @@ def test_a_replica_that_hands_the_lead_over_writes_on_as_a_replica(
     assert first.lease is not None
     first.lease.release()  # a leader stopping: it lets the lead go first
     second.lead(holder="holder-second", ttl=TTL)
-    execution_id = _begin(first)
+    execution_id = begin_execution(first)
     first.resources.succeed(execution_id, outputs={}, secret_keys=[], applied_params={})
     assert first._db.leading is None

@@ -17,6 +17,7 @@ from sqlalchemy import event, select, text
 from reconciler.store import Store, open_store
 from reconciler.store import database as database_module
 from reconciler.store.models import ClaimRow, ResourceRow, TransitionRow
+from tests.seeding import begin_execution
 
 KEY = base64.urlsafe_b64encode(b"1" * 32)
 
@@ -44,23 +45,13 @@ def statements(store: Store) -> Iterator[list[str]]:
 
 
 def _begin(store: Store, operation: str = "create", *, shared: bool = False) -> int:
-    execution_id, _ = store.resources.begin(
-        uid="db.default#shop.db",
-        app="shop",
-        name="db",
-        type_="db",
-        class_="default",
+    return begin_execution(
+        store,
         operation=operation,
         reason=f"{operation} asked",
-        provider="p",
-        provider_version="1.0.0",
-        workflow="wf",
-        inputs_hash="h1",
-        commit="c1",
         depends_on=["cache.default#shop.cache"],
         shared=shared,
     )
-    return execution_id
 
 
 def _succeed(store: Store, execution_id: int) -> None:
