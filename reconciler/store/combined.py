@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     insert,
     literal,
     null,
@@ -131,7 +132,9 @@ SUCCESS_KEYS = (
 
 @cache
 def _succeed(deleted: bool) -> Select[Any]:
-    running = (_e.id == bindparam("key")) & (_e.state == "running")
+    # As on SQLite, an execution whose resource is not recorded is never marked succeeded.
+    recorded = exists().where(_r.uid == _e.resource_uid)
+    running = (_e.id == bindparam("key")) & (_e.state == "running") & recorded
     is_delete = _e.operation == "delete"
     ended = (
         update(_EXECUTIONS)
@@ -185,7 +188,8 @@ def _succeed(deleted: bool) -> Select[Any]:
 def succeed(session: Session, *, execution_id: int, at: Any, success: Mapping[str, Any]) -> bool:
     """Record a running execution's success: its row, its resource's (``success``: the
     :data:`SUCCESS_KEYS` of a create or update), its audit row; one statement, or two for a
-    delete (the first finds no create or update). False when the outcome is recorded already."""
+    delete (the first finds no create or update). False when there is no running execution
+    ``execution_id`` of a recorded resource (its outcome is recorded already, or it is unknown)."""
     connection = session.connection()
     values = {"key": execution_id, "at": at}
     if connection.execute(_succeed(False), values | dict(success)).first() is not None:

@@ -4,7 +4,7 @@ Each writes the resource's state change, its execution row and its audit row tog
 §5.4 states, §6 invariants 3-4, 8). They are Core statements, not ORM units of work: they run
 for every execution, thousands of times in a first pass, where the ORM's flush was most of the
 daemon's CPU. On PostgreSQL the writes of a beginning, and of a success, are one statement
-(:mod:`reconciler.store.combined`); a beginning reads the resource and whether it is held in one.
+(:mod:`reconciler.store.combined`).
 :class:`reconciler.store.resources.Resources` runs them through the store's group commit
 (:mod:`reconciler.store.batching`), so that executions ending together share one transaction.
 """
@@ -43,7 +43,7 @@ _r, _e = _RESOURCES.c, _EXECUTIONS.c
 _RESOURCE = select(
     _r.state, _r.execution_id, _r.shared, _r.app, _r.desired_hash, _r.operation, _r.attempts
 ).where(_r.uid == bindparam("key"))
-_FOUND = _RESOURCE.with_for_update().subquery("found")
+_LOCKED_RESOURCE = _RESOURCE.with_for_update()
 _HELD = (
     select(
         AppRow.suspended.label("app_suspended"),
@@ -53,14 +53,36 @@ _HELD = (
     )
     .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
     .where(AppRow.name == bindparam("app"))
-    .subquery("held")
 )
-_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
-_BEFORE_BEGIN = select(_FOUND, _HELD).select_from(
-    _ONE_ROW.outerjoin(_FOUND, true()).outerjoin(_HELD, true())
+_FOUND, _HELD_OF = _LOCKED_RESOURCE.subquery("found"), _HELD.subquery("held")
+_BEFORE_BEGIN = select(_FOUND, _HELD_OF).select_from(
+    select(literal(1).label("one"))
+    .subquery("one_row")
+    .outerjoin(_FOUND, true())
+    .outerjoin(_HELD_OF, true())
 )
-"""One row, whether or not the resource or its app is recorded: the resource (locked; its
+"""SQLite: one row, whether or not the resource or its app is recorded: the resource (its
 columns NULL when unrecorded) and whether its app, its repository or its delete is held."""
+
+
+def _before_begin(session: Session, *, uid: str, app: str) -> tuple[Any, Any]:
+    """The resource's row (locked; None when unrecorded) and its app's held state (None when
+    the app is unrecorded). PostgreSQL reads them in two statements, the held state after the
+    lock is taken: one statement's snapshot predates its wait for the lock (READ COMMITTED),
+    so a suspension or a hold committed while another transaction held the resource would go
+    unseen. SQLite reads both in one: a transaction whose reads went stale cannot write (WAL
+    refuses to make it the writer), so nothing committed meanwhile goes unseen there."""
+    connection = session.connection()
+    if postgres(session):
+        row = connection.execute(_LOCKED_RESOURCE, {"key": uid}).first()
+        return row, connection.execute(_HELD, {"app": app}).first()
+    found = connection.execute(_BEFORE_BEGIN, {"key": uid, "app": app}).one()
+    return (
+        found if found.state is not None else None,
+        found if found.repository is not None else None,
+    )
+
+
 _ENDED = (
     select(
         _e.operation,
@@ -105,6 +127,8 @@ def ensure_claims(session: Session, app: str, uids: Sequence[str]) -> None:
 def _refuse_held(found: Any, *, uid: str, app: str, operation: str) -> None:
     """Invariant 8, enforced where an execution begins: a delete the guard holds, or any
     action of a suspended app or repository, never starts — whatever plan asked for it."""
+    if found is None:
+        return  # the app is not recorded: nothing of it is held
     app_suspended, repository_suspended = found.app_suspended, found.repository_suspended
     held, repository = found.held_uids, found.repository
     if app_suspended or repository_suspended:
@@ -164,8 +188,7 @@ def begin(
     expected: tuple[str | None, int | None] | None,
 ) -> tuple[int, int]:
     """See :meth:`reconciler.store.resources.Resources.begin`."""
-    found = session.connection().execute(_BEFORE_BEGIN, {"key": uid, "app": app}).one()
-    row = found if found.state is not None else None
+    row, held = _before_begin(session, uid=uid, app=app)
     if expected is not None:
         current = (row.state, row.execution_id) if row is not None else (None, None)
         if current != expected:
@@ -173,7 +196,7 @@ def begin(
                 f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
                 f"{expected[0] or 'no record'} (execution {expected[1]}); planning again"
             )
-    _refuse_held(found, uid=uid, app=app, operation=operation)
+    _refuse_held(held, uid=uid, app=app, operation=operation)
     if row is not None and row.state in IN_FLIGHT:
         raise PermanentError(f"{uid} already has execution {row.execution_id} running")
     if shared and row is not None and not row.shared and row.app != app:
@@ -278,7 +301,8 @@ def succeed(
         box.seal(applied_params, param_secret_keys) if applied_params is not None else (None, None)
     )
     if postgres(session):
-        combined.succeed(session, execution_id=execution_id, at=at, success=success)
+        if not combined.succeed(session, execution_id=execution_id, at=at, success=success):
+            _ended(session, execution_id)  # an unknown execution or resource raises, as below
         return
     found = _ended(session, execution_id)
     if found is None:
