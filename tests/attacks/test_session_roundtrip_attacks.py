@@ -15,7 +15,7 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from reconciler.store.models import (
 )
 from reconciler.store.session import utc
 from reconciler.types import CommitSha
+from tests.attacks.test_group_commit_attacks import begin as _begin
 from tests.gitutil import git
 from tests.waiting import wait_until
 
@@ -152,38 +153,6 @@ def _outcome(call: Callable[[], object]) -> tuple[str, Any]:
         return ("ok", call())
     except (StoreError, HeldError, PermanentError, StaleError) as exc:
         return (type(exc).__name__, str(exc))
-
-
-def _begin(
-    store: Store,
-    uid: str,
-    *,
-    app: str = "shop",
-    operation: str = "create",
-    inputs_hash: str | None = "h1",
-    shared: bool = False,
-    reason: str = "asked",
-    expected: tuple[str | None, int | None] | None = None,
-    depends_on: Sequence[str] = (),
-    name: str = "db",
-) -> tuple[int, int]:
-    return store.resources.begin(
-        uid=uid,
-        app=app,
-        name=name,
-        type_="db",
-        class_="default",
-        operation=operation,
-        reason=reason,
-        provider="p",
-        provider_version="1.0.0",
-        workflow="wf",
-        inputs_hash=inputs_hash,
-        commit="c1",
-        depends_on=list(depends_on),
-        shared=shared,
-        expected=expected,
-    )
 
 
 def _current(store: Store, uid: str) -> tuple[str | None, int | None]:
