@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, literal, select, true, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError
@@ -54,33 +54,16 @@ _HELD = (
     .join(RepositoryRow, RepositoryRow.name == AppRow.repository)
     .where(AppRow.name == bindparam("app"))
 )
-_FOUND, _HELD_OF = _LOCKED_RESOURCE.subquery("found"), _HELD.subquery("held")
-_BEFORE_BEGIN = select(_FOUND, _HELD_OF).select_from(
-    select(literal(1).label("one"))
-    .subquery("one_row")
-    .outerjoin(_FOUND, true())
-    .outerjoin(_HELD_OF, true())
-)
-"""SQLite: one row, whether or not the resource or its app is recorded: the resource (its
-columns NULL when unrecorded) and whether its app, its repository or its delete is held."""
 
 
 def _before_begin(session: Session, *, uid: str, app: str) -> tuple[Any, Any]:
     """The resource's row (locked; None when unrecorded) and its app's held state (None when
-    the app is unrecorded). PostgreSQL reads them in two statements, the held state after the
-    lock is taken: one statement's snapshot predates its wait for the lock (READ COMMITTED),
-    so a suspension or a hold committed while another transaction held the resource would go
-    unseen. SQLite reads both in one: a transaction whose reads went stale cannot write (WAL
-    refuses to make it the writer), so nothing committed meanwhile goes unseen there."""
+    the app is unrecorded), read in this order: on PostgreSQL a statement's snapshot predates
+    its wait for a lock (READ COMMITTED), so the held state is read after the lock is taken,
+    and a suspension or hold committed while another transaction held the resource is seen."""
     connection = session.connection()
-    if postgres(session):
-        row = connection.execute(_LOCKED_RESOURCE, {"key": uid}).first()
-        return row, connection.execute(_HELD, {"app": app}).first()
-    found = connection.execute(_BEFORE_BEGIN, {"key": uid, "app": app}).one()
-    return (
-        found if found.state is not None else None,
-        found if found.repository is not None else None,
-    )
+    row = connection.execute(_LOCKED_RESOURCE, {"key": uid}).first()
+    return row, connection.execute(_HELD, {"app": app}).first()
 
 
 _ENDED = (
