@@ -53,22 +53,25 @@ def record_resource(
     return uid
 
 
-def begin_execution(
+def begin_resource(
     store: Store,
-    *,
     uid: str = "db.default#shop.db",
+    *,
     app: str = "shop",
     operation: str = "create",
-    reason: str = "test",
+    inputs_hash: str | None = "h1",
     depends_on: Sequence[str] = (),
     shared: bool = False,
-) -> int:
-    """Begin ``operation`` on the ``db`` resource ``uid`` of ``app`` (type ``db``, provider
-    ``p`` 1.0.0, workflow ``wf``); the execution's id."""
-    execution_id, _ = store.resources.begin(
+    expected: tuple[str | None, int | None] | None = None,
+    reason: str = "new resource",
+    name: str = "db",
+) -> tuple[int, int]:
+    """Begin ``operation`` on the resource ``uid`` of ``app`` (type ``db``, provider ``p``
+    1.0.0, workflow ``wf``) as the runner does; (execution id, attempt)."""
+    return store.resources.begin(
         uid=uid,
         app=app,
-        name=uid.rpartition(".")[2],
+        name=name,
         type_="db",
         class_="default",
         operation=operation,
@@ -76,9 +79,9 @@ def begin_execution(
         provider="p",
         provider_version="1.0.0",
         workflow="wf",
-        inputs_hash="h1",
-        commit="c" * 40,
+        inputs_hash=inputs_hash,
+        commit="c1",
         depends_on=list(depends_on),
         shared=shared,
+        expected=expected,
     )
-    return execution_id

@@ -35,6 +35,7 @@ from reconciler.store.models import (
     TransitionRow,
 )
 from reconciler.store.session import Database
+from tests.seeding import begin_resource as begin
 from tests.waiting import within
 
 KEY = b"0" * 32
@@ -55,38 +56,6 @@ def other(database_url: str, store: Store) -> Iterator[Database]:
     db = Database(create_database_engine(database_url), box=SecretBox(None))
     yield db
     db.dispose()
-
-
-def begin(
-    store: Store,
-    uid: str = "db.default#shop.db",
-    *,
-    app: str = "shop",
-    operation: str = "create",
-    inputs_hash: str | None = "h1",
-    depends_on: list[str] | None = None,
-    shared: bool = False,
-    expected: tuple[str | None, int | None] | None = None,
-    reason: str = "new resource",
-    name: str = "db",
-) -> tuple[int, int]:
-    return store.resources.begin(
-        uid=uid,
-        app=app,
-        name=name,
-        type_="db",
-        class_="default",
-        operation=operation,
-        reason=reason,
-        provider="p",
-        provider_version="1.0.0",
-        workflow="wf",
-        inputs_hash=inputs_hash,
-        commit="c1",
-        depends_on=depends_on or [],
-        shared=shared,
-        expected=expected,
-    )
 
 
 def succeed(store: Store, execution_id: int, **outputs: Any) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from reconciler.errors import FencedError
 from reconciler.store import Store, open_store
-from tests.seeding import begin_execution
+from tests.seeding import begin_resource
 
 TTL = 30.0
 UID = "db.default#shop.db"
@@ -90,7 +90,7 @@ def test_the_execution_a_deposed_leader_runs_still_records_its_outcome(
     replicas: tuple[Store, Store],
 ) -> None:
     first, second = replicas
-    execution_id = begin_execution(first)  # a step of the leader's replica is running
+    execution_id, _ = begin_resource(first)  # a step of the leader's replica is running
     _lead_lapses_to(first, second)
     first.resources.succeed(execution_id, outputs={"host": "db"}, secret_keys=[], applied_params={})
     assert [r.state for r in second.resources.of_app("shop")] == ["active"]
@@ -104,6 +104,6 @@ def test_a_replica_that_hands_the_lead_over_writes_on_as_a_replica(
     assert first.lease is not None
     first.lease.release()  # a leader stopping: it lets the lead go first
     second.lead(holder="holder-second", ttl=TTL)
-    execution_id = begin_execution(first)
+    execution_id, _ = begin_resource(first)
     first.resources.succeed(execution_id, outputs={}, secret_keys=[], applied_params={})
     assert first._db.leading is None

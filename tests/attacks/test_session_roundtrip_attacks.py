@@ -41,8 +41,8 @@ from reconciler.store.models import (
 )
 from reconciler.store.session import utc
 from reconciler.types import CommitSha
-from tests.attacks.test_group_commit_attacks import begin as _begin
 from tests.gitutil import git
+from tests.seeding import begin_resource as _begin
 from tests.waiting import wait_until
 
 KEY = base64.urlsafe_b64encode(b"7" * 32)

@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,9 +70,9 @@ _change = st.tuples(
 )
 @given(commits=st.lists(st.lists(_change, max_size=4), min_size=1, max_size=4))
 def test_the_files_made_from_a_diff_equal_those_of_the_commit_read_afresh(
-    tmp_path_factory: object, commits: list[list[tuple[str, str, str]]]
+    tmp_path_factory: pytest.TempPathFactory, commits: list[list[tuple[str, str, str]]]
 ) -> None:
-    root = Path(tmp_path_factory.mktemp("tree"))  # type: ignore[attr-defined]
+    root = tmp_path_factory.mktemp("tree")
     work = root / "work"
     git(root, "init", "--quiet", "-b", "main", str(work))
     previous = _commit(work, [("write", "apps/a/score.yaml", "name: a\n")])

@@ -18,7 +18,7 @@ from sqlalchemy import event, select, text
 from reconciler.store import Store, open_store
 from reconciler.store import database as database_module
 from reconciler.store.models import ClaimRow, ResourceRow, TransitionRow
-from tests.seeding import begin_execution
+from tests.seeding import begin_resource
 
 KEY = base64.urlsafe_b64encode(b"1" * 32)
 
@@ -46,13 +46,14 @@ def statements(store: Store) -> Iterator[list[str]]:
 
 
 def _begin(store: Store, operation: str = "create", *, shared: bool = False) -> int:
-    return begin_execution(
+    execution_id, _ = begin_resource(
         store,
         operation=operation,
         reason=f"{operation} asked",
         depends_on=["cache.default#shop.cache"],
         shared=shared,
     )
+    return execution_id
 
 
 def _succeed(store: Store, execution_id: int) -> None:
