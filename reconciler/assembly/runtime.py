@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import signal
 import socket
-import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +50,12 @@ from reconciler.assembly.serving import (
     listen_webhooks,
     on_loop,
 )
-from reconciler.assembly.steptokens import EnvironmentTokens
+from reconciler.assembly.steptokens import EnvironmentTokens, MirrorWriters, step_token_envs
 from reconciler.engine.engine import Engine
 from reconciler.engine.lease import LeaseKeeper
 from reconciler.engine.metrics import Metrics
 from reconciler.engine.tracing import make_tracer
-from reconciler.errors import ConfigError, SourceError, StoreError
+from reconciler.errors import ConfigError, StoreError
 from reconciler.executors.confinement import Sandbox
 from reconciler.executors.host import holder_gone, holder_id, replica_name
 from reconciler.executors.registry import ExecutorRegistry, default_registry
@@ -100,55 +98,6 @@ class Components:
         self.store.close()
 
 
-class MirrorWriters:
-    """The ``git-commit``/``kubernetes`` steps' Git access: one long-lived mirror per target
-    repository, branch and token variable (``reconciler.sources.GitMirror`` pushes
-    fast-forward only, re-fetching and retrying when rejected)."""
-
-    def __init__(self, *, data_dir: Path, token_envs: Collection[str] = ()) -> None:
-        self._data_dir = data_dir
-        self._token_envs = frozenset(token_envs)
-        self._mirrors: dict[tuple[str, str, str | None], GitMirror] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, *, url: str, branch: str, token_env: str | None) -> GitMirror:
-        if token_env and token_env not in self._token_envs:
-            raise ConfigError(
-                f"the step's token_env names {token_env}, which the platform does not let "
-                "steps read; add it to step_token_envs in the daemon's config if it is meant "
-                "for this"
-            )
-        key = (url, branch, token_env)
-        with self._lock:
-            mirror = self._mirrors.get(key)
-            if mirror is None:
-                name = "target-" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
-                token = os.environ.get(token_env) if token_env else None
-                if token_env and not token:
-                    raise ConfigError(
-                        f"environment variable {token_env} (the step's token_env) is not set; "
-                        "export it for the daemon"
-                    )
-                mirror = GitMirror(
-                    name=name, url=url, branch=branch, data_dir=self._data_dir, token=token
-                )
-                with contextlib.suppress(SourceError):
-                    mirror.fetch()  # a new branch is created by the first write
-                self._mirrors[key] = mirror
-            return mirror
-
-
-def _step_token_envs(settings: Settings) -> frozenset[str]:
-    """The variables steps may name as ``token_env``: the allow-list, plus those the platform
-    itself set in ``step_defaults``."""
-    defaults = {
-        value
-        for config in settings.step_defaults.values()
-        if isinstance(value := config.get("token_env"), str)
-    }
-    return frozenset(settings.step_token_envs) | defaults
-
-
 def build(settings: Settings, *, lock: bool) -> Components:
     """Open the store (migrated, and locked for a daemon), load providers, make mirrors.
     The sandbox is probed first: ``sandbox.mode: required`` without bubblewrap stops here."""
@@ -175,10 +124,10 @@ def build(settings: Settings, *, lock: bool) -> Components:
         executors = default_registry(
             collaborators={
                 "git_writer_factory": MirrorWriters(
-                    data_dir=Path(settings.data_dir), token_envs=_step_token_envs(settings)
+                    data_dir=Path(settings.data_dir), token_envs=step_token_envs(settings)
                 ),
                 "step_tokens": EnvironmentTokens(
-                    allowed=_step_token_envs(settings), environ=os.environ
+                    allowed=step_token_envs(settings), environ=os.environ
                 ),
             }
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.assembly.runtime import MirrorWriters, _step_token_envs
+from reconciler.assembly.steptokens import MirrorWriters, step_token_envs
 from reconciler.errors import ConfigError
 from reconciler.settings import Settings
 
@@ -28,4 +28,4 @@ def test_token_envs_set_by_the_platform_in_step_defaults_are_allowed() -> None:
             "step_defaults": {"kubernetes": {"token_env": "GITOPS_TOKEN"}},
         }
     )
-    assert _step_token_envs(settings) == {"EXTRA_TOKEN", "GITOPS_TOKEN"}
+    assert step_token_envs(settings) == {"EXTRA_TOKEN", "GITOPS_TOKEN"}
