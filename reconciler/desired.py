@@ -9,7 +9,7 @@ upstream, and nothing of theirs is deleted); two files declaring one app name ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,17 +149,10 @@ def desired_app(workload: Workload) -> DesiredApp:
     )
 
 
-AssemblyCache = dict[int, tuple[Workload, "DesiredApp | InputError"]]
-"""``id(workload)`` -> (the workload, its app or why it has none): a repository pass keeps the
-parsed workloads of unchanged files, so only the changed files' apps are built again."""
-
-
-def assemble(parsed: Mapping[str, ParsedFile], cache: AssemblyCache | None = None) -> DesiredState:
-    """Combine parsed files into one desired state, flagging duplicate app names. With a
-    ``cache``, an unchanged workload's app is the same object as at the last call (and the
-    cache keeps only this call's workloads)."""
+def assemble(parsed: Mapping[str, ParsedFile]) -> DesiredState:
+    """Combine parsed files into one desired state, flagging duplicate app names. Apps and
+    invalid apps are ordered by their first declaration (path, then place in its file)."""
     invalid_files: dict[str, str] = {}
-    kept: AssemblyCache = {}
     seen: dict[AppName, list[tuple[str, Workload]]] = {}
     for path in sorted(parsed):
         result = parsed[path]
@@ -171,40 +164,32 @@ def assemble(parsed: Mapping[str, ParsedFile], cache: AssemblyCache | None = Non
     apps: dict[AppName, DesiredApp] = {}
     invalid_apps: dict[AppName, tuple[str, str]] = {}
     for name, declared in seen.items():
-        if len(declared) > 1:
-            places = ", ".join(f"{w.location}" for _, w in declared)
-            invalid_apps[name] = (
-                declared[0][0],
-                f"app {name!r} is declared more than once ({places}); "
-                "app names must be unique across all repositories: rename one",
-            )
-            continue
-        path, workload = declared[0]
-        built = _built(workload, cache, kept)
-        if isinstance(built, InputError):
-            invalid_apps[name] = (path, built.message)
+        judged = verdict(name, declared)
+        if isinstance(judged, DesiredApp):
+            apps[name] = judged
         else:
-            apps[name] = built
-    if cache is not None:
-        cache.clear()
-        cache.update(kept)
+            invalid_apps[name] = judged
     return DesiredState(apps=apps, invalid_files=invalid_files, invalid_apps=invalid_apps)
 
 
-def _built(
-    workload: Workload, cache: AssemblyCache | None, kept: AssemblyCache
-) -> DesiredApp | InputError:
-    """``workload``'s app (from ``cache`` when it holds this very workload), noted in ``kept``."""
-    hit = cache.get(id(workload)) if cache is not None else None
-    if hit is not None and hit[0] is workload:
-        built = hit[1]
-    else:
-        try:
-            built = desired_app(workload)
-        except InputError as exc:
-            built = exc
-    kept[id(workload)] = (workload, built)
-    return built
+def verdict(
+    name: AppName, declared: Sequence[tuple[str, Workload]]
+) -> DesiredApp | tuple[str, str]:
+    """App ``name`` as its declarations (path, workload; sorted by path) make it, or why it is
+    invalid as (path, error): declared more than once, or its resources in a cycle. Shared by
+    :func:`assemble` and the repository sync's incremental assembly, so both judge alike."""
+    if len(declared) > 1:
+        places = ", ".join(f"{w.location}" for _, w in declared)
+        return (
+            declared[0][0],
+            f"app {name!r} is declared more than once ({places}); "
+            "app names must be unique across all repositories: rename one",
+        )
+    path, workload = declared[0]
+    try:
+        return desired_app(workload)
+    except InputError as exc:
+        return (path, exc.message)
 
 
 def build_desired(files: Iterable[tuple[str, bytes | TooLarge]]) -> DesiredState:

@@ -1,22 +1,26 @@
 """One repository pass: fetch, re-parse what changed, record desired apps, apply the guard.
 
 Runs in a worker thread (git and SQL block). Incremental (ARCHITECTURE §5.3): after the first
-pass only files changed between the last synced commit and the new tip are re-parsed. A broken
-file marks its apps ``Invalid`` and keeps their last good spec; an unreachable repository is
-recorded with its error and nothing else changes (invariant 1: never a delete from a broken
-source). The delete guard (invariant 2) is evaluated over the whole repository.
+pass only files changed between the last synced commit and the new tip are re-parsed, and only
+the apps they declared or declare are assembled again and compared with what was recorded (with
+those a pass records again anyway: invalid apps, refused ones). A broken file marks its apps
+``Invalid`` and keeps their last good spec; an unreachable repository is recorded with its
+error and nothing else changes (invariant 1: never a delete from a broken source). The delete
+guard (invariant 2) is evaluated over the whole repository.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.desired import AssemblyCache, DesiredApp, ParsedFile, assemble, parse_file
+from reconciler.desired import DesiredApp, ParsedFile, parse_file
 from reconciler.engine.deleteguard import DeleteGuard
+from reconciler.engine.desiredcache import DesiredCache
+from reconciler.engine.recorded import RecordedApps
 from reconciler.errors import SourceError
 from reconciler.plan.goldenruns import ParsedRun, RunRequest, index_runs, parse_run
 from reconciler.plan.planner import WORKLOAD_TYPE
@@ -65,16 +69,13 @@ class RepositorySync:
     error_delay: Callable[[int], float] = lambda _failures: 0.0
     """Consecutive failures -> seconds until the engine retries (for ``next_poll_at``)."""
     _commit: CommitSha | None = None
-    _parsed: dict[str, ParsedFile] = field(default_factory=dict)
-    _assembly: AssemblyCache = field(default_factory=dict)
-    """Built apps of unchanged files, kept across passes (:func:`assemble`)."""
-    _recorded: dict[str, AppRecord] | None = None
-    """This repository's apps as this sync last recorded them (None: read at the next pass).
-    Only a repository's sync writes its apps' specs, so after one read the store's copy is
-    known without decoding every spec again on every commit."""
-    _stored: dict[str, DesiredApp] = field(default_factory=dict)
-    """App -> the built app whose snapshot the store holds: the same object at the next pass
-    means the same spec, compared without serialising it."""
+    _desired: DesiredCache = field(default_factory=DesiredCache)
+    """The Score files as parsed at :attr:`_commit`, and their desired state."""
+    _recorded: RecordedApps | None = None
+    """This repository's apps as this sync last recorded them (None: read at the next pass)."""
+    _pending: set[str] | None = None
+    """The apps the next pass compares (None: every app): those of the files changed since the
+    last recorded pass, and those it left unsettled (:meth:`RecordedApps.unsettled`)."""
     _delete_guard: DeleteGuard = field(init=False)
     _runs: dict[str, ParsedRun] = field(default_factory=dict)
     """Golden path run files by path (``settings.golden_path_runs``)."""
@@ -112,35 +113,44 @@ class RepositorySync:
         return self._requests.get(name)
 
     def _refresh_files(self, commit: CommitSha) -> None:
-        if self._commit is not None and self.mirror.has_commit(self._commit):
+        last = self._commit
+        if last is not None and not self.mirror.has_commit(last):
+            last = None  # the mirror lost it (cloned again, pruned): every file read again
+        if last is not None:
             changes = [
                 c
-                for c in self.mirror.changed_files(self._commit, commit)
+                for c in self.mirror.changed_files(last, commit)
                 if self._included(c.path) or self._is_run(c.path)
             ]
             removed = [c.path for c in changes if c.status == "D"]
             wanted = [c.path for c in changes if c.status != "D"]
         else:
-            self._parsed.clear()
             self._runs.clear()
             self._runs_changed = True
             removed = []
             globs = (*self.settings.include, *self.settings.golden_path_runs)
             wanted = self.mirror.list_files(commit, include=globs)
+        files: dict[str, ParsedFile | None] = dict.fromkeys(removed)  # None: gone
         for path in removed:
-            self._parsed.pop(path, None)
             self._runs_changed |= self._runs.pop(path, None) is not None
         contents = self.mirror.read_files(commit, wanted)
         budget = NodeBudget()  # the YAML nodes this pass may build, all files together
         for path in wanted:
             if path not in contents:
-                self._parsed.pop(path, None)
+                files[path] = None
                 self._runs_changed |= self._runs.pop(path, None) is not None
             elif self._is_run(path):
                 self._runs[path] = parse_run(path, contents[path], budget=budget)
                 self._runs_changed = True
             else:
-                self._parsed[path] = parse_file(path, contents[path], budget=budget)
+                files[path] = parse_file(path, contents[path], budget=budget)
+        if last is not None:
+            touched = self._desired.update(files)
+            if self._pending is not None and self._recorded is not None:
+                self._pending |= touched | self._recorded.holding(files)
+        else:
+            self._desired.replace({p: f for p, f in files.items() if f is not None})
+            self._pending = None  # every app built anew: compared with what was recorded
         self._commit = commit
 
     def _request_runs(self, commit: CommitSha) -> tuple[tuple[str, ...], list[str]]:
@@ -186,47 +196,21 @@ class RepositorySync:
             return SyncResult(commit=None, error=exc.message, retry_after=retry)
         if record is not None and record.failures:
             logger.info("repository %s: reachable again at %s", name, commit[:12])
-        desired = assemble(self._parsed, self._assembly)
+        desired = self._desired
         built: dict[str, dict[str, Any]] = {}
         if self._recorded is None:
             # Every spec is built now, so the store's copies equal to them are never decoded.
             built = {n: app.to_json() for n, app in desired.apps.items()}
-            stored = self.store.apps.all(repository=name, known=built)
-            self._recorded = {a.name: a for a in stored}
-            self._stored.clear()
+            self._recorded = RecordedApps(self.store.apps.all(repository=name, known=built))
+            self._pending = None
         recorded = self._recorded
-        updates: list[AppDesired] = []
-        snapshots: dict[str, DesiredApp | None] = {}
-        """The apps this pass records (None: removed from Git): the only ones checked."""
-        for app_name, app in desired.apps.items():
-            old = recorded.get(app_name)
-            if old is not None and old.error is None and self._stored.get(app_name) is app:
-                continue  # built from the same parsed file as the spec recorded
-            snapshot = built.get(app_name) or app.to_json()
-            if old is None or old.desired != snapshot or old.error is not None:
-                snapshots[app_name] = app
-                updates.append(AppDesired(name=app_name, path=app.path, desired=snapshot))
-            else:
-                self._stored[app_name] = app
-                # The same spec, built from the parsed file: its strings are the parse's,
-                # so a copy decoded from the store (most of a fresh pass's memory) goes.
-                recorded[app_name] = replace(old, desired=snapshot)
-        for app_name, (path, error) in desired.invalid_apps.items():
-            updates.append(AppDesired(name=app_name, path=path, error=error))
-        for old_name, old in list(recorded.items()):
-            app_name = AppName(old_name)
-            if app_name in desired.apps or app_name in desired.invalid_apps:
-                continue
-            if old.path in desired.invalid_files:
-                if old.desired is None and old.error is None and self._forgotten(app_name):
-                    recorded.pop(old_name, None)  # its deletes done: nothing of it to keep
-                    continue
-                updates.append(
-                    AppDesired(name=app_name, path=old.path, error=desired.invalid_files[old.path])
-                )
-            elif old.desired is not None or old.error is not None:
-                snapshots[app_name] = None
-                updates.append(AppDesired(name=app_name, path=old.path, desired=None))
+        compared = (
+            self._pending
+            if self._pending is not None
+            else {*desired.apps, *desired.invalid_apps, *recorded}
+        )
+        comparison = recorded.compare(desired, compared, built=built, forgotten=self._forgotten)
+        updates, snapshots = comparison.updates, comparison.snapshots
         taken = self._foreign_names(updates, snapshots, recorded=recorded)
         runs, run_problems = self._request_runs(commit)
         updates = self._policy(updates, snapshots)
@@ -263,7 +247,8 @@ class RepositorySync:
             self._delete_guard.forget()  # and the guard's basis with it
             raise
         self._delete_guard.recorded(basis)
-        self._remember(updates, snapshots, commit)
+        recorded.remember(updates, snapshots, repository=name, commit=commit)
+        self._pending = recorded.unsettled(desired, {*compared, *(u.name for u in updates)})
         reported = set(desired.invalid_files.values()) | set(taken) | set(run_problems)
         for error in sorted(reported - self._reported):
             logger.warning("repository %s: %s", name, error)  # once per broken content
@@ -274,48 +259,6 @@ class RepositorySync:
             hold=hold.reason if hold is not None else None,
             runs=runs,
         )
-
-    def _remember(
-        self,
-        updates: list[AppDesired],
-        snapshots: Mapping[str, DesiredApp | None],
-        commit: CommitSha,
-    ) -> None:
-        """Apply to :attr:`_recorded` what ``record_sync`` wrote (as ``save_desired`` does:
-        an app with an error keeps its last good spec)."""
-        recorded = self._recorded
-        if recorded is None:
-            return
-        for update in updates:
-            old = recorded.get(update.name)
-            if old is None:
-                if update.desired is None and update.error is None:
-                    continue
-                old = AppRecord(
-                    name=update.name,
-                    repository=self.settings.name,
-                    path=update.path,
-                    commit=commit,
-                    desired=None,
-                    error=None,
-                    phase="Progressing",
-                    reason="Reconciling",
-                    message="",
-                    updated_at=datetime.now(UTC),
-                )
-            built = snapshots.get(update.name)
-            if update.error is not None:
-                spec = update.desired if update.desired is not None else old.desired
-                self._stored.pop(update.name, None)
-            else:
-                spec = update.desired
-                if built is not None and update.desired is not None:
-                    self._stored[update.name] = built
-                else:
-                    self._stored.pop(update.name, None)
-            recorded[update.name] = replace(
-                old, path=update.path, commit=commit, desired=spec, error=update.error
-            )
 
     def _forgotten(self, app: AppName) -> bool:
         """Whether an app this sync recorded as removed has no row of this repository any

@@ -190,6 +190,7 @@ def test_what_the_freeze_keeps_for_good_holds_no_cycle(tmp_path: Path) -> None:
     are freed by reference counting when a commit or a reload replaces them (a cycle among
     them, frozen, would never be collected)."""
     from reconciler.desired import assemble, parse_file
+    from reconciler.engine.desiredcache import DesiredCache
     from reconciler.providers.registry import load_provider_set
     from reconciler.settings import ProviderSourceSettings
     from reconciler.types import AppName
@@ -212,12 +213,15 @@ def test_what_the_freeze_keeps_for_good_holds_no_cycle(tmp_path: Path) -> None:
         "  cache: {type: fakecache, params: {size: '${resources.db.host}'}}\n"
     )
     parsed = {"apps/shop/score.yaml": parse_file("apps/shop/score.yaml", text.encode())}
-    desired = assemble(parsed, {})
+    desired = assemble(parsed)
     app = desired.apps[AppName("shop")]
     loop: list[object] = []
     loop.append({"me": loop})
     assert _cycles_from(loop) == ["list"]  # the finder finds one
     assert _cycles_from(parsed) == []
     assert _cycles_from(desired) == []
+    kept = DesiredCache()  # what a repository's sync keeps between passes
+    kept.replace(parsed)
+    assert _cycles_from(kept) == []
     assert _cycles_from(app.to_json()) == []
     assert _cycles_from(providers) == []

@@ -142,7 +142,7 @@ def test_a_fresh_pass_keeps_one_copy_of_an_unchanged_spec_the_parsed_one(repo: R
         n: s for n, (s, _e) in repo.stored().items()
     }
     for name, app in recorded.items():
-        built = restarted._stored[name]
+        built = recorded.stored[name]
         assert app.desired is not None
         # the decoded copy is dropped for the one sharing the parse's values (half the memory)
         assert app.desired["spec"]["containers"] is built.spec["containers"], name
