@@ -7,8 +7,9 @@ client's share of a round trip (driver, SQLAlchemy) costs more than the server's
 most of a first pass's CPU. Here the writes of one step of an execution's life are one
 statement: the new execution's id feeds the resource and audit rows inside it, and the audit
 row reads the resource's state before the update (every part of a ``WITH`` sees the snapshot
-the statement started with). SQLite has no ``WITH`` around writes, and its statements cost no
-round trip: :mod:`reconciler.store.lifecycle` runs them one by one there.
+the statement started with). They are sent straight to the driver
+(:mod:`reconciler.store.direct`). SQLite has no ``WITH`` around writes, and its statements
+cost no round trip: :mod:`reconciler.store.lifecycle` runs them one by one there.
 
 Statements are built once per shape (a new or a recorded resource, the columns written, a
 delete or not) and take every value as a bound parameter.
@@ -33,8 +34,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
 
+from reconciler.store.direct import Query
 from reconciler.store.models import ClaimRow, ExecutionRow, ResourceRow, TransitionRow
 
 _RESOURCES = cast(Table, ResourceRow.__table__)
@@ -98,7 +99,6 @@ def _begin(new: bool, execution_keys: Keys, resource_keys: Keys) -> Select[Any]:
 
 
 def begin(
-    session: Session,
     *,
     new: bool,
     execution: Mapping[str, Any],
@@ -106,9 +106,10 @@ def begin(
     audit: tuple[str | None, str, str],
     uid: str,
     app: str,
-) -> int:
+) -> Query:
     """Insert the execution, insert or update its resource (``new``), and write the audit
-    rows (from state, to state, reason) of ``app``: one statement; the execution's id."""
+    rows (from state, to state, reason) of ``app``: one statement, answering the execution's
+    id."""
     statement = _begin(new, tuple(execution), tuple(resource))
     from_state, to_state, reason = audit
     values = {f"e_{key}": value for key, value in execution.items()}
@@ -117,7 +118,7 @@ def begin(
     values |= {"a_from": from_state, "a_to": to_state}
     if not new:
         values["r_uid"] = uid
-    return int(session.connection().execute(statement, values).scalar_one())
+    return Query(statement, values)
 
 
 SUCCESS_KEYS = (
@@ -185,13 +186,11 @@ def _succeed(deleted: bool) -> Select[Any]:
     return select(ended.c.resource_uid).add_cte(*ctes, written)
 
 
-def succeed(session: Session, *, execution_id: int, at: Any, success: Mapping[str, Any]) -> bool:
+def succeed(*, execution_id: int, at: Any, success: Mapping[str, Any]) -> tuple[Query, Query]:
     """Record a running execution's success: its row, its resource's (``success``: the
-    :data:`SUCCESS_KEYS` of a create or update), its audit row; one statement, or two for a
-    delete (the first finds no create or update). False when there is no running execution
-    ``execution_id`` of a recorded resource (its outcome is recorded already, or it is unknown)."""
-    connection = session.connection()
+    :data:`SUCCESS_KEYS` of a create or update), its audit row. Two statements, run in this
+    order, of which one writes: the first a create's or update's, the second a delete's.
+    Neither answers a row when there is no running execution ``execution_id`` of a recorded
+    resource (its outcome is recorded already, or it is unknown)."""
     values = {"key": execution_id, "at": at}
-    if connection.execute(_succeed(False), values | dict(success)).first() is not None:
-        return True
-    return connection.execute(_succeed(True), values).first() is not None
+    return Query(_succeed(False), values | dict(success)), Query(_succeed(True), values)

@@ -16,9 +16,10 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import StoreError
+from reconciler.store.direct import Query, answer
 from reconciler.store.models import ExecutionRow, StepRow
 from reconciler.store.records import ExecutionRecord, StepEnd, StepRecord
-from reconciler.store.session import Database, now, rowcount, storable, utc
+from reconciler.store.session import Database, now, storable, utc
 
 _STEPS = cast(Table, StepRow.__table__)
 MAX_ID = 2**31 - 1
@@ -79,7 +80,7 @@ def end_step(session: Session, end: StepEnd) -> None:
     }
     if end.log is not None:
         values.update(log=storable(end.log), log_truncated=end.log_truncated)
-    if rowcount(session.connection().execute(_END_STEP, values)) != 1:
+    if answer(session, Query(_END_STEP, values)).rowcount != 1:
         raise StoreError(f"step {end.step_id} is not recorded; its execution was removed")
 
 

@@ -4,7 +4,8 @@ Each writes the resource's state change, its execution row and its audit row tog
 §5.4 states, §6 invariants 3-4, 8). They are Core statements, not ORM units of work: they run
 for every execution, thousands of times in a first pass, where the ORM's flush was most of the
 daemon's CPU. On PostgreSQL the writes of a beginning, and of a success, are one statement
-(:mod:`reconciler.store.combined`).
+(:mod:`reconciler.store.combined`), and the statements here skip SQLAlchemy's execution layer
+(:mod:`reconciler.store.direct`).
 :class:`reconciler.store.resources.Resources` runs them through the store's group commit
 (:mod:`reconciler.store.batching`), so that executions ending together share one transaction.
 """
@@ -23,6 +24,7 @@ from reconciler.plan.model import IN_FLIGHT
 from reconciler.secrets import is_secret_key
 from reconciler.store import combined
 from reconciler.store.crypto import SecretBox
+from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import (
     AppRow,
     ClaimRow,
@@ -61,9 +63,8 @@ def _before_begin(session: Session, *, uid: str, app: str) -> tuple[Any, Any]:
     the app is unrecorded), read in this order: on PostgreSQL a statement's snapshot predates
     its wait for a lock (READ COMMITTED), so the held state is read after the lock is taken,
     and a suspension or hold committed while another transaction held the resource is seen."""
-    connection = session.connection()
-    row = connection.execute(_LOCKED_RESOURCE, {"key": uid}).first()
-    return row, connection.execute(_HELD, {"app": app}).first()
+    row = answer(session, Query(_LOCKED_RESOURCE, {"key": uid})).first()
+    return row, answer(session, Query(_HELD, {"app": app})).first()
 
 
 _ENDED = (
@@ -230,8 +231,7 @@ def begin(
     # A shared resource's history names the app that owns its row, whoever begins the action.
     owner = row.app if row is not None else app
     if postgres(session):
-        execution_id = combined.begin(
-            session,
+        writes = combined.begin(
             new=row is None,
             execution=execution,
             resource=values,
@@ -239,6 +239,7 @@ def begin(
             uid=uid,
             app=owner,
         )
+        execution_id = int(execute(session, writes).first()[0])
     else:
         connection = session.connection()
         execution_id = connection.execute(_NEW_EXECUTION, execution).scalar_one()
@@ -284,8 +285,11 @@ def succeed(
         box.seal(applied_params, param_secret_keys) if applied_params is not None else (None, None)
     )
     if postgres(session):
-        if not combined.succeed(session, execution_id=execution_id, at=at, success=success):
-            _ended(session, execution_id)  # an unknown execution or resource raises, as below
+        # A create's or update's statement, then a delete's: the one that fits writes.
+        for writes in combined.succeed(execution_id=execution_id, at=at, success=success):
+            if execute(session, writes).first() is not None:
+                return
+        _ended(session, execution_id)  # an unknown execution or resource raises, as below
         return
     found = _ended(session, execution_id)
     if found is None:

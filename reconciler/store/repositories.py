@@ -17,10 +17,11 @@ from reconciler.errors import PermanentError
 from reconciler.plan.guard import Hold
 from reconciler.store.appreads import Held, read_apps, read_headers
 from reconciler.store.control import find_target, signal
+from reconciler.store.direct import Query, answer
 from reconciler.store.lifecycle import ensure_claims
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
-from reconciler.store.session import Database, now, rowcount, utc
+from reconciler.store.session import Database, now, utc
 from reconciler.store.snapshots import AppSnapshot, read_snapshots, repository_record
 from reconciler.store.summaries import AppPage, app_page, phase_counts, resource_types
 
@@ -405,7 +406,7 @@ class Apps:
         values: dict[str, object] = {"key": name, "to_phase": phase, "to_reason": reason}
         values |= {"to_message": message, "at": now()}
         return self._db.grouped.run(
-            lambda session: rowcount(session.connection().execute(_PHASE, values)) > 0
+            lambda session: answer(session, Query(_PHASE, values)).rowcount > 0
         )
 
     def forget(self, name: str) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reconciler.errors import FencedError, StoreError
 from reconciler.store.batching import GroupCommit
 from reconciler.store.crypto import SecretBox
+from reconciler.store.direct import Query, answer
 from reconciler.store.models import ExecutionRow, LeaseRow
 
 DAEMON_LEASE = "daemon"
@@ -76,6 +77,7 @@ class Database:
     def __init__(self, engine: Engine, *, box: SecretBox) -> None:
         self.engine = engine
         self.box = box
+        self._postgres = engine.url.get_backend_name() == "postgresql"
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.epoch: int | None = None
         """The lease epoch this process writes under; None (a CLI command, which never writes
@@ -94,7 +96,7 @@ class Database:
 
     @property
     def postgres(self) -> bool:
-        return self.engine.url.get_backend_name() == "postgresql"
+        return self._postgres
 
     @contextmanager
     def transaction(self, *, fenced: bool = False, execution: bool = False) -> Iterator[Session]:
@@ -105,18 +107,19 @@ class Database:
         moving on stops no step."""
         try:
             with self._sessions.begin() as session:
-                if fenced and self.epoch is not None:
-                    session.info["epoch"] = self.epoch
+                epoch = self.epoch if fenced else None
+                if epoch is not None:
+                    session.info["epoch"] = epoch
                     if self.fence != DAEMON_LEASE:
                         session.info["replica"] = self.fence.removeprefix(REPLICA_PREFIX)
                 yield session
-                if fenced and self.epoch is not None:
+                if epoch is not None:
                     # Checked last, just before the commit and in the same transaction: on
                     # SQLite the check takes the write lock, which a transaction that wrote
                     # nothing never needs, and which is held for the shortest time this way.
                     session.flush()
                     if self.postgres or _wrote(session):
-                        self._check_epoch(session, self.epoch, leading=not execution)
+                        self._check_epoch(session, epoch, leading=not execution)
         except OperationalError as exc:
             detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(f"database unavailable: {detail}; will retry", delay=5.0) from exc
@@ -138,10 +141,11 @@ class Database:
             yield session
 
     def _check_epoch(self, session: Session, epoch: int, *, leading: bool) -> None:
-        key, connection = {"lease": self.fence, "held": epoch}, session.connection()
+        key = {"lease": self.fence, "held": epoch}
         lead = self.leading if leading and self.fence != DAEMON_LEASE else None
         if lead is not None:
-            held = set(connection.scalars(_SHARED_EPOCHS, key | {"leading": lead}))
+            found = answer(session, Query(_SHARED_EPOCHS, key | {"leading": lead}))
+            held = {row[0] for row in found.rows}
             if held == {self.fence, DAEMON_LEASE}:
                 return
             if self.fence in held:
@@ -150,11 +154,12 @@ class Database:
                     "another replica has taken the lead since; the new leader does its duties"
                 )
         elif self.postgres:
-            if connection.scalar(_SHARED_EPOCH, key) == epoch:
+            row = answer(session, Query(_SHARED_EPOCH, key)).first()
+            if row is not None and row[0] == epoch:
                 return
-        elif rowcount(connection.execute(_TOUCH_EPOCH, key)):
+        elif answer(session, Query(_TOUCH_EPOCH, key)).rowcount:
             return
-        current = connection.scalar(_EPOCH, key)
+        current = session.connection().scalar(_EPOCH, {"lease": self.fence})
         if self.fence != DAEMON_LEASE:
             raise FencedError(
                 f"write refused: this replica's lease ({self.fence}) is gone; the leader found "

@@ -3,17 +3,18 @@ whose client side (driver, SQLAlchemy) costs more CPU than the server's work: a 
 two reads (the resource, locked, then what is held) and one write, a success one write (a
 delete's two), a pooled connection is tested only after it rested, and a connection lost
 while it rested is replaced, not handed out.
-Counted with SQLAlchemy's cursor events on a real PostgreSQL; the outcome of each write is
+Counted at the driver's cursors on a real PostgreSQL; the outcome of each write is
 the same as on SQLite (tests/attacks/test_group_commit_attacks.py runs on both)."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from reconciler.store import Store, open_store
 from reconciler.store import database as database_module
@@ -33,16 +34,18 @@ def store(postgres_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def statements(store: Store) -> Iterator[list[str]]:
-    """Every statement the store's engine sends from now on."""
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement sent to the server from now on, by the driver's cursors (SQLAlchemy's
+    and the store's own, :mod:`reconciler.store.direct`)."""
     seen: list[str] = []
+    execute = psycopg.Cursor.execute
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(" ".join(statement.split()[:2]))
+    def count(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(" ".join(str(query).split()[:2]))
+        return execute(cursor, query, *args, **kwargs)
 
-    event.listen(store._db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(store._db.engine, "before_cursor_execute", count)
+    monkeypatch.setattr(psycopg.Cursor, "execute", count)
+    return seen
 
 
 def _begin(store: Store, operation: str = "create", *, shared: bool = False) -> int:
