@@ -22,8 +22,13 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Insert,
     Select,
+    String,
     Table,
+    Update,
     bindparam,
     delete,
     exists,
@@ -34,14 +39,24 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from reconciler.store.direct import Query
-from reconciler.store.models import ClaimRow, ExecutionRow, ResourceRow, TransitionRow
+from reconciler.store.models import (
+    AppRow,
+    ClaimRow,
+    ExecutionRow,
+    RepositoryRow,
+    ResourceRow,
+    TransitionRow,
+)
 
 _RESOURCES = cast(Table, ResourceRow.__table__)
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
 _TRANSITIONS = cast(Table, TransitionRow.__table__)
 _CLAIMS = cast(Table, ClaimRow.__table__)
+_APPS = cast(Table, AppRow.__table__)
+_REPOSITORIES = cast(Table, RepositoryRow.__table__)
 _r, _e, _t = _RESOURCES.c, _EXECUTIONS.c, _TRANSITIONS.c
 
 
@@ -52,21 +67,55 @@ def _bound(table: Table, prefix: str, keys: Sequence[str]) -> dict[str, Any]:
     return {key: bindparam(f"{prefix}{key}", type_=table.c[key].type) for key in keys}
 
 
+def _free() -> ColumnElement[bool]:
+    """Nothing holds the action (invariant 8, as :func:`reconciler.store.lifecycle._HELD` is
+    judged): neither its app nor its repository is suspended, and no delete hold of the
+    repository names the resource when it is a delete. An unrecorded app holds nothing."""
+    held_uids = _REPOSITORIES.c.held_uids.cast(JSONB)
+    held_delete = bindparam("h_delete", type_=Boolean) & held_uids.has_key(
+        bindparam("h_uid", type_=String)
+    )
+    holding = (
+        select(literal(1))
+        .select_from(_APPS.join(_REPOSITORIES, _REPOSITORIES.c.name == _APPS.c.repository))
+        .where(
+            _APPS.c.name == bindparam("h_app", type_=String),
+            _APPS.c.suspended | _REPOSITORIES.c.suspended | held_delete,
+        )
+    )
+    return ~exists(holding)
+
+
 @cache
 def _begin(new: bool, execution_keys: Keys, resource_keys: Keys) -> Select[Any]:
+    # Written only while nothing holds the action: the execution's row is inserted from a
+    # SELECT that finds nothing then, and every other write reads the rows it inserted.
+    execution_values = _bound(_EXECUTIONS, "e_", execution_keys)
     made = (
         insert(_EXECUTIONS)
-        .values(_bound(_EXECUTIONS, "e_", execution_keys))
+        .from_select(
+            list(execution_values),
+            select(*(value.label(key) for key, value in execution_values.items())).where(_free()),
+        )
         .returning(_e.id)
         .cte("made")
     )
-    made_id = select(made.c.id).scalar_subquery()
-    columns = _bound(_RESOURCES, "r_", resource_keys) | {"execution_id": made_id}
-    written = (
-        insert(_RESOURCES).values(columns)
-        if new
-        else update(_RESOURCES).where(_r.uid == bindparam("r_uid")).values(columns)
-    ).cte("written")
+    resource_values = _bound(_RESOURCES, "r_", resource_keys)
+    written: Insert | Update
+    if new:
+        written = insert(_RESOURCES).from_select(
+            [*resource_values, "execution_id"],
+            select(
+                *(value.label(key) for key, value in resource_values.items()), made.c.id
+            ).select_from(made),
+        )
+    else:
+        made_id = select(made.c.id).scalar_subquery()
+        written = (
+            update(_RESOURCES)
+            .where(_r.uid == bindparam("r_uid"), exists(select(made.c.id)))
+            .values(resource_values | {"execution_id": made_id})
+        )
     common = [
         bindparam("a_uid", type_=_t.resource_uid.type).label("resource_uid"),
         bindparam("a_app", type_=_t.app.type).label("app"),
@@ -87,7 +136,7 @@ def _begin(new: bool, execution_keys: Keys, resource_keys: Keys) -> Select[Any]:
             literal("requested").label("to_state"),
             null().cast(_t.execution_id.type).label("execution_id"),
             *common,
-        )
+        ).where(exists(select(made.c.id)))
         both = union_all(requested, select(literal(1), *began).select_from(made)).subquery()
         rows = select(*list(both.c)[1:]).order_by(both.c.position)
     audit = (
@@ -95,7 +144,7 @@ def _begin(new: bool, execution_keys: Keys, resource_keys: Keys) -> Select[Any]:
         .from_select([column.name for column in rows.selected_columns], rows)
         .cte("audit")
     )
-    return select(made.c.id).add_cte(written, audit)
+    return select(made.c.id).add_cte(written.cte("written"), audit)
 
 
 def begin(
@@ -106,16 +155,21 @@ def begin(
     audit: tuple[str | None, str, str],
     uid: str,
     app: str,
+    acting: str,
 ) -> Query:
     """Insert the execution, insert or update its resource (``new``), and write the audit
     rows (from state, to state, reason) of ``app``: one statement, answering the execution's
-    id."""
+    id; or, when the action of app ``acting`` is held (that app or its repository suspended,
+    its delete held), writing nothing and answering no row. Run it with the resource's row
+    locked: its snapshot, taken as it starts, then holds every hold committed before the lock
+    was granted."""
     statement = _begin(new, tuple(execution), tuple(resource))
     from_state, to_state, reason = audit
     values = {f"e_{key}": value for key, value in execution.items()}
     values |= {f"r_{key}": value for key, value in resource.items()}
     values |= {"a_uid": uid, "a_app": app, "a_reason": reason, "a_at": resource["updated_at"]}
     values |= {"a_from": from_state, "a_to": to_state}
+    values |= {"h_app": acting, "h_uid": uid, "h_delete": execution["operation"] == "delete"}
     if not new:
         values["r_uid"] = uid
     return Query(statement, values)

@@ -58,13 +58,9 @@ _HELD = (
 )
 
 
-def _before_begin(session: Session, *, uid: str, app: str) -> tuple[Any, Any]:
-    """The resource's row (locked; None when unrecorded) and its app's held state (None when
-    the app is unrecorded), read in this order: on PostgreSQL a statement's snapshot predates
-    its wait for a lock (READ COMMITTED), so the held state is read after the lock is taken,
-    and a suspension or hold committed while another transaction held the resource is seen."""
-    row = answer(session, Query(_LOCKED_RESOURCE, {"key": uid})).first()
-    return row, answer(session, Query(_HELD, {"app": app})).first()
+def _held(session: Session, app: str) -> Any:
+    """App ``app``'s held state (None when the app is unrecorded)."""
+    return answer(session, Query(_HELD, {"app": app})).first()
 
 
 _ENDED = (
@@ -171,8 +167,15 @@ def begin(
     shared: bool,
     expected: tuple[str | None, int | None] | None,
 ) -> tuple[int, int]:
-    """See :meth:`reconciler.store.resources.Resources.begin`."""
-    row, held = _before_begin(session, uid=uid, app=app)
+    """See :meth:`reconciler.store.resources.Resources.begin`.
+
+    The resource's row is read first, locked, then what holds its app: on PostgreSQL a
+    statement's snapshot predates its wait for a lock (READ COMMITTED), so only a statement
+    after the lock sees a suspension or hold committed while another transaction held the
+    resource. SQLite reads the held state as the second statement; PostgreSQL's one write
+    statement checks it itself (:func:`combined.begin`), and it is read only to say why."""
+    row = answer(session, Query(_LOCKED_RESOURCE, {"key": uid})).first()
+    pg = postgres(session)
     if expected is not None:
         current = (row.state, row.execution_id) if row is not None else (None, None)
         if current != expected:
@@ -180,10 +183,13 @@ def begin(
                 f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
                 f"{expected[0] or 'no record'} (execution {expected[1]}); planning again"
             )
-    _refuse_held(held, uid=uid, app=app, operation=operation)
-    if row is not None and row.state in IN_FLIGHT:
+    in_flight = row is not None and row.state in IN_FLIGHT
+    taken = shared and row is not None and not row.shared and row.app != app
+    if not pg or in_flight or taken:  # a hold is the first refusal, as it always was
+        _refuse_held(_held(session, app), uid=uid, app=app, operation=operation)
+    if in_flight:
         raise PermanentError(f"{uid} already has execution {row.execution_id} running")
-    if shared and row is not None and not row.shared and row.app != app:
+    if taken:
         raise PermanentError(
             f"{uid} is a private resource of app {row.app}; a shared id never takes it over"
         )
@@ -238,8 +244,13 @@ def begin(
             audit=(state, to_state, reason),
             uid=uid,
             app=owner,
+            acting=app,
         )
-        execution_id = int(execute(session, writes).first()[0])
+        began = execute(session, writes).first()
+        if began is None:  # held: nothing was written
+            _refuse_held(_held(session, app), uid=uid, app=app, operation=operation)
+            raise StaleError(f"{uid}: its app was held as it began, and is not now; planning again")
+        execution_id = int(began[0])
     else:
         connection = session.connection()
         execution_id = connection.execute(_NEW_EXECUTION, execution).scalar_one()

@@ -222,6 +222,29 @@ def test_a_held_delete_never_begins_whatever_the_plan_says(store: Store) -> None
     begin_in(store, operation="delete")
 
 
+def test_a_refused_beginning_writes_nothing_and_a_hold_is_the_first_reason_given(
+    store: Store,
+) -> None:
+    """PostgreSQL checks what is held inside its one write statement: a held delete writes no
+    row at all, a hold names only deletes, and a held app whose resource is also busy is
+    refused for the hold, as when the hold was read first."""
+    _held(store, [])
+    store.resources.succeed(begin_in(store), outputs={}, secret_keys=[], applied_params={})
+    _held(store, ["t.default#shop.db"])
+    before = (store.resources.transitions("t.default#shop.db"), store.executions.all())
+    with pytest.raises(HeldError, match="held by the delete guard"):
+        begin_in(store, operation="delete")
+    after = (store.resources.transitions("t.default#shop.db"), store.executions.all())
+    assert after == before
+    running = begin_in(store, operation="update")  # a delete hold holds no update
+    store.control.suspend("shop", suspended=True)
+    with pytest.raises(HeldError, match="app shop is suspended"):
+        begin_in(store, operation="update")  # in flight too: the hold is named
+    store.control.suspend("shop", suspended=False)
+    with pytest.raises(PermanentError, match=f"already has execution {running} running"):
+        begin_in(store, operation="update")
+
+
 def test_a_suspended_app_begins_nothing_until_resumed(store: Store) -> None:
     _held(store, [])
     store.apps.save_desired(
