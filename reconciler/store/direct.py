@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any, cast
 
 import psycopg
+from psycopg.pq import ExecStatus
 from psycopg.types.json import Json
 from sqlalchemy import JSON, CursorResult
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -43,7 +44,8 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What one statement returned: its rows (columns by name) and the rows it touched."""
+    """What one statement returned: its rows (columns by position, and by name where a name
+    is a Python identifier) and the rows it touched."""
 
     rows: list[Any]
     rowcount: int
@@ -101,11 +103,12 @@ def execute(session: Session, query: Query) -> Answer:
     connection = cast(psycopg.Connection[Any], bound.connection.dbapi_connection)
     try:
         cursor = connection.execute(compiled.sql, values)
-        description = cursor.description
-        if description is None:
+        result = cursor.pgresult
+        if result is None or result.status != ExecStatus.TUPLES_OK:
             return Answer([], cursor.rowcount)
-        if compiled.row is None:
-            compiled.row = namedtuple("Row", [column.name for column in description])  # type: ignore[misc]
+        if compiled.row is None:  # psycopg makes a description at each call: read it once
+            names = [column.name for column in cursor.description or ()]
+            compiled.row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         make = compiled.row._make
         return Answer([make(row) for row in cursor.fetchall()], cursor.rowcount)
     except psycopg.Error as exc:

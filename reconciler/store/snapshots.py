@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from reconciler.plan.model import RecordedResource
 from reconciler.store.appreads import APP_COLUMNS, Held, app_record
 from reconciler.store.crypto import SecretBox
+from reconciler.store.direct import Query, answer
 from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppRecord, RepositoryRecord
 from reconciler.store.resourcereads import RESOURCE_COLUMNS, claims_of, recorded
@@ -77,21 +78,30 @@ _REPOS = tuple(select(RepositoryRow).where(test) for test in _in(RepositoryRow.n
 of a first pass: building them cost more than running them); by app: (many apps, one app)."""
 
 
+def _rows(session: Session, forms: tuple[Executable, ...], one: bool, names: Any) -> Any:
+    """The rows of a statement's form for many apps (through SQLAlchemy, which expands the
+    list) or for one (:func:`reconciler.store.direct.answer`: a pass reads one app's after
+    every execution of a first pass)."""
+    if one:
+        return answer(session, Query(forms[1], names)).rows
+    return session.connection().execute(forms[0], names)
+
+
 def read_snapshots(
     session: Session, box: SecretBox, held: Held, wanted: list[str]
 ) -> dict[str, AppSnapshot]:
     """The snapshots of the apps ``wanted`` (sorted, not empty) that are recorded."""
     one = len(wanted) == 1  # each statement's second form
-    connection, names = session.connection(), {"names": wanted[0] if one else wanted}
-    app_rows = connection.execute(_APPS_OF[one], names)
-    apps = [app_record(row, held=held) for row in app_rows]
+    names = {"names": wanted[0] if one else wanted}
+    apps = [app_record(row, held=held) for row in _rows(session, _APPS_OF, one, names)]
     claimed: dict[str, list[str]] = {}
-    for app, uid in connection.execute(_CLAIMS_OF_APPS[one], names):
+    for app, uid in _rows(session, _CLAIMS_OF_APPS, one, names):
         claimed.setdefault(app, []).append(uid)
     shared_uids = sorted({uid for uids in claimed.values() for uid in uids})
-    by_uid = {r.uid: r for r in connection.execute(_OWNED[one], names)}
+    by_uid = {r[0]: r for r in _rows(session, _OWNED, one, names)}
     if shared_uids:
-        by_uid.update((r.uid, r) for r in connection.execute(_SHARED, {"uids": shared_uids}))
+        shared = session.connection().execute(_SHARED, {"uids": shared_uids})
+        by_uid.update((r.uid, r) for r in shared)
     resources = {uid: recorded(row, box) for uid, row in by_uid.items()}
     mine: dict[str, list[RecordedResource]] = {}
     for uid in sorted(resources):

@@ -70,7 +70,7 @@ def test_json_values_and_none_are_written_as_sqlalchemy_writes_them(store: Store
     assert _json_columns(store, "direct")[1] == "null"  # JSON null, as the column type stores it
 
 
-def test_rows_come_back_by_column_name_and_a_statements_own_literals_are_sent(
+def test_rows_come_back_by_column_and_a_statements_own_literals_are_sent(
     store: Store,
 ) -> None:
     with store._db.transaction() as session:
@@ -88,13 +88,15 @@ def test_rows_come_back_by_column_name_and_a_statements_own_literals_are_sent(
         found = answer(
             session,
             Query(
-                select(_RESOURCES.c.state, _RESOURCES.c.attempts).where(_RESOURCES.c.uid == "r1"),
+                select(_RESOURCES.c.state, _RESOURCES.c.attempts, _RESOURCES.c["class"]).where(
+                    _RESOURCES.c.uid == "r1"
+                ),
                 {},
             ),
         )
     assert touched.rowcount == 1
     assert (found.first().state, found.first().attempts) == ("failed", 4)
-    assert found.rows == [("failed", 4)]
+    assert found.rows == [("failed", 4, "default")]  # "class" is no name: read by position
 
 
 def test_an_error_is_sqlalchemys_and_the_store_reports_it_without_the_values(
