@@ -100,10 +100,11 @@ def test_rows_come_back_by_column_and_a_statements_own_literals_are_sent(
 
 
 def test_an_error_is_sqlalchemys_and_the_store_reports_it_without_the_values(
-    store: Store,
+    postgres_url: str,
 ) -> None:
-    if not store._db.postgres:
-        pytest.skip("SQLite runs these statements through SQLAlchemy itself")
+    """PostgreSQL (SQLite runs these statements through SQLAlchemy itself)."""
+    store = open_store(postgres_url)
+    store.upgrade()
     with store._db.transaction() as session:
         execute(session, Query(insert(_RESOURCES), _row("twice")))
     with pytest.raises(StoreError) as raised:  # as every transaction's error reaches callers
@@ -112,3 +113,4 @@ def test_an_error_is_sqlalchemys_and_the_store_reports_it_without_the_values(
     assert isinstance(raised.value.__cause__, IntegrityError)
     assert "canary-value-x" not in str(raised.value)
     assert "duplicate key" in str(raised.value)
+    store.close()
