@@ -69,19 +69,26 @@ class _Compiled:
 
 
 @cache
-def _compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
+def _compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled | None:
     """``statement`` compiled as SQLAlchemy compiles one it executes, for the names of the
-    values given (an ``UPDATE`` without ``.values()`` sets the columns named). Statements are
-    module constants or cached per shape, so each shape compiles once."""
+    values given (an ``UPDATE`` without ``.values()`` sets the columns named); None when only
+    SQLAlchemy's execution layer can run it as SQLAlchemy would: a list-valued ``IN``
+    (expanded at each execution), a column default computed in Python, a value not given
+    (which SQLAlchemy refuses). Statements are module constants or cached per shape, so each
+    shape compiles once."""
     element = cast(ClauseElement, statement)
     compiled = cast(SQLCompiler, element.compile(dialect=_DIALECT, column_keys=list(keys)))
+    if compiled.post_compile_params or compiled.insert_prefetch or compiled.update_prefetch:
+        return None
     escaped = dict(compiled.escaped_bind_names)
+    given = {escaped.get(key, key) for key in keys}
+    if any(bind.required and name not in given for bind, name in compiled.bind_names.items()):
+        return None
     as_json = frozenset(
         escaped.get(name, name)
         for bind, name in compiled.bind_names.items()
         if isinstance(bind.type, JSON)
     )
-    given = {escaped.get(key, key) for key in keys}
     fixed = {
         name: Json(value) if name in as_json else value
         for name, value in compiled.construct_params(_check=False).items()
@@ -93,8 +100,14 @@ def _compiled(statement: Executable, keys: tuple[str, ...]) -> _Compiled:
 def execute(session: Session, query: Query) -> Answer:
     """Run ``query`` in ``session``'s transaction. An error aborts the transaction; it is
     raised as SQLAlchemy's, which :meth:`reconciler.store.session.Database.transaction`
-    translates."""
+    translates. ``query`` must be one :func:`answer` sends here (a ``ValueError`` if not)."""
     compiled = _compiled(query.statement, tuple(sorted(query.values)))
+    if compiled is None:
+        raise ValueError("this statement runs through SQLAlchemy only: use answer()")
+    return _sent(session, compiled, query)
+
+
+def _sent(session: Session, compiled: _Compiled, query: Query) -> Answer:
     values = dict(compiled.fixed)
     for key, value in query.values.items():
         name = compiled.escaped.get(key, key)
@@ -120,10 +133,13 @@ def execute(session: Session, query: Query) -> Answer:
 
 
 def answer(session: Session, query: Query) -> Answer:
-    """Run ``query`` in ``session``'s transaction: on PostgreSQL with :func:`execute`, on
-    SQLite (whose statements cost no round trip) through SQLAlchemy."""
+    """Run ``query`` in ``session``'s transaction: on PostgreSQL with :func:`execute` where
+    it runs the statement as SQLAlchemy would (else, and on SQLite, whose statements cost no
+    round trip, through SQLAlchemy)."""
     if session.get_bind().dialect.name == "postgresql":
-        return execute(session, query)
+        compiled = _compiled(query.statement, tuple(sorted(query.values)))
+        if compiled is not None:
+            return _sent(session, compiled, query)
     result = session.connection().execute(query.statement, query.values)
     rows = list(result) if result.returns_rows else []
     return Answer(rows, int(cast(CursorResult[Any], result).rowcount or 0))

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError, StoreError
 from reconciler.store import AppDesired, Store, open_store
-from reconciler.store.direct import Query, answer
+from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import Base, RepositoryRow, ResourceRow
 from tests.seeding import begin_resource
 from tests.waiting import wait_until
@@ -701,16 +701,9 @@ def test_a_value_name_the_driver_spells_otherwise_binds_its_own_value(any_store:
         assert [tuple(r) for r in rows] == [(f"v-{name}", {"k": [name, None]}, "plain")], name
 
 
-# --- what the direct path does not do as SQLAlchemy does ---------------------------------------
+# --- what only SQLAlchemy runs as SQLAlchemy does: answer() hands it there, execute() refuses it --
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="direct.execute sends NULL for a column's Python-side default (Column default=) "
-    "that SQLAlchemy's execution layer fills in: on PostgreSQL an INSERT through "
-    "store.direct.answer omitting such a column fails (NOT NULL) or stores NULL, on SQLite "
-    "it stores the default",
-)
 def test_an_insert_through_answer_fills_python_side_column_defaults_as_sqlalchemy_does(
     pg_store: Store,
 ) -> None:
@@ -738,12 +731,6 @@ def test_an_insert_through_answer_fills_python_side_column_defaults_as_sqlalchem
     assert found == [(0, False, False)] * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="direct.execute binds a value the caller did not give as NULL (construct_params "
-    "with _check=False), where SQLAlchemy refuses the statement: on PostgreSQL a missing "
-    "value silently becomes NULL",
-)
 def test_a_statement_run_without_one_of_its_values_is_refused_as_sqlalchemy_refuses_it(
     pg_store: Store,
 ) -> None:
@@ -766,12 +753,6 @@ def test_a_statement_run_without_one_of_its_values_is_refused_as_sqlalchemy_refu
     assert found == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="direct.execute sends an expanding IN's __[POSTCOMPILE_x] placeholder to the "
-    "server: store.direct.answer with a list-valued IN works on SQLite (through SQLAlchemy) "
-    "and fails on PostgreSQL with UndefinedColumn",
-)
 def test_a_statement_with_a_list_valued_in_runs_through_answer_as_through_sqlalchemy(
     pg_store: Store,
 ) -> None:
@@ -785,6 +766,8 @@ def test_a_statement_with_a_list_valued_in_runs_through_answer_as_through_sqlalc
     with pg_store._db.transaction() as session:
         direct = [tuple(r) for r in answer(session, Query(statement, values)).rows]
     assert direct == by_sqlalchemy == [("p.default#shop.db",)]
+    with pytest.raises(ValueError, match="use answer"), pg_store._db.transaction() as session:
+        execute(session, Query(statement, values))
 
 
 # --- SQLite and PostgreSQL record the same rows ------------------------------------------------
