@@ -1,11 +1,21 @@
 """Recorded resources made the way the runner records them (``begin`` then ``succeed`` or
-``fail``), for tests of what the store and the API show."""
+``fail``), for tests of what the store and the API show; raw resource rows, and calls made to
+share one group commit, for tests of the store itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from reconciler.store import Store
+from tests.waiting import wait_until
+
+ROW_AT = datetime(2026, 12, 4, tzinfo=UTC)
+"""When :func:`resource_row`'s rows were made."""
 
 
 def record_resource(
@@ -85,3 +95,60 @@ def begin_resource(
         shared=shared,
         expected=expected,
     )
+
+
+def resource_row(uid: str, **values: Any) -> dict[str, Any]:
+    """A ``resources`` row of app ``shop`` as an insert writes it (``requested``, every
+    column given), with ``values`` over it."""
+    return {
+        "uid": uid,
+        "app": "shop",
+        "name": "db",
+        "type": "postgres",
+        "class": "default",
+        "state": "requested",
+        "attempts": 0,
+        "orphaned": False,
+        "shared": False,
+        "created_at": ROW_AT,
+        "updated_at": ROW_AT,
+        **values,
+    }
+
+
+def grouped_calls(store: Store, calls: list[Callable[[], object]]) -> list[Callable[[], object]]:
+    """``calls`` run from their own threads, queued behind a write that holds the group commit
+    so that they share its next transaction; each result (or error) as a call to replay."""
+    grouped = store._db.grouped
+    inside, go = threading.Event(), threading.Event()
+    results: list[Callable[[], object]] = [lambda: None] * len(calls)
+
+    def gate(_session: Session) -> None:
+        inside.set()
+        assert go.wait(30)
+
+    def call(index: int) -> None:
+        try:
+            value = calls[index]()
+            results[index] = lambda: value
+        except Exception as exc:
+            error = exc
+
+            def again() -> object:
+                raise error
+
+            results[index] = again
+
+    holder = threading.Thread(target=grouped.run, args=(gate,))
+    holder.start()
+    assert inside.wait(10)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
+    for index, thread in enumerate(threads):
+        thread.start()
+        queued = index + 1
+        wait_until(lambda: grouped.queued == queued, what="the write queued")
+    go.set()
+    for thread in [holder, *threads]:
+        thread.join(30)
+        assert not thread.is_alive()
+    return results

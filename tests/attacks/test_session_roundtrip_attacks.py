@@ -25,7 +25,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError, StoreError
 from reconciler.sources.git import GitMirror
@@ -43,6 +42,7 @@ from reconciler.store.session import utc
 from reconciler.types import CommitSha
 from tests.gitutil import git
 from tests.seeding import begin_resource as _begin
+from tests.seeding import grouped_calls
 from tests.waiting import wait_until
 
 KEY = base64.urlsafe_b64encode(b"7" * 32)
@@ -352,7 +352,7 @@ def test_a_group_mixing_every_kind_of_write_records_the_same_rows_on_both_databa
                 e, outputs={}, secret_keys=[], applied_params=None
             ),
         ]
-        ended = [_outcome(call) for call in _grouped(store, calls)]
+        ended = [_outcome(call) for call in grouped_calls(store, calls)]
         with store._db.transaction() as session:
             runs = _ranks(session.scalars(select(ExecutionRow.id)))
         outcomes.append(
@@ -361,43 +361,6 @@ def test_a_group_mixing_every_kind_of_write_records_the_same_rows_on_both_databa
     assert outcomes[0] == outcomes[1]
     assert [o[0] for o in outcomes[0]] == ["ok"] * 5 + ["StaleError", "ok"], outcomes[0]
     assert _dump(pair[1], "g.", renumber=True) == _dump(pair[0], "g.", renumber=True)
-
-
-def _grouped(store: Store, calls: list[Callable[[], object]]) -> list[Callable[[], object]]:
-    """``calls`` run from their own threads, queued behind a write that holds the group commit
-    so that they share its next transaction; each result (or error) as a call to replay."""
-    grouped = store._db.grouped
-    inside, go = threading.Event(), threading.Event()
-    results: list[Callable[[], object]] = [lambda: None] * len(calls)
-
-    def gate(_session: Session) -> None:
-        inside.set()
-        assert go.wait(30)
-
-    def call(index: int) -> None:
-        try:
-            value = calls[index]()
-            results[index] = lambda: value
-        except Exception as exc:
-            error = exc
-
-            def again() -> object:
-                raise error
-
-            results[index] = again
-
-    holder = threading.Thread(target=grouped.run, args=(gate,))
-    holder.start()
-    assert inside.wait(10)
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
-    for index, thread in enumerate(threads):
-        thread.start()
-        wait_until(lambda i=index: grouped.queued == i + 1, what="the write queued")
-    go.set()
-    for thread in [holder, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
-    return results
 
 
 @pytest.mark.parametrize("gone", ["execution", "resource"])

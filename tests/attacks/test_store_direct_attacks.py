@@ -28,10 +28,10 @@ from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import HeldError, PermanentError, StaleError, StoreError
-from reconciler.store import AppDesired, Store, open_store
+from reconciler.store import AppDesired, Store, lifecycle, open_store
 from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import Base, RepositoryRow, ResourceRow
-from tests.seeding import begin_resource
+from tests.seeding import begin_resource, grouped_calls, resource_row
 from tests.waiting import wait_until
 
 KEY = base64.urlsafe_b64encode(b"5" * 32)
@@ -404,7 +404,7 @@ def test_a_backend_killed_between_the_direct_statements_of_a_group_commit_reruns
         ),
         lambda: begin_resource(pg_store, "g.default#done", operation="update", inputs_hash="h2"),
     ]
-    results = [_outcome(call) for call in _grouped(pg_store, calls)]
+    results = [_outcome(call) for call in grouped_calls(pg_store, calls)]
     assert killed.is_set()
     assert [r[0] for r in results] == ["ok"] * 5, results
     assert _executions(pg_store, "g.default#new") == [("create", "running")]
@@ -416,44 +416,6 @@ def test_a_backend_killed_between_the_direct_statements_of_a_group_commit_reruns
     assert done < results[4][1][0]
     assert pg_store.apps.get("shop") is not None
     assert begin_resource(pg_store, "g.default#after")[1] == 1
-
-
-def _grouped(store: Store, calls: list[Callable[[], object]]) -> list[Callable[[], object]]:
-    """``calls`` run from their own threads, queued behind a write that holds the group commit
-    so that they share its next transaction; each result (or error) as a call to replay."""
-    grouped = store._db.grouped
-    inside, go = threading.Event(), threading.Event()
-    results: list[Callable[[], object]] = [lambda: None] * len(calls)
-
-    def gate(_session: Session) -> None:
-        inside.set()
-        assert go.wait(30)
-
-    def call(index: int) -> None:
-        try:
-            value = calls[index]()
-            results[index] = lambda: value
-        except Exception as exc:
-            error = exc
-
-            def again() -> object:
-                raise error
-
-            results[index] = again
-
-    holder = threading.Thread(target=grouped.run, args=(gate,))
-    holder.start()
-    assert inside.wait(10)
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
-    for index, thread in enumerate(threads):
-        thread.start()
-        queued = index + 1
-        wait_until(lambda: grouped.queued == queued, what="the write queued")
-    go.set()
-    for thread in [holder, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
-    return results
 
 
 @pytest.mark.parametrize("setting", ["lock_timeout", "statement_timeout"])
@@ -474,43 +436,25 @@ def test_a_timeout_inside_a_direct_statement_is_retryable_rolls_back_and_leaves_
         holder.execute("SELECT 1 FROM resources WHERE uid = %s FOR UPDATE", (uid,))
 
         def both(session: Session) -> None:
-            from reconciler.store import lifecycle
-
+            action: dict[str, Any] = {
+                "app": "shop",
+                "name": "db",
+                "type_": "db",
+                "class_": "default",
+                "operation": "create",
+                "reason": "r",
+                "provider": "p",
+                "provider_version": "1",
+                "workflow": "wf",
+                "commit": None,
+                "depends_on": [],
+                "shared": False,
+            }
             lifecycle.begin(
-                session,
-                uid="t.default#before",
-                app="shop",
-                name="db",
-                type_="db",
-                class_="default",
-                operation="create",
-                reason="r",
-                provider="p",
-                provider_version="1",
-                workflow="wf",
-                inputs_hash="h",
-                commit=None,
-                depends_on=[],
-                shared=False,
-                expected=None,
+                session, uid="t.default#before", inputs_hash="h", expected=None, **action
             )
             lifecycle.begin(
-                session,
-                uid=uid,
-                app="shop",
-                name="db",
-                type_="db",
-                class_="default",
-                operation="create",
-                reason="r",
-                provider="p",
-                provider_version="1",
-                workflow="wf",
-                inputs_hash="h1",
-                commit=None,
-                depends_on=[],
-                shared=False,
-                expected=("failed", first),
+                session, uid=uid, inputs_hash="h1", expected=("failed", first), **action
             )
 
         outcome = _outcome(lambda: pg_store._db.grouped.run(both))
@@ -618,22 +562,6 @@ _COLUMNS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _resource_row(uid: str) -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "app": "shop",
-        "name": "db",
-        "type": "postgres",
-        "class": "default",
-        "state": "requested",
-        "attempts": 0,
-        "orphaned": False,
-        "shared": False,
-        "created_at": AT,
-        "updated_at": AT,
-    }
-
-
 def _row_text(session: Session, uid: str) -> tuple[Any, ...]:
     """The row as the database holds it, JSON as its text (SQL NULL apart from JSON null)."""
     columns = ", ".join(
@@ -670,8 +598,8 @@ def test_one_update_statement_run_with_many_key_sets_writes_what_sqlalchemy_writ
     value written as SQL NULL or the other way round)."""
     with pg_store._db.transaction() as session:
         session.execute(text("DELETE FROM resources WHERE uid IN ('direct', 'sqlalchemy')"))
-        session.connection().execute(insert(_RESOURCES), _resource_row("direct"))
-        session.connection().execute(insert(_RESOURCES), _resource_row("sqlalchemy"))
+        session.connection().execute(insert(_RESOURCES), resource_row("direct"))
+        session.connection().execute(insert(_RESOURCES), resource_row("sqlalchemy"))
     for values in shapes:
         with pg_store._db.transaction() as session:
             done = answer(session, Query(_UPDATE_BY_KEYS, {"key": "direct", **values}))
@@ -711,7 +639,7 @@ def test_an_insert_through_answer_fills_python_side_column_defaults_as_sqlalchem
     store 0, false, false for the omitted columns."""
     found = []
     for uid in ("by-sqlalchemy", "direct"):
-        row = _resource_row(uid)
+        row = resource_row(uid)
         for column in ("attempts", "orphaned", "shared"):  # each with default= on its model
             del row[column]
         with pg_store._db.transaction() as session:
@@ -738,7 +666,7 @@ def test_a_statement_run_without_one_of_its_values_is_refused_as_sqlalchemy_refu
     bind parameter 'error'"."""
     any_store = pg_store
     with any_store._db.transaction() as session:
-        session.connection().execute(insert(_RESOURCES), _resource_row("missing"))
+        session.connection().execute(insert(_RESOURCES), resource_row("missing"))
     statement = (
         update(_RESOURCES)
         .where(_RESOURCES.c.uid == bindparam("key"))

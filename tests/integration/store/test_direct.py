@@ -6,7 +6,6 @@ On a real PostgreSQL; SQLite runs the same statements through SQLAlchemy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,9 +16,9 @@ from reconciler.errors import StoreError
 from reconciler.store import Store, open_store
 from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import ResourceRow
+from tests.seeding import resource_row
 
 _RESOURCES: Table = ResourceRow.__table__  # type: ignore[assignment]
-AT = datetime(2026, 12, 4, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -28,23 +27,6 @@ def store(database_url: str) -> Iterator[Store]:
     s.upgrade()
     yield s
     s.close()
-
-
-def _row(uid: str, **values: Any) -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "app": "shop",
-        "name": "db",
-        "type": "postgres",
-        "class": "default",
-        "state": "requested",
-        "attempts": 0,
-        "orphaned": False,
-        "shared": False,
-        "created_at": AT,
-        "updated_at": AT,
-        **values,
-    }
 
 
 def _json_columns(store: Store, uid: str) -> tuple[Any, ...]:
@@ -62,10 +44,14 @@ def _json_columns(store: Store, uid: str) -> tuple[Any, ...]:
 
 
 def test_json_values_and_none_are_written_as_sqlalchemy_writes_them(store: Store) -> None:
-    values = {"outputs": {"host": "db", "port": 5432}, "applied_params": None, "depends_on": []}
+    values: dict[str, Any] = {
+        "outputs": {"host": "db", "port": 5432},
+        "applied_params": None,
+        "depends_on": [],
+    }
     with store._db.transaction() as session:
-        session.execute(insert(_RESOURCES), _row("by-sqlalchemy", **values))
-        answer(session, Query(insert(_RESOURCES), _row("direct", **values)))
+        session.execute(insert(_RESOURCES), resource_row("by-sqlalchemy", **values))
+        answer(session, Query(insert(_RESOURCES), resource_row("direct", **values)))
     assert _json_columns(store, "direct") == _json_columns(store, "by-sqlalchemy")
     assert _json_columns(store, "direct")[1] == "null"  # JSON null, as the column type stores it
 
@@ -74,7 +60,7 @@ def test_rows_come_back_by_column_and_a_statements_own_literals_are_sent(
     store: Store,
 ) -> None:
     with store._db.transaction() as session:
-        answer(session, Query(insert(_RESOURCES), _row("r1", attempts=3)))
+        answer(session, Query(insert(_RESOURCES), resource_row("r1", attempts=3)))
         # "failed" is a literal of the statement (an anonymous bound value), not a given value
         touched = answer(
             session,
@@ -106,10 +92,12 @@ def test_an_error_is_sqlalchemys_and_the_store_reports_it_without_the_values(
     store = open_store(postgres_url)
     store.upgrade()
     with store._db.transaction() as session:
-        execute(session, Query(insert(_RESOURCES), _row("twice")))
+        execute(session, Query(insert(_RESOURCES), resource_row("twice")))
     with pytest.raises(StoreError) as raised:  # as every transaction's error reaches callers
         with store._db.transaction() as session:
-            execute(session, Query(insert(_RESOURCES), _row("twice", name="canary-value-x")))
+            execute(
+                session, Query(insert(_RESOURCES), resource_row("twice", name="canary-value-x"))
+            )
     assert isinstance(raised.value.__cause__, IntegrityError)
     assert "canary-value-x" not in str(raised.value)
     assert "duplicate key" in str(raised.value)
