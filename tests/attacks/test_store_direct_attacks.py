@@ -17,8 +17,9 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -35,7 +36,7 @@ from tests.seeding import begin_resource, grouped_calls, resource_row
 from tests.waiting import wait_until
 
 KEY = base64.urlsafe_b64encode(b"5" * 32)
-_RESOURCES: Table = ResourceRow.__table__  # type: ignore[assignment]
+_RESOURCES = cast(Table, ResourceRow.__table__)
 AT = datetime(2026, 12, 4, tzinfo=UTC)
 
 
@@ -294,7 +295,7 @@ def test_two_replicas_beginning_one_resource_at_once_start_exactly_one_execution
                 go.wait(10)
                 return begin_resource(store, u)
 
-            threads = [_in_thread(lambda s=s: racer(s)) for s in replicas]  # type: ignore[misc]
+            threads = [_in_thread(partial(racer, replica)) for replica in replicas]
             outcomes = []
             for thread, outcome in threads:
                 thread.join(30)

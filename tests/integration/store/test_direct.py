@@ -6,7 +6,7 @@ On a real PostgreSQL; SQLite runs the same statements through SQLAlchemy."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, insert, select, text, update
@@ -18,7 +18,7 @@ from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import ResourceRow
 from tests.seeding import resource_row
 
-_RESOURCES: Table = ResourceRow.__table__  # type: ignore[assignment]
+_RESOURCES = cast(Table, ResourceRow.__table__)
 
 
 @pytest.fixture
