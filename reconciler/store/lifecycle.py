@@ -236,7 +236,7 @@ def begin(
         values |= {"uid": uid, "app": app, "orphaned": False, "shared": shared, "created_at": at}
     # A shared resource's history names the app that owns its row, whoever begins the action.
     owner = row.app if row is not None else app
-    if postgres(session):
+    if pg:
         writes = combined.begin(
             new=row is None,
             execution=execution,
