@@ -379,14 +379,14 @@ def test_a_replica_stopped_with_sigterm_mid_step_loses_no_claimed_action(
     tmp_path: Path, postgres_url: str
 ) -> None:
     story = _story(tmp_path, postgres_url)
-    story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
+    _commit_enough_for_two(story)
     processes: list[subprocess.Popen[str]] = []
     try:
         with story.store() as store:
             processes, _name = _two_replicas(story, store)
             processes[1].send_signal(signal.SIGTERM)
             assert processes[1].wait(timeout=15) == 0
-            wait_for(lambda: _settled(store), timeout=20, what="settled, every result read")
+            wait_for(lambda: _two_settled(store), timeout=20, what="settled, every result read")
         assert _steps(story).overlaps() == []
         assert all(runs[-1].ended for runs in _steps(story).runs().values())
         processes[0].send_signal(signal.SIGTERM)
@@ -503,6 +503,22 @@ def test_recovering_a_dead_replica_keeps_the_step_records_of_live_replicas(
     assert not (records / str(lost)).exists()
 
 
+TWO_APPS = 4
+"""Apps of :func:`_commit_enough_for_two`."""
+
+
+def _commit_enough_for_two(story: FaultStory) -> None:
+    """Apps whose 8 slow actions keep the leader's 2 workers busy for 6 s alone, so that the
+    follower, started after the leader, still finds actions to claim on a loaded machine
+    (with 6 actions, under CI's load, the leader had started them all before it ran)."""
+    apps = {f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(TWO_APPS)}
+    story.commit(apps, f"{TWO_APPS} apps")
+
+
+def _two_settled(store: Store) -> bool:
+    return _settled_apps(store, TWO_APPS)
+
+
 def _two_replicas(story: FaultStory, store: Store) -> tuple[list[subprocess.Popen[str]], str]:
     """A leader and a follower, the follower's name, once the follower holds claims."""
     leader = story.start()
@@ -524,7 +540,7 @@ def test_a_follower_killed_and_restarted_under_a_new_name_leaves_no_claim_stuck(
     tmp_path: Path, postgres_url: str
 ) -> None:
     story = _story(tmp_path, postgres_url)
-    story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
+    _commit_enough_for_two(story)
     with story.running() as processes:
         with story.store() as store:
             started, name = _two_replicas(story, store)
@@ -532,7 +548,7 @@ def test_a_follower_killed_and_restarted_under_a_new_name_leaves_no_claim_stuck(
             kill9(processes[1])
             processes.append(story.start())  # a new name: the old claims are nobody's
             story.wait_running(processes[2])
-            wait_for(lambda: _settled(store), timeout=25, what="settled, every result read")
+            wait_for(lambda: _two_settled(store), timeout=25, what="settled, every result read")
             assert name not in {r.name for r in store.replicas.live()}
         assert _steps(story).overlaps() == []
 
@@ -541,14 +557,14 @@ def test_a_leader_stopped_with_sigterm_mid_step_hands_over_everything_in_hand(
     tmp_path: Path, postgres_url: str
 ) -> None:
     story = _story(tmp_path, postgres_url)
-    story.commit({f"apps/app{i}/score.yaml": score(f"app{i}", 2) for i in range(3)}, "3 apps")
+    _commit_enough_for_two(story)
     with story.running() as processes:
         with story.store() as store:
             started, _name = _two_replicas(story, store)
             processes.extend(started)
             processes[0].send_signal(signal.SIGTERM)  # the leader, with offers in every state
             assert processes[0].wait(timeout=15) == 0
-            wait_for(lambda: _settled(store), timeout=25, what="settled, every result read")
+            wait_for(lambda: _two_settled(store), timeout=25, what="settled, every result read")
             assert [r.leader for r in store.replicas.live()] == [True]
         assert _steps(story).overlaps() == []
 
