@@ -183,6 +183,12 @@ def upgrade(engine: Engine) -> None:
         with _migration_lock(engine), engine.begin() as connection:
             if engine.url.get_backend_name() == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATE_KEY})
+            else:
+                # The driver opens no transaction for DDL, so each CREATE TABLE would commit by
+                # itself: a daemon killed mid-migration left tables without their revision,
+                # and every later start failed ("table apps already exists"). One explicit
+                # transaction makes the migration all or nothing, as on PostgreSQL.
+                connection.exec_driver_sql("BEGIN")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:

@@ -45,6 +45,32 @@ def _begin(
     return execution_id
 
 
+def test_a_migration_cut_short_leaves_nothing_half_made_and_the_next_start_migrates(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon killed mid-migration (kill -9 at its first start) must not leave tables
+    without their revision: SQLite's driver commits DDL by itself unless a transaction is
+    open, and then every later start failed with "table apps already exists"."""
+    from alembic import command
+
+    upgrade = command.upgrade
+
+    def cut_short(*args: object, **kwargs: object) -> None:
+        upgrade(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(command, "upgrade", cut_short)
+    first = open_store(database_url)
+    with pytest.raises(RuntimeError, match="killed before the commit"):
+        first.upgrade()
+    first.close()
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    again = open_store(database_url)
+    again.upgrade()  # before the fix: "table apps already exists"
+    assert again.apps.names() == []
+    again.close()
+
+
 def test_migrations_are_idempotent(store: Store) -> None:
     store.upgrade()
     assert store.apps.all() == []
