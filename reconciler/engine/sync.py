@@ -394,14 +394,24 @@ class RepositorySync:
         problem was such a conflict recover once it is gone. Never writes another
         repository's apps."""
         repository = self.settings.name
-        declaring = any(
-            app is not None and any(r.id is not None for r in app.resources.values())
-            for app in snapshots.values()
-        )
-        if not declaring and not self._conflicted:
+        declared = {uid for app in snapshots.values() if app is not None for uid in _shared(app)}
+        if not declared and not self._conflicted:
             return updates  # no newcomer declares a shared resource, none waits to recover
         by_name = {u.name: u for u in updates}
-        stored = {a.name: a for a in self.store.apps.all()}
+        # A declaration conflicts only with those of the same shared resource: read the apps
+        # declaring one a newcomer declares, the newcomers' own records, and this repository's
+        # apps waiting to recover from a conflict (then the apps sharing their resources).
+        waiting = self._conflicted - snapshots.keys()
+        found = self.store.apps.declaring(declared, named=snapshots.keys() | waiting)
+        stored = {a.name: a for a in found}
+        theirs: set[str] = set()
+        for name in waiting:
+            record = stored.get(name)
+            if record is not None and record.desired is not None:
+                theirs.update(_shared(DesiredApp.from_json(name, record.desired)))
+        if theirs - declared:
+            stored.update((a.name, a) for a in self.store.apps.declaring(theirs - declared))
+        stored = dict(sorted(stored.items()))  # by name: the first holder named is the same
         incumbents: list[tuple[str, DesiredApp]] = []
         retrying: dict[str, DesiredApp] = {}
         for name, record in stored.items():
@@ -434,6 +444,11 @@ class RepositorySync:
                     name=name, path=stored[name].path, desired=stored[name].desired
                 )
         return list(by_name.values())
+
+
+def _shared(app: DesiredApp) -> set[str]:
+    """The UIDs of the shared resources ``app`` declares."""
+    return {r.uid for r in app.resources.values() if r.id is not None}
 
 
 def _declares_shared(spec: Mapping[str, Any]) -> bool:

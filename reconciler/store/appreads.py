@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from reconciler.store.models import AppRow
@@ -107,12 +107,16 @@ def read_apps(
     repository: str | None,
     known: Mapping[str, Mapping[str, Any]],
     held: Held,
+    where: ColumnElement[bool] | None = None,
 ) -> list[AppRecord]:
-    """Every app (of ``repository`` only, unless None), by name, with its spec; ``known``: the
-    specs the caller holds by app name (:func:`stored_spec`)."""
+    """Every app (of ``repository`` only, unless None; matching ``where``, unless None), by
+    name, with its spec; ``known``: the specs the caller holds by app name
+    (:func:`stored_spec`)."""
     query = select(*APP_COLUMNS).order_by(AppRow.name)
     if repository is not None:
         query = query.where(AppRow.repository == repository)
+    if where is not None:
+        query = query.where(where)
     rows = session.connection().execute(query)
     return [app_record(row, known=known.get(row[0]), held=held) for row in rows]
 

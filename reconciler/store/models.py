@@ -130,6 +130,19 @@ class ClaimRow(Base):
     uid: Mapped[str] = mapped_column(String(512), index=True)
 
 
+class DeclarationRow(Base):
+    """An app whose recorded spec declares a shared resource (one with a Score ``id``), kept
+    with the spec (valid or not), so that judging a shared resource reads only the apps
+    declaring it (migration 0009)."""
+
+    __tablename__ = "shared_declarations"
+    __table_args__ = (UniqueConstraint("app", "uid", name="uq_shared_declarations_app_uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app: Mapped[str] = mapped_column(String(255), index=True)
+    uid: Mapped[str] = mapped_column(String(512), index=True)
+
+
 class ExecutionRow(Base):
     __tablename__ = "executions"
     __table_args__ = (

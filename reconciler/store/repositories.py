@@ -10,16 +10,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import PermanentError
 from reconciler.plan.guard import Hold
 from reconciler.store.appreads import Held, read_apps, read_headers
 from reconciler.store.control import find_target, signal
+from reconciler.store.declarations import declared_uids, declaring, keep_declarations
 from reconciler.store.direct import Query, answer
 from reconciler.store.lifecycle import ensure_claims
-from reconciler.store.models import AppRow, ClaimRow, RepositoryRow, ResourceRow
+from reconciler.store.models import AppRow, ClaimRow, DeclarationRow, RepositoryRow, ResourceRow
 from reconciler.store.records import AppDesired, AppHeader, AppRecord, RepositoryRecord
 from reconciler.store.session import Database, now, utc
 from reconciler.store.snapshots import AppSnapshot, read_snapshots, repository_record
@@ -56,47 +57,50 @@ def save_desired(
     caller's transaction. An app with an error keeps its last good spec (nothing is deleted)."""
     names = [a.name for a in apps]
     rows = {r.name: r for r in session.scalars(select(AppRow).where(AppRow.name.in_(names)))}
+    specs: dict[str, Mapping[str, Any] | None] = {}
     for app in apps:
-        row = rows.get(app.name)
-        if row is None:
-            if app.desired is None and app.error is None:
-                continue
-            row = AppRow(
-                name=app.name,
-                repository=repository,
-                path=app.path,
-                desired=None,
-                phase="Progressing",
-                reason="Reconciling",
-                message="",
-                generation=1,
-                updated_at=now(),
-            )
-            session.add(row)
-        if row.repository != repository:
-            continue  # an app name belongs to the repository that declared it first
-        row.commit, row.path, row.updated_at = commit, app.path, now()
-        if app.error is not None:
-            # Invalid: nothing of the app runs. A conflict error comes with the new
-            # spec (kept for when the conflict is gone); a parse error without one.
-            row.error = app.error
-            if app.desired is not None:
-                row.desired = dict(app.desired)
-            continue
-        if app.desired is not None:
-            shared = [
-                r["uid"]
-                for r in app.desired.get("resources", {}).values()
-                if r.get("id") is not None
-            ]
-            if shared:
-                ensure_claims(session, app.name, shared)
-        if row.desired != app.desired:
-            row.generation += 1
-        row.desired, row.error = (
-            (dict(app.desired) if app.desired is not None else None),
-            None,
+        row = _saved(session, repository, commit, app, rows.get(app.name))
+        if row is not None:
+            specs[app.name] = row.desired
+    keep_declarations(session, specs)
+
+
+def _saved(
+    session: Session, repository: str, commit: str, app: AppDesired, row: AppRow | None
+) -> AppRow | None:
+    """Record ``app``; its row, unless another repository owns the name or there is none."""
+    if row is None:
+        if app.desired is None and app.error is None:
+            return None
+        row = AppRow(
+            name=app.name,
+            repository=repository,
+            path=app.path,
+            desired=None,
+            phase="Progressing",
+            reason="Reconciling",
+            message="",
+            generation=1,
+            updated_at=now(),
         )
+        session.add(row)
+    if row.repository != repository:
+        return None  # an app name belongs to the repository that declared it first
+    row.commit, row.path, row.updated_at = commit, app.path, now()
+    if app.error is not None:
+        # Invalid: nothing of the app runs. A conflict error comes with the new spec (kept
+        # for when the conflict is gone); a parse error without one.
+        row.error = app.error
+        if app.desired is not None:
+            row.desired = dict(app.desired)
+        return row
+    shared = sorted(declared_uids(app.desired))
+    if shared:
+        ensure_claims(session, app.name, shared)
+    if row.desired != app.desired:
+        row.generation += 1
+    row.desired, row.error = (dict(app.desired) if app.desired is not None else None), None
+    return row
 
 
 class Repositories:
@@ -344,6 +348,14 @@ class Apps:
         with self._db.transaction() as session:
             return read_apps(session, repository=repository, known=known or {}, held=self._held)
 
+    def declaring(self, uids: Collection[str], *, named: Collection[str] = ()) -> list[AppRecord]:
+        """The apps whose recorded spec declares a shared resource of ``uids``, and the apps
+        ``named``, by name (what judging those shared resources reads, however many apps
+        there are). Specs as :meth:`all` gives them."""
+        where = or_(declaring(uids), AppRow.name.in_(sorted(set(named))))
+        with self._db.transaction() as session:
+            return read_apps(session, repository=None, known={}, held=self._held, where=where)
+
     def names(self, *, repository: str | None = None) -> list[str]:
         """The names of every app (of ``repository`` only, unless None), sorted."""
         with self._db.transaction() as session:
@@ -415,3 +427,4 @@ class Apps:
             row = session.scalar(select(AppRow).where(AppRow.name == name))
             if row is not None and row.desired is None:
                 session.delete(row)
+                session.execute(delete(DeclarationRow).where(DeclarationRow.app == name))
