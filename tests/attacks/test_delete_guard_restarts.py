@@ -18,9 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine
 
 from reconciler.engine.sync import RepositorySync, SyncResult
 from reconciler.errors import StoreError
@@ -30,8 +27,8 @@ from reconciler.sources.git import GitMirror
 from reconciler.store import RepositoryRecord, Store, open_store
 from tests.attacks.test_incremental_sync_oracle import dbs, make_live, score, shared
 from tests.gitutil import commit_files, git, make_repo, push
+from tests.migrating import downgrade
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "reconciler" / "store" / "migrations"
 SHOP = [f"postgres.default#shop.db{i}" for i in range(10)]
 BLOG = [f"postgres.default#blog.db{i}" for i in range(2)]
 WIPE_OUT: dict[str, str | None] = {"a/score.yaml": None, "b/score.yaml": None}
@@ -457,18 +454,6 @@ def test_a_database_restored_from_a_backup_holds_again_a_wipe_out_confirmed_afte
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _downgrade(url: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-    finally:
-        engine.dispose()
-
-
 def test_a_database_from_before_the_basis_existed_evaluates_its_first_pass_in_full(
     installation: Installation,
 ) -> None:
@@ -476,7 +461,7 @@ def test_a_database_from_before_the_basis_existed_evaluates_its_first_pass_in_fu
     trusted. The first clean pass records a basis; the next start skips."""
     steady(installation)
     installation.stop()
-    _downgrade(installation.url, "0005")  # as the previous release left it
+    downgrade(installation.url, "0005")  # as the previous release left it
     daemon = installation.start()  # upgrades
     assert installation.record().guard_basis is None
     assert daemon.run().hold is None
@@ -492,7 +477,7 @@ def test_a_wipe_out_pushed_before_the_upgrade_is_held_by_the_upgraded_daemon(
 ) -> None:
     steady(installation)
     installation.stop()
-    _downgrade(installation.url, "0005")
+    downgrade(installation.url, "0005")
     installation.push(WIPE_OUT)
     daemon = installation.start()
     assert daemon.run().hold is not None

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from reconciler.store import AppRecord, Store, open_store
-from reconciler.store.database import _MIGRATIONS as MIGRATIONS
 from reconciler.store.models import DeclarationRow
 from tests.attacks.test_incremental_sync_oracle import Repo, score, shared
+from tests.migrating import downgrade
 
 
 @pytest.fixture
@@ -127,15 +125,7 @@ def test_the_migration_fills_the_table_from_the_specs_recorded_before_it(
     b.commit({"y/score.yaml": score("yapp", shared(1))})  # refused: its spec is recorded
     before = declared(store)
     assert len(before) == 3
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008")  # as the previous release left it
-    finally:
-        engine.dispose()
+    downgrade(database_url, "0008")  # as the previous release left it
     store._db.dispose()
     store.upgrade()
     assert declared(store) == before
