@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, tuple_
+from sqlalchemy import ColumnElement, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from reconciler.store.models import AppRow, DeclarationRow
@@ -45,10 +45,20 @@ def keep_declarations(session: Session, specs: Mapping[str, Mapping[str, Any] | 
     session.add_all(DeclarationRow(app=app, uid=uid) for app, uid in sorted(wanted - found))
 
 
-def declaring(uids: Collection[str]) -> ColumnElement[bool]:
-    """Apps whose recorded spec declares any of ``uids``, as a condition on ``apps``."""
-    names = select(DeclarationRow.app).where(DeclarationRow.uid.in_(sorted(set(uids))))
-    return AppRow.name.in_(names)
+def declaring(uids: Collection[str], *, named: Collection[str] = ()) -> list[ColumnElement[bool]]:
+    """Conditions on ``apps`` that together select the apps whose recorded spec declares any
+    of ``uids``, and the apps ``named``: one per :data:`_CHUNK` of each, as one statement binds
+    at most 65,535 values on PostgreSQL (a first pass may judge tens of thousands of apps)."""
+    wanted, names = sorted(set(uids)), sorted(set(named))
+    conditions: list[ColumnElement[bool]] = []
+    for start in range(0, max(len(wanted), len(names), 1), _CHUNK):
+        found = select(DeclarationRow.app).where(
+            DeclarationRow.uid.in_(wanted[start : start + _CHUNK])
+        )
+        conditions.append(
+            or_(AppRow.name.in_(found), AppRow.name.in_(names[start : start + _CHUNK]))
+        )
+    return conditions
 
 
 _CHUNK = 500

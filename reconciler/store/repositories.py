@@ -352,9 +352,12 @@ class Apps:
         """The apps whose recorded spec declares a shared resource of ``uids``, and the apps
         ``named``, by name (what judging those shared resources reads, however many apps
         there are). Specs as :meth:`all` gives them."""
-        where = or_(declaring(uids), AppRow.name.in_(sorted(set(named))))
+        found: dict[str, AppRecord] = {}
         with self._db.transaction() as session:
-            return read_apps(session, repository=None, known={}, held=self._held, where=where)
+            for where in declaring(uids, named=named):
+                read = read_apps(session, repository=None, known={}, held=self._held, where=where)
+                found.update((app.name, app) for app in read)
+        return [found[name] for name in sorted(found)]
 
     def names(self, *, repository: str | None = None) -> list[str]:
         """The names of every app (of ``repository`` only, unless None), sorted."""
