@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.e2e.conftest import SCORE, Story, make_story
 from tests.e2e.daemons import API, after_passes, daemon, get, resource_states, wait_for
 from tests.gitutil import commit_files, make_repo, push
+from tests.migrating import downgrade
 
 CANARY = "s3cret-canary"  # the password the test provider's create-test-db outputs
 
@@ -140,3 +141,34 @@ def test_a_score_file_outside_its_repositorys_policy_is_invalid_naming_the_polic
     assert shop["phase"] == "Invalid"
     assert "policy.resource_types: test-route" in shop["conditions"][0]["message"]
     assert story.effects_log() == []
+
+
+def test_a_shared_id_stays_its_owners_across_the_upgrade_that_indexes_shared_declarations(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A database from the release before migration 0009: the upgraded daemon finds the
+    owner of a shared id in the table that migration filled, and refuses another repository
+    declaring it, as the release before did by reading every app."""
+    story, hostile = _with_hostile(tmp_path, database_url)
+    shared = (
+        "apiVersion: score.dev/v1b1\nmetadata: {name: NAME}\ncontainers: {web: {image: nginx}}\n"
+        "resources:\n  cache:\n    type: test-db\n    id: shared-cache\n    params: {size: small}\n"
+    )
+    story.commit({"apps/shop/score.yaml": shared.replace("NAME", "shop")}, "team a's cache")
+    with daemon(story, process=True) as (process, api):
+        wait_for(lambda: resource_states(api) == {"cache": "active"})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    downgrade(database_url, "0008")  # as the release before left it
+    commit_files(hostile, {"score.yaml": shared.replace("NAME", "blog")}, "co-own the cache")
+    push(hostile)
+    with daemon(story, process=True) as (process, api):
+        wait_for(lambda: get(api + "api/v1/apps/blog")["phase"] == "Invalid")
+        assert (
+            "belongs to repository 'apps'"
+            in get(api + "api/v1/apps/blog")["conditions"][0]["message"]
+        )
+        assert get(api + "api/v1/apps/shop")["phase"] == "Ready"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert story.effects_log() == ["create cache"]
