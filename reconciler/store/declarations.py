@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from reconciler.store.chunks import CHUNK, chunks
 from reconciler.store.models import AppRow, DeclarationRow
 
 
@@ -32,34 +33,26 @@ def keep_declarations(session: Session, specs: Mapping[str, Mapping[str, Any] | 
         return
     wanted = {(app, uid) for app, spec in specs.items() for uid in declared_uids(spec)}
     found: set[tuple[str, str]] = set()
-    names = sorted(specs)
-    for start in range(0, len(names), _CHUNK):
-        query = select(DeclarationRow.app, DeclarationRow.uid).where(
-            DeclarationRow.app.in_(names[start : start + _CHUNK])
-        )
+    for names in chunks(sorted(specs)):
+        query = select(DeclarationRow.app, DeclarationRow.uid).where(DeclarationRow.app.in_(names))
         found.update((app, uid) for app, uid in session.execute(query))
-    gone = sorted(found - wanted)
-    for start in range(0, len(gone), _CHUNK):
-        pairs = tuple_(DeclarationRow.app, DeclarationRow.uid).in_(gone[start : start + _CHUNK])
+    for gone in chunks(sorted(found - wanted)):
+        pairs = tuple_(DeclarationRow.app, DeclarationRow.uid).in_(gone)
         session.execute(delete(DeclarationRow).where(pairs))
     session.add_all(DeclarationRow(app=app, uid=uid) for app, uid in sorted(wanted - found))
 
 
 def declaring(uids: Collection[str], *, named: Collection[str] = ()) -> list[ColumnElement[bool]]:
     """Conditions on ``apps`` that together select the apps whose recorded spec declares any
-    of ``uids``, and the apps ``named``: one per :data:`_CHUNK` of each, as one statement binds
+    of ``uids``, and the apps ``named``: one per :data:`CHUNK` of each, as one statement binds
     at most 65,535 values on PostgreSQL (a first pass may judge tens of thousands of apps)."""
     wanted, names = sorted(set(uids)), sorted(set(named))
     conditions: list[ColumnElement[bool]] = []
-    for start in range(0, max(len(wanted), len(names), 1), _CHUNK):
+    for start in range(0, max(len(wanted), len(names), 1), CHUNK):
         found = select(DeclarationRow.app).where(
-            DeclarationRow.uid.in_(wanted[start : start + _CHUNK])
+            DeclarationRow.uid.in_(wanted[start : start + CHUNK])
         )
         conditions.append(
-            or_(AppRow.name.in_(found), AppRow.name.in_(names[start : start + _CHUNK]))
+            or_(AppRow.name.in_(found), AppRow.name.in_(names[start : start + CHUNK]))
         )
     return conditions
-
-
-_CHUNK = 500
-"""Values per ``IN`` list: the apps of one save may be thousands."""

@@ -18,18 +18,16 @@ Called by the engine (``reconciler.engine.claims`` and ``reconciler.engine.ledge
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import delete, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from reconciler.errors import FencedError
+from reconciler.store.chunks import chunks
 from reconciler.store.models import LeaseRow, ReadyActionRow
 from reconciler.store.session import DAEMON_LEASE, REPLICA_PREFIX, Database, now, rowcount
-
-T = TypeVar("T")
 
 Leader = tuple[str, int | None]
 """The leader lease a leader's write is made under: its holder and epoch (``Lease``)."""
@@ -79,17 +77,6 @@ def check_leading(session: Session, leader: Leader | None) -> None:
         )
 
 
-CHUNK = 5000
-"""Values per ``IN (...)``: a statement carries at most 65535 parameters, and one batch of
-offers (a first pass over a large installation, or offers kept through an outage) or of
-results may hold more."""
-
-
-def _chunks(values: list[T]) -> Iterator[list[T]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 def _action(row: ReadyActionRow) -> ReadyAction:
     return ReadyAction(
         id=row.id,
@@ -115,7 +102,7 @@ class ReadyActions:
             return []
         with self._db.transaction() as session:
             taken: set[str] = set()
-            for chunk in _chunks(list(wanted)):
+            for chunk in chunks(list(wanted)):
                 taken.update(
                     session.scalars(
                         select(ReadyActionRow.resource_uid).where(
@@ -206,7 +193,7 @@ class ReadyActions:
         if not ids:
             return
         with self._db.transaction() as session:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids)):
                 session.execute(delete(ReadyActionRow).where(ReadyActionRow.id.in_(chunk)))
             check_leading(session, leader)
 

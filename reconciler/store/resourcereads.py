@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from reconciler.plan.guard import LiveResource
 from reconciler.plan.model import RecordedResource
+from reconciler.store.chunks import chunks
 from reconciler.store.crypto import SecretBox
 from reconciler.store.models import AppRow, ClaimRow, ResourceRow, TransitionRow
 from reconciler.store.rawjson import decoded, json_text
@@ -173,13 +174,16 @@ class ResourceReads:
         have a row (terminated ones included: a UID is never reused across namespaces)."""
         if not uids:
             return {}
+        found: dict[str, tuple[bool, str]] = {}
         with self._db.transaction() as session:
-            rows = session.execute(
-                select(ResourceRow.uid, ResourceRow.shared, ResourceRow.app).where(
-                    ResourceRow.uid.in_(sorted(uids))
+            for chunk in chunks(sorted(uids)):  # a first pass asks about every resource
+                rows = session.execute(
+                    select(ResourceRow.uid, ResourceRow.shared, ResourceRow.app).where(
+                        ResourceRow.uid.in_(chunk)
+                    )
                 )
-            ).all()
-            return {uid: (shared, app) for uid, shared, app in rows}
+                found.update((uid, (shared, app)) for uid, shared, app in rows)
+        return found
 
     def live_of_repository(self, repository: str) -> list[LiveResource]:
         """The repository's resources that are not terminated — its apps' own ones and the
