@@ -1,5 +1,5 @@
 """Fixtures shared by every tier: database URLs for SQLite *and* PostgreSQL, the shared
-conformance folder, and a clean environment for git.
+conformance folder, a migrated store on each, and a clean environment for git.
 
 PostgreSQL is real: each test gets a fresh database on the server named by
 ``INNOMINATUS_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``,
@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from reconciler.store import Store, open_store
 from tests.tools import missing, need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'state.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A store on each database, migrated (a test file may define its own)."""
+    made = open_store(database_url)
+    made.upgrade()
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture

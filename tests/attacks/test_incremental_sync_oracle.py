@@ -14,7 +14,7 @@ from reconciler.engine.sync import RepositorySync, SyncResult
 from reconciler.errors import StoreError
 from reconciler.settings import RepositorySettings, StatusSettings
 from reconciler.sources.git import GitMirror
-from reconciler.store import Store, open_store
+from reconciler.store import Store
 from tests.gitutil import commit_files, git, make_repo, push
 
 
@@ -87,16 +87,6 @@ class Repo:
     def close(self) -> None:
         for mirror in self.mirrors:
             mirror.close()
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = open_store(database_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 @pytest.fixture

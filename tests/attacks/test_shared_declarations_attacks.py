@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +32,7 @@ from reconciler.plan.tenancy import declarations, shared_conflicts
 from reconciler.settings import RepositorySettings, StatusSettings
 from reconciler.sources.git import FileChange
 from reconciler.sources.globs import match_glob
-from reconciler.store import AppDesired, Store, open_store
+from reconciler.store import AppDesired, Store
 from reconciler.store.database import _MIGRATIONS as MIGRATIONS
 from reconciler.store.declarations import declared_uids
 from reconciler.store.models import Base, DeclarationRow
@@ -305,16 +304,6 @@ _step = st.one_of(
 _sharing = st.fixed_dictionaries(
     {r: st.lists(st.sampled_from(REPOSITORIES), unique=True).map(tuple) for r in REPOSITORIES}
 )
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = open_store(database_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _render(repository: str, content: str | tuple[int, bool, dict[str, str]] | None) -> str | None:

@@ -10,20 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from reconciler.store import AppRecord, Store, open_store
+from reconciler.store import AppRecord, Store
 from reconciler.store.models import DeclarationRow
 from tests.attacks.test_incremental_sync_oracle import Repo, score, shared
 from tests.migrating import downgrade
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = open_store(database_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 @pytest.fixture

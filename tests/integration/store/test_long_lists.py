@@ -3,25 +3,11 @@ over a repository of more than 13,107 five-resource apps asks about every UID at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from reconciler.store import Store, open_store
+from reconciler.store import Store
 from reconciler.store.chunks import CHUNK, chunks
 from tests.seeding import record_resource
 
 OVER_THE_LIMIT = 70_000
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    made = open_store(database_url)
-    made.upgrade()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_the_recorded_uids_among_more_than_a_statement_binds_are_all_found(
