@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, select, text
@@ -33,10 +31,10 @@ from reconciler.settings import RepositorySettings, StatusSettings
 from reconciler.sources.git import FileChange
 from reconciler.sources.globs import match_glob
 from reconciler.store import AppDesired, Store
-from reconciler.store.database import _MIGRATIONS as MIGRATIONS
 from reconciler.store.declarations import declared_uids
 from reconciler.store.models import Base, DeclarationRow
 from reconciler.types import CommitSha
+from tests.migrating import downgrade
 
 REPOSITORIES = ("team-a", "team-b", "team-c")
 APP_NAMES = ("app0", "app1", "app2", "app3")
@@ -471,15 +469,7 @@ def test_declaring_reads_any_number_of_uids_and_names(store: Store) -> None:
 
 
 def _downgrade_to_0008(store: Store, database_url: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0008")
-    finally:
-        engine.dispose()
+    downgrade(database_url, "0008")
     store._db.dispose()
 
 
