@@ -34,6 +34,7 @@ from reconciler.settings import RepositorySettings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.globs import match_glob
 from reconciler.store import AppDesired, AppRecord, RepositoryRecord, RunAsked, Store
+from reconciler.store.declarations import declared_uids
 from reconciler.store.repositories import hold_of
 from reconciler.types import AppName, CommitSha
 from reconciler.yamlfile import NodeBudget
@@ -407,15 +408,15 @@ class RepositorySync:
         theirs: set[str] = set()
         for name in waiting:
             record = stored.get(name)
-            if record is not None and record.desired is not None:
-                theirs.update(_shared(DesiredApp.from_json(name, record.desired)))
+            if record is not None:
+                theirs.update(declared_uids(record.desired))
         if theirs - declared:
             stored.update((a.name, a) for a in self.store.apps.declaring(theirs - declared))
         stored = dict(sorted(stored.items()))  # by name: the first holder named is the same
         incumbents: list[tuple[str, DesiredApp]] = []
         retrying: dict[str, DesiredApp] = {}
         for name, record in stored.items():
-            if record.desired is None or not _declares_shared(record.desired):
+            if record.desired is None or not declared_uids(record.desired):
                 continue
             old = DesiredApp.from_json(name, record.desired)
             if record.error is None:
@@ -449,10 +450,3 @@ class RepositorySync:
 def _shared(app: DesiredApp) -> set[str]:
     """The UIDs of the shared resources ``app`` declares."""
     return {r.uid for r in app.resources.values() if r.id is not None}
-
-
-def _declares_shared(spec: Mapping[str, Any]) -> bool:
-    """Whether a stored desired snapshot has a shared resource (one with an ``id``), read off
-    the JSON without building the app (most apps have none)."""
-    resources = spec.get("resources") or {}
-    return any(raw.get("id") is not None for raw in resources.values())

@@ -18,17 +18,17 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, select, text
 
 from reconciler.desired import DesiredApp
-from reconciler.engine.sync import RepositorySync, _declares_shared
+from reconciler.engine.sync import RepositorySync
 from reconciler.plan.tenancy import declarations, shared_conflicts
 from reconciler.settings import RepositorySettings, StatusSettings
-from reconciler.sources.git import FileChange
+from reconciler.sources.git import FileChange, GitMirror
 from reconciler.sources.globs import match_glob
 from reconciler.store import AppDesired, Store
 from reconciler.store.declarations import declared_uids
@@ -123,7 +123,7 @@ def old_shared_conflicts(
     incumbents: list[tuple[str, DesiredApp]] = []
     retrying: dict[str, DesiredApp] = {}
     for name, record in stored.items():
-        if record.desired is None or not _declares_shared(record.desired):
+        if record.desired is None or not declared_uids(record.desired):
             continue
         old = DesiredApp.from_json(name, record.desired)
         if record.error is None:
@@ -221,7 +221,7 @@ class World:
         )
         return CheckedSync(
             settings=settings,
-            mirror=self.mirrors[name],  # type: ignore[arg-type]
+            mirror=cast(GitMirror, self.mirrors[name]),  # what the sync calls of one
             store=self.store,
             max_deletes=1000,
             sharing=self.sharing,
