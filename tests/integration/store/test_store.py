@@ -4,6 +4,7 @@ recovery after a crash, the one-daemon lock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -52,11 +53,12 @@ def test_a_migration_cut_short_leaves_nothing_half_made_and_the_next_start_migra
     without their revision: SQLite's driver commits DDL by itself unless a transaction is
     open, and then every later start failed with "table apps already exists"."""
     from alembic import command
+    from alembic.config import Config
 
     upgrade = command.upgrade
 
-    def cut_short(*args: object, **kwargs: object) -> None:
-        upgrade(*args, **kwargs)  # type: ignore[arg-type]
+    def cut_short(config: Config, revision: str, **kwargs: Any) -> None:
+        upgrade(config, revision, **kwargs)
         raise RuntimeError("killed before the commit")
 
     monkeypatch.setattr(command, "upgrade", cut_short)
