@@ -15,6 +15,14 @@ held delete, a refused value — the group's transaction is rolled back and each
 runs again alone, so each caller gets its own outcome and no write depends on another's
 failure (a write is a function of the session only, so running it again is safe). A failure of
 the transaction itself (the fence check, the commit) is every caller's, as it would be alone.
+
+Writes of one kind may also share their statements: a write given ``together`` (a function of
+the session and a list of items, answering one result per item) runs in a group with the
+others given the same function as one call of it, after the group's other writes. Reordering
+a group is safe because no write of a group waits for another: each caller waits for its own
+commit before it writes again, so the writes of one group are concurrent, and any order of
+them is one their callers could have seen. Alone, or if the call raises, each write's own
+``work`` runs instead.
 """
 
 from __future__ import annotations
@@ -28,13 +36,19 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 Transaction = Callable[[], AbstractContextManager[Session]]
+Together = Callable[[Session, list[Any]], list[Any]]
+"""Writes of one kind as one call: their items in, one result per item out, in order."""
 
 
 class _Write(Generic[T]):
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "item", "result", "together", "work")
 
-    def __init__(self, work: Callable[[Session], T]) -> None:
+    def __init__(
+        self, work: Callable[[Session], T], together: Together | None, item: object
+    ) -> None:
         self.work = work
+        self.together = together
+        self.item = item
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -45,31 +59,49 @@ class GroupCommit:
         self._transaction = transaction
         self._limit = limit
         self._pending: list[_Write[Any]] = []
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        self._changed = threading.Condition(threading.Lock())
+        """Guards the queue and the lead; notified when a group's commit ended."""
+        self._leading = False
         self.groups = 0
         """Transactions that committed more than one write (for tests and benchmarks)."""
 
     @property
     def queued(self) -> int:
         """Writes waiting for a transaction."""
-        with self._queue_lock:
+        with self._changed:
             return len(self._pending)
 
-    def run(self, work: Callable[[Session], T]) -> T:
+    def run(
+        self,
+        work: Callable[[Session], T],
+        *,
+        together: Together | None = None,
+        item: object = None,
+    ) -> T:
         """Run ``work`` in a transaction, with whatever other writes are queued, and return
-        its result once that transaction committed; its error if it raised."""
-        write = _Write(work)
-        with self._queue_lock:
+        its result once that transaction committed; its error if it raised. ``together``:
+        in a group, ``item`` goes to one call of it with the items of the group's other
+        writes given the same function, whose answer for ``item`` stands for ``work``'s."""
+        write = _Write(work, together, item)
+        with self._changed:
             self._pending.append(write)
         while not write.done:
-            with self._commit_lock:
+            with self._changed:
+                # A write waits here for its group's commit, not for the next group's lead:
+                # answered, it returns at once, and its caller's next write joins a group.
+                while self._leading and not write.done:
+                    self._changed.wait()
                 if write.done:
                     break
-                with self._queue_lock:
-                    group = self._pending[: self._limit]
-                    del self._pending[: self._limit]
+                self._leading = True
+                group = self._pending[: self._limit]
+                del self._pending[: self._limit]
+            try:
                 self._commit(group)
+            finally:
+                with self._changed:
+                    self._leading = False
+                    self._changed.notify_all()
         if write.error is not None:
             raise write.error
         return write.result  # type: ignore[return-value]  # set with done, without error
@@ -96,18 +128,36 @@ class GroupCommit:
         raised (each then runs again alone, to its own outcome). A failure of the transaction
         itself — the fence check, the commit — is every write's: none runs again, since a
         commit whose reply was lost may have written them all."""
+        kinds: dict[Together, list[_Write[Any]]] = {}
+        alone: list[_Write[Any]] = []
+        for write in group:
+            if write.together is None:
+                alone.append(write)
+            else:
+                kinds.setdefault(write.together, []).append(write)
+        ordered: list[_Write[Any]] = []
         results: list[Any] = []
         try:
             with self._transaction() as session:
-                for write in group:
+                for write in alone:
                     results.append(write.work(session))
+                    ordered.append(write)
+                for together, writes in kinds.items():
+                    if len(writes) == 1:
+                        results.append(writes[0].work(session))
+                    else:
+                        answers = together(session, [write.item for write in writes])
+                        if len(answers) != len(writes):
+                            raise RuntimeError("a group's writes answered a result each but not")
+                        results.extend(answers)
+                    ordered.extend(writes)
         except Exception as exc:  # handed to the callers, or each write runs again alone
-            if len(results) < len(group):
+            if len(ordered) < len(group):
                 return False
             for write in group:
                 write.error, write.done = exc, True
             return True
         self.groups += 1
-        for write, result in zip(group, results, strict=True):
+        for write, result in zip(ordered, results, strict=True):
             write.result, write.done = result, True
         return True

@@ -13,6 +13,7 @@ daemon's CPU. On PostgreSQL the writes of a beginning, and of a success, are one
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from reconciler.errors import HeldError, PermanentError, StaleError
 from reconciler.plan.model import IN_FLIGHT
 from reconciler.secrets import is_secret_key
-from reconciler.store import combined
+from reconciler.store import combined, together
 from reconciler.store.crypto import SecretBox
 from reconciler.store.direct import Query, answer, execute
 from reconciler.store.models import (
@@ -34,6 +35,11 @@ from reconciler.store.models import (
     TransitionRow,
 )
 from reconciler.store.session import now, postgres, storable
+
+
+class Unbatched(Exception):
+    """The writes of a group cannot share one statement: each runs alone, to its own end."""
+
 
 IN_FLIGHT_FOR = {"create": "provisioning", "update": "updating", "delete": "terminating"}
 _RESOURCES = cast(Table, ResourceRow.__table__)
@@ -148,25 +154,118 @@ def _audit(
     )
 
 
-def begin(
-    session: Session,
-    *,
-    uid: str,
-    app: str,
-    name: str,
-    type_: str,
-    class_: str,
-    operation: str,
-    reason: str,
-    provider: str,
-    provider_version: str,
-    workflow: str,
-    inputs_hash: str | None,
-    commit: str | None,
-    depends_on: Sequence[str],
-    shared: bool,
-    expected: tuple[str | None, int | None] | None,
-) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True)
+class Beginning:
+    """An execution to begin: see :meth:`reconciler.store.resources.Resources.begin`."""
+
+    uid: str
+    app: str
+    name: str
+    type_: str
+    class_: str
+    operation: str
+    reason: str
+    provider: str
+    provider_version: str
+    workflow: str
+    inputs_hash: str | None
+    commit: str | None
+    depends_on: Sequence[str]
+    shared: bool
+    expected: tuple[str | None, int | None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Began:
+    """What beginning writes, judged from the resource's locked row."""
+
+    new: bool
+    execution: dict[str, Any]
+    resource: dict[str, Any]
+    from_state: str
+    to_state: str
+    owner: str
+    """The app whose history the audit rows join: a shared resource's row's owner."""
+
+
+def _check_expected(row: Any, b: Beginning) -> None:
+    if b.expected is None:
+        return
+    current = (row.state, row.execution_id) if row is not None else (None, None)
+    if current != b.expected:
+        raise StaleError(
+            f"{b.uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
+            f"{b.expected[0] or 'no record'} (execution {b.expected[1]}); planning again"
+        )
+
+
+def _in_flight(row: Any) -> bool:
+    return row is not None and row.state in IN_FLIGHT
+
+
+def _taken(row: Any, b: Beginning) -> bool:
+    return b.shared and row is not None and not row.shared and row.app != b.app
+
+
+def _began(session: Session, row: Any, b: Beginning) -> Began:
+    """The rows beginning ``b`` writes, given its resource's locked ``row`` (None: new)."""
+    state = row.state if row is not None else "requested"
+    hash_ = b.inputs_hash if b.operation != "delete" else (row.desired_hash if row else None)
+    attempts = row.attempts if row is not None else 0
+    if (
+        state != "failed"
+        or row is None
+        or row.desired_hash != hash_
+        or row.operation != b.operation
+    ):
+        attempts = 0
+    attempts += 1
+    at = now()
+    execution = {
+        "resource_uid": b.uid,
+        "app": b.app,
+        "operation": b.operation,
+        "provider": b.provider,
+        "provider_version": b.provider_version,
+        "workflow": b.workflow,
+        "state": "running",
+        "inputs_hash": hash_ or "",
+        "commit": b.commit,
+        "attempt": attempts,
+        "started_at": at,
+        "epoch": session.info.get("epoch"),
+        "replica": session.info.get("replica"),
+    }
+    values: dict[str, Any] = {
+        "state": IN_FLIGHT_FOR[b.operation],
+        "attempts": attempts,
+        "operation": b.operation,
+        "desired_hash": hash_,
+        "provider": b.provider,
+        "workflow": b.workflow,
+        "type": b.type_,
+        "class": b.class_,
+        "name": b.name,
+        "updated_at": at,
+    }
+    if b.operation != "delete":
+        values["depends_on"] = list(b.depends_on)
+    if b.shared:
+        values["shared"] = True
+    if row is None:
+        values |= {
+            "uid": b.uid,
+            "app": b.app,
+            "orphaned": False,
+            "shared": b.shared,
+            "created_at": at,
+        }
+    # A shared resource's history names the app that owns its row, whoever begins the action.
+    owner = row.app if row is not None else b.app
+    return Began(row is None, execution, values, state, values["state"], owner)
+
+
+def begin(session: Session, b: Beginning) -> tuple[int, int]:
     """See :meth:`reconciler.store.resources.Resources.begin`.
 
     The resource's row is read first, locked, then what holds its app: on PostgreSQL a
@@ -174,99 +273,82 @@ def begin(
     after the lock sees a suspension or hold committed while another transaction held the
     resource. SQLite reads the held state as the second statement; PostgreSQL's one write
     statement checks it itself (:func:`combined.begin`), and it is read only to say why."""
-    row = answer(session, Query(_LOCKED_RESOURCE, {"key": uid})).first()
+    row = answer(session, Query(_LOCKED_RESOURCE, {"key": b.uid})).first()
     pg = postgres(session)
-    if expected is not None:
-        current = (row.state, row.execution_id) if row is not None else (None, None)
-        if current != expected:
-            raise StaleError(
-                f"{uid} is {current[0] or 'unrecorded'} (execution {current[1]}), the plan saw "
-                f"{expected[0] or 'no record'} (execution {expected[1]}); planning again"
-            )
-    in_flight = row is not None and row.state in IN_FLIGHT
-    taken = shared and row is not None and not row.shared and row.app != app
+    _check_expected(row, b)
+    in_flight, taken = _in_flight(row), _taken(row, b)
     if not pg or in_flight or taken:  # a hold is the first refusal, as it always was
-        _refuse_held(_held(session, app), uid=uid, app=app, operation=operation)
+        _refuse_held(_held(session, b.app), uid=b.uid, app=b.app, operation=b.operation)
     if in_flight:
-        raise PermanentError(f"{uid} already has execution {row.execution_id} running")
+        raise PermanentError(f"{b.uid} already has execution {row.execution_id} running")
     if taken:
         raise PermanentError(
-            f"{uid} is a private resource of app {row.app}; a shared id never takes it over"
+            f"{b.uid} is a private resource of app {row.app}; a shared id never takes it over"
         )
-    state = row.state if row is not None else "requested"
-    hash_ = inputs_hash if operation != "delete" else (row.desired_hash if row else None)
-    attempts = row.attempts if row is not None else 0
-    if state != "failed" or row is None or row.desired_hash != hash_ or row.operation != operation:
-        attempts = 0
-    attempts += 1
-    at = now()
-    execution = {
-        "resource_uid": uid,
-        "app": app,
-        "operation": operation,
-        "provider": provider,
-        "provider_version": provider_version,
-        "workflow": workflow,
-        "state": "running",
-        "inputs_hash": hash_ or "",
-        "commit": commit,
-        "attempt": attempts,
-        "started_at": at,
-        "epoch": session.info.get("epoch"),
-        "replica": session.info.get("replica"),
-    }
-    to_state = IN_FLIGHT_FOR[operation]
-    values: dict[str, Any] = {
-        "state": to_state,
-        "attempts": attempts,
-        "operation": operation,
-        "desired_hash": hash_,
-        "provider": provider,
-        "workflow": workflow,
-        "type": type_,
-        "class": class_,
-        "name": name,
-        "updated_at": at,
-    }
-    if operation != "delete":
-        values["depends_on"] = list(depends_on)
-    if shared:
-        values["shared"] = True
-    if row is None:
-        values |= {"uid": uid, "app": app, "orphaned": False, "shared": shared, "created_at": at}
-    # A shared resource's history names the app that owns its row, whoever begins the action.
-    owner = row.app if row is not None else app
+    began = _began(session, row, b)
+    execution, values = began.execution, began.resource
     if pg:
         writes = combined.begin(
-            new=row is None,
+            new=began.new,
             execution=execution,
             resource=values,
-            audit=(state, to_state, reason),
-            uid=uid,
-            app=owner,
-            acting=app,
+            audit=(began.from_state, began.to_state, b.reason),
+            uid=b.uid,
+            app=began.owner,
+            acting=b.app,
         )
-        began = execute(session, writes).first()
-        if began is None:  # held: nothing was written
-            _refuse_held(_held(session, app), uid=uid, app=app, operation=operation)
-            raise StaleError(f"{uid}: its app was held as it began, and is not now; planning again")
-        execution_id = int(began[0])
+        found = execute(session, writes).first()
+        if found is None:  # held: nothing was written
+            _refuse_held(_held(session, b.app), uid=b.uid, app=b.app, operation=b.operation)
+            raise StaleError(
+                f"{b.uid}: its app was held as it began, and is not now; planning again"
+            )
+        execution_id = int(found[0])
     else:
         connection = session.connection()
         execution_id = connection.execute(_NEW_EXECUTION, execution).scalar_one()
         values["execution_id"] = execution_id
         audit: list[tuple[str | None, str, str, int | None]] = [
-            (state, to_state, reason, execution_id)
+            (began.from_state, began.to_state, b.reason, execution_id)
         ]
-        if row is None:
+        if began.new:
             connection.execute(_NEW_RESOURCE, values)
-            audit.insert(0, (None, "requested", reason, None))
+            audit.insert(0, (None, "requested", b.reason, None))
         else:
-            connection.execute(_UPDATE_RESOURCE, {"key": uid, **values})
-        _audit(session, audit, uid=uid, app=owner, at=at)
-    if shared:
-        ensure_claims(session, app, [uid])
-    return execution_id, attempts
+            connection.execute(_UPDATE_RESOURCE, {"key": b.uid, **values})
+        _audit(session, audit, uid=b.uid, app=began.owner, at=execution["started_at"])
+    if b.shared:
+        ensure_claims(session, b.app, [b.uid])
+    return execution_id, execution["attempt"]
+
+
+def begin_all(session: Session, beginnings: list[Beginning]) -> list[tuple[int, int]]:
+    """PostgreSQL: begin these executions, of distinct resources, with one statement to lock
+    and read their rows and one to write (:func:`together.begin`); as :func:`begin` would
+    one by one. Raises :class:`Unbatched` (nothing written) where :func:`begin` alone
+    decides: a refusal, a hold, a stale plan; the group commit then runs each alone."""
+    uids = [b.uid for b in beginnings]
+    if len(set(uids)) < len(uids):
+        raise Unbatched("two beginnings of one resource")
+    rows = {row.uid: row for row in execute(session, together.locked(uids)).rows}
+    began: list[Began] = []
+    for b in beginnings:
+        row = rows.get(b.uid)
+        _check_expected(row, b)
+        if _in_flight(row) or _taken(row, b):
+            raise Unbatched(f"{b.uid}: refused")
+        began.append(_began(session, row, b))
+    ids = {
+        uid: int(execution_id)
+        for execution_id, uid in execute(session, together.begin(beginnings, began)).rows
+    }
+    if len(ids) < len(beginnings):
+        raise Unbatched("held")
+    for b in beginnings:
+        if b.shared:
+            ensure_claims(session, b.app, [b.uid])
+    pairs = zip(beginnings, began, strict=True)
+    return [(ids[b.uid], one.execution["attempt"]) for b, one in pairs]
 
 
 def _ended(session: Session, execution_id: int) -> Any:
@@ -277,24 +359,35 @@ def _ended(session: Session, execution_id: int) -> Any:
     return found if found.execution_state == "running" else None
 
 
-def succeed(
-    session: Session,
-    box: SecretBox,
-    execution_id: int,
-    *,
-    outputs: Mapping[str, Any],
-    secret_keys: Sequence[str],
-    applied_params: Mapping[str, Any] | None,
-    param_secret_keys: Sequence[str],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Success:
+    """A running execution's success: see :meth:`reconciler.store.resources.Resources.succeed`."""
+
+    execution_id: int
+    outputs: Mapping[str, Any]
+    secret_keys: Sequence[str]
+    applied_params: Mapping[str, Any] | None
+    param_secret_keys: Sequence[str]
+
+
+def _success(box: SecretBox, s: Success) -> dict[str, Any]:
+    """The resource's columns a create's or update's success writes (secrets sealed)."""
+    success: dict[str, Any] = {}
+    success["outputs"], success["sealed_outputs"] = box.seal(s.outputs, s.secret_keys)
+    success["secret_keys"] = sorted(k for k in s.outputs if is_secret_key(k, s.secret_keys))
+    success["applied_params"], success["sealed_params"] = (
+        box.seal(s.applied_params, s.param_secret_keys)
+        if s.applied_params is not None
+        else (None, None)
+    )
+    return success
+
+
+def succeed(session: Session, box: SecretBox, s: Success) -> None:
     """See :meth:`reconciler.store.resources.Resources.succeed`."""
     at = now()
-    success: dict[str, Any] = {}
-    success["outputs"], success["sealed_outputs"] = box.seal(outputs, secret_keys)
-    success["secret_keys"] = sorted(k for k in outputs if is_secret_key(k, secret_keys))
-    success["applied_params"], success["sealed_params"] = (
-        box.seal(applied_params, param_secret_keys) if applied_params is not None else (None, None)
-    )
+    success = _success(box, s)
+    execution_id = s.execution_id
     if postgres(session):
         # A create's or update's statement, then a delete's: the one that fits writes.
         for writes in combined.succeed(execution_id=execution_id, at=at, success=success):
@@ -328,6 +421,21 @@ def succeed(
         app=found.app,
         at=at,
     )
+
+
+def succeed_all(session: Session, box: SecretBox, successes: list[Success]) -> list[None]:
+    """PostgreSQL: record these successes, of distinct executions, with one statement
+    (:func:`together.succeed`); as :func:`succeed` would one by one. Raises
+    :class:`Unbatched` (nothing written) where one of them is not a running execution of a
+    recorded resource: :func:`succeed` alone says what it is."""
+    ids = [s.execution_id for s in successes]
+    if len(set(ids)) < len(ids):
+        raise Unbatched("two successes of one execution")
+    at = now()
+    rows = [(s.execution_id, _success(box, s)) for s in successes]
+    if len(execute(session, together.succeed(rows, at=at)).rows) < len(rows):
+        raise Unbatched("an execution is not running")
+    return [None] * len(successes)
 
 
 def fail(

@@ -114,25 +114,27 @@ class Resources(ResourceReads):
         it saw no record of. If the row has moved on since (an execution finished between
         the snapshot and now), :class:`StaleError` is raised and nothing changes: acting on
         the old plan would, say, create an already active resource again."""
+        beginning = lifecycle.Beginning(
+            uid=uid,
+            app=app,
+            name=name,
+            type_=type_,
+            class_=class_,
+            operation=operation,
+            reason=reason,
+            provider=provider,
+            provider_version=provider_version,
+            workflow=workflow,
+            inputs_hash=inputs_hash,
+            commit=commit,
+            depends_on=depends_on,
+            shared=shared,
+            expected=expected,
+        )
         return self._db.grouped.run(
-            lambda session: lifecycle.begin(
-                session,
-                uid=uid,
-                app=app,
-                name=name,
-                type_=type_,
-                class_=class_,
-                operation=operation,
-                reason=reason,
-                provider=provider,
-                provider_version=provider_version,
-                workflow=workflow,
-                inputs_hash=inputs_hash,
-                commit=commit,
-                depends_on=depends_on,
-                shared=shared,
-                expected=expected,
-            )
+            lambda session: lifecycle.begin(session, beginning),
+            together=lifecycle.begin_all if self._db.postgres else None,
+            item=beginning,
         )
 
     def succeed(
@@ -149,20 +151,28 @@ class Resources(ResourceReads):
         other resources' outputs; they are sealed at rest like secret-named ones. ``step``:
         the end of the execution's last step, recorded in the same transaction."""
 
+        success = lifecycle.Success(
+            execution_id, outputs, secret_keys, applied_params, param_secret_keys
+        )
+
         def write(session: Session) -> None:
             if step is not None:
                 end_step(session, step)
-            lifecycle.succeed(
-                session,
-                self._db.box,
-                execution_id,
-                outputs=outputs,
-                secret_keys=secret_keys,
-                applied_params=applied_params,
-                param_secret_keys=param_secret_keys,
-            )
+            lifecycle.succeed(session, self._db.box, success)
 
-        self._db.grouped.run(write)
+        self._db.grouped.run(
+            write,
+            together=self._succeed_all if self._db.postgres else None,
+            item=(step, success),
+        )
+
+    def _succeed_all(
+        self, session: Session, items: list[tuple[StepEnd | None, lifecycle.Success]]
+    ) -> list[None]:
+        for step, _ in items:
+            if step is not None:
+                end_step(session, step)
+        return lifecycle.succeed_all(session, self._db.box, [success for _, success in items])
 
     def fail(
         self,

@@ -452,10 +452,16 @@ def test_a_timeout_inside_a_direct_statement_is_retryable_rolls_back_and_leaves_
                 "shared": False,
             }
             lifecycle.begin(
-                session, uid="t.default#before", inputs_hash="h", expected=None, **action
+                session,
+                lifecycle.Beginning(
+                    uid="t.default#before", inputs_hash="h", expected=None, **action
+                ),
             )
             lifecycle.begin(
-                session, uid=uid, inputs_hash="h1", expected=("failed", first), **action
+                session,
+                lifecycle.Beginning(
+                    uid=uid, inputs_hash="h1", expected=("failed", first), **action
+                ),
             )
 
         outcome = _outcome(lambda: pg_store._db.grouped.run(both))
