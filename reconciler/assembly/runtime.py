@@ -233,7 +233,7 @@ async def run_once(components: Components) -> Engine:
     keeper = LeaseKeeper(
         store=components.store, engine=engine, ttl=components.settings.engine.lease_ttl
     )
-    freeze = asyncio.create_task(freeze_when_ready(engine.ready), name="gc-freeze")
+    freeze = asyncio.create_task(freeze_when_ready(engine.ready, collect=False), name="gc-freeze")
     try:
         await keeper.guard(engine.run_once())
     finally:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
+
+import pytest
 
 from reconciler.assembly.heap import GC_YOUNG, freeze_when_ready, tune_collector
 
@@ -26,6 +29,33 @@ def test_the_heap_is_frozen_once_ready_and_not_before() -> None:
         gc.unfreeze()
     assert before == 0
     assert after > 0
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.parametrize("collect", [True, False])
+def test_a_daemon_collects_the_garbage_of_its_start_before_freezing_and_a_one_shot_pass_does_not(
+    collect: bool,
+) -> None:
+    async def scenario() -> bool:
+        ready = asyncio.Event()
+        garbage = weakref.ref(_Cycle())  # unreachable at once, freed only by a collection
+        task = asyncio.create_task(freeze_when_ready(ready, collect=collect))
+        ready.set()
+        await task
+        return garbage() is None
+
+    gc.disable()  # no automatic collection in between
+    gc.unfreeze()
+    try:
+        freed = asyncio.run(scenario())
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert freed is collect
 
 
 def test_the_young_generation_is_collected_every_ten_thousand_allocations() -> None:
