@@ -1,8 +1,8 @@
 """Benchmarks of the daemon at scale (ARCHITECTURE §7), printed as a table per database.
 
     .venv/bin/python tests/benchmarks/bench_scale.py [--apps 5000]
-        [--database sqlite|postgresql|both] [--seed store|run] [--api-seconds 10]
-        [--idle-seconds 30] [--smoke]
+        [--database sqlite|postgresql|both] [--seed store|run] [--workers 16]
+        [--api-seconds 10] [--idle-seconds 30] [--smoke]
 
 ``--smoke`` (what CI runs, seconds): every figure below on both databases at toy sizes — 3
 apps, one changed-file run, 0.3 s of API load, an idle daemon of 2 repositories x 1 app over
@@ -20,6 +20,9 @@ to a temp dir, whose workflows are one `shell` step with `config.command: ["true
    running a step: `store.resources.begin(...)` with the inputs hash the planner computed, then
    `store.resources.succeed(...)` with no outputs and the resource's params as applied params.
    The table says which one was used; with `store` the first-pass figure is not executions/s.
+   The daemon on that repository runs `engine.workers: 16` (`--workers`; the setting's default
+   is 4): with no-op steps a first pass is bound by how many executions write at once, since
+   the writes of executions ending together share one transaction and one statement each.
 1. No-op full reconcile: a second `run_once` over the same repository and database in a fresh
    process (`build` + `run_once`, as `innominatus reconcile` does: fresh mirror cache, every
    file re-parsed, every app re-planned, statuses compared), where nothing runs: wall time of
@@ -168,14 +171,20 @@ def _app(i: str, size: str = "small") -> str:
 
 
 def _config(
-    root: Path, database: str, repos: dict[str, Path], provider: Path, *, port: int = 0
+    root: Path,
+    database: str,
+    repos: dict[str, Path],
+    provider: Path,
+    *,
+    port: int = 0,
+    workers: int = 4,
 ) -> Path:
     config = root / "cfg.yaml"
     lines = [
         f"database: {database}",
         f"data_dir: {root / 'data'}",
         "log_level: warning",
-        "engine: {workers: 4}",
+        f"engine: {{workers: {workers}}}",
         f"api: {{port: {port}}}",
         "repositories:",
         *(f"  - {{name: {name}, url: {path}}}" for name, path in repos.items()),
@@ -692,12 +701,15 @@ def bench(kind: str, args: argparse.Namespace, sizes: Sizes) -> list[tuple[str, 
         work = _repo(root, "apps", apps)
         print(f"[{kind}] repository of {apps} apps: {time.perf_counter() - made:.1f} s", flush=True)
         with _database(kind, root, args.postgres) as url:
-            config = _config(root, url, {"apps": work}, provider, port=_free_port())
+            config = _config(
+                root, url, {"apps": work}, provider, port=_free_port(), workers=args.workers
+            )
             setup = first_pass(config, seed=seed)
             print(f"[{kind}] first pass: {setup}", flush=True)
             assert setup.active == apps * RESOURCES_PER_APP, setup
             _analyzed(url)
             how = "real executions" if seed == "run" else "seeded: store.begin+succeed, no step run"
+            how += f", engine.workers {args.workers}"
             rate = f"{setup.executions / setup.seconds:.0f} /s"
             rows.append((f"first full reconcile, {files} ({how})", f"{setup.seconds:.1f} s", ""))
             rows.append(("  resources made active per second", rate, ">= 500 /s"))
@@ -842,6 +854,12 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=5000)
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--seed", choices=("store", "run"), default=None)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=16,
+        help="engine.workers of the daemons on the seeded repository (the setting's default: 4)",
+    )
     parser.add_argument("--api-seconds", type=float, default=10.0)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument(
