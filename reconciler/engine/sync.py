@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.desired import DesiredApp, ParsedFile, parse_file
+from reconciler.desired import DesiredApp, ParsedFile
 from reconciler.engine.deleteguard import DeleteGuard
 from reconciler.engine.desiredcache import DesiredCache
+from reconciler.engine.parsing import parse_kept
 from reconciler.engine.recorded import RecordedApps
-from reconciler.errors import SourceError
+from reconciler.errors import SourceError, StoreError
 from reconciler.plan.goldenruns import ParsedRun, RunRequest, index_runs, parse_run
 from reconciler.plan.planner import WORKLOAD_TYPE
 from reconciler.plan.tenancy import (
@@ -33,7 +34,14 @@ from reconciler.plan.tenancy import (
 from reconciler.settings import RepositorySettings
 from reconciler.sources.git import GitMirror
 from reconciler.sources.globs import match_glob
-from reconciler.store import AppDesired, AppRecord, RepositoryRecord, RunAsked, Store
+from reconciler.store import (
+    AppDesired,
+    AppRecord,
+    KeptParse,
+    RepositoryRecord,
+    RunAsked,
+    Store,
+)
 from reconciler.store.declarations import declared_uids
 from reconciler.store.repositories import hold_of
 from reconciler.types import AppName, CommitSha
@@ -136,6 +144,9 @@ class RepositorySync:
             self._runs_changed |= self._runs.pop(path, None) is not None
         contents = self.mirror.read_files(commit, wanted)
         budget = NodeBudget()  # the YAML nodes this pass may build, all files together
+        # Every file read anew (a start): those parsed by the last process are taken as kept.
+        kept = self.store.parsed.read(self.settings.name) if last is None else {}
+        keep: dict[str, KeptParse] = {}
         for path in wanted:
             if path not in contents:
                 files[path] = None
@@ -144,7 +155,14 @@ class RepositorySync:
                 self._runs[path] = parse_run(path, contents[path], budget=budget)
                 self._runs_changed = True
             else:
-                files[path] = parse_file(path, contents[path], budget=budget)
+                parsed, keeping = parse_kept(
+                    path, contents[path], budget=budget, kept=kept.get(path)
+                )
+                files[path] = parsed
+                if keeping is not None:
+                    keep[path] = keeping
+        if last is None:
+            self._keep_parsed(files, keep)
         if last is not None:
             touched = self._desired.update(files)
             if self._pending is not None and self._recorded is not None:
@@ -153,6 +171,24 @@ class RepositorySync:
             self._desired.replace({p: f for p, f in files.items() if f is not None})
             self._pending = None  # every app built anew: compared with what was recorded
         self._commit = commit
+
+    def _keep_parsed(
+        self, files: Mapping[str, ParsedFile | None], keep: Mapping[str, KeptParse]
+    ) -> None:
+        """Keep what a pass reading every file parsed, for the next process: only at a start,
+        so a commit costs no write (the files changed since are parsed at the next start). A
+        file broken, gone or changed no longer has what it was kept as. A write that fails
+        costs the next start a parse of those files, nothing else."""
+        valid = [path for path, parsed in files.items() if isinstance(parsed, list)]
+        try:
+            self.store.parsed.keep(self.settings.name, keep, only=valid)
+        except StoreError as exc:
+            logger.warning(
+                "repository %s: the parsed files were not kept (%s); the next start parses "
+                "them again",
+                self.settings.name,
+                exc,
+            )
 
     def _request_runs(self, commit: CommitSha) -> tuple[tuple[str, ...], list[str]]:
         """Record what the run files ask for (when one changed): the runs now due, and the

@@ -24,6 +24,7 @@ from reconciler.store.database import (
 from reconciler.store.executions import Executions
 from reconciler.store.goldenruns import GoldenPathRuns, RunAsked
 from reconciler.store.lease import Lease, default_holder
+from reconciler.store.parsedfiles import KeptParse, ParsedFiles
 from reconciler.store.readyactions import Offer, ReadyAction, ReadyActions
 from reconciler.store.records import (
     AppDesired,
@@ -62,6 +63,7 @@ class Store:
         self.control = Control(self._db)
         self.ready = ReadyActions(self._db)
         self.replicas = Replicas(self._db)
+        self.parsed = ParsedFiles(self._db)
         self._lock = DaemonLock(self._db.engine)
         self.lease: Lease | None = None
         """The daemon's lease once :meth:`lock` took it (None in CLI commands); with
@@ -143,6 +145,7 @@ __all__ = [
     "ControlEvent",
     "ExecutionRecord",
     "GoldenPathRunRecord",
+    "KeptParse",
     "Lease",
     "Offer",
     "ReadyAction",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -141,6 +142,22 @@ class DeclarationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app: Mapped[str] = mapped_column(String(255), index=True)
     uid: Mapped[str] = mapped_column(String(512), index=True)
+
+
+class ParsedFileRow(Base):
+    """A Score file as the daemon last parsed it (:mod:`reconciler.score.frozen`), so that a
+    restart parses only what changed since (migration 0010). ``key`` names the path, the
+    content and the parser; ``nodes`` is what parsing it built, charged to the pass's budget."""
+
+    __tablename__ = "parsed_files"
+    __table_args__ = (UniqueConstraint("repository", "path", name="uq_parsed_files_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(63))
+    path: Mapped[str] = mapped_column(String(1024))
+    key: Mapped[str] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer)
+    workloads: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ExecutionRow(Base):
