@@ -148,7 +148,9 @@ class GroupCommit:
                     else:
                         answers = together(session, [write.item for write in writes])
                         if len(answers) != len(writes):
-                            raise RuntimeError("a group's writes answered a result each but not")
+                            raise RuntimeError(
+                                f"{len(answers)} results for {len(writes)} writes of one kind"
+                            )
                         results.extend(answers)
                     ordered.extend(writes)
         except Exception as exc:  # handed to the callers, or each write runs again alone
