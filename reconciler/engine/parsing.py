@@ -12,7 +12,7 @@ from __future__ import annotations
 from reconciler.desired import ParsedFile, parse_file
 from reconciler.score import frozen
 from reconciler.store import KeptParse
-from reconciler.yamlfile import NodeBudget, TooLarge
+from reconciler.yamlfile import MAX_NODES, NodeBudget, TooLarge
 
 
 def parse_kept(
@@ -21,7 +21,13 @@ def parse_kept(
     """The file at ``path`` parsed (or thawed from ``kept``), and what to keep of it now
     (None: ``kept`` holds it already, or it is not to be kept: broken, or too large)."""
     key = frozen.key(path, content) if isinstance(content, bytes) else None
-    if key is not None and kept is not None and kept.key == key and budget.nodes <= budget.limit:
+    if (
+        key is not None
+        and kept is not None
+        and kept.key == key
+        and 0 <= kept.nodes <= MAX_NODES  # what a parse can build: any other was not one's
+        and budget.nodes <= budget.limit
+    ):
         try:
             workloads = frozen.thaw(kept.workloads)
         except ValueError:

@@ -30,12 +30,23 @@ _PARSER_SOURCES = ("score", "yamlfile.py", "desired.py", "errors.py", "types.py"
 """What a Score file's workloads are made by (relative to the package)."""
 
 
+def _libyaml() -> str:
+    """The libyaml PyYAML runs on: a C library it may be built against (a distribution's
+    PyYAML links the system's), upgraded apart from PyYAML, and parsing some files otherwise."""
+    try:
+        from yaml import _yaml
+    except ImportError:
+        return "none"
+    return str(_yaml.get_version_string())
+
+
 @cache
 def parser() -> bytes | None:
     """A digest of this parser (None: its source cannot be read, so nothing is kept)."""
     digest = hashlib.sha256()
     digest.update(f"{sys.version}|{marshal.version}|{yaml.__version__}".encode())
     digest.update(str(getattr(yaml, "__with_libyaml__", False)).encode())
+    digest.update(f"|libyaml {_libyaml()}".encode())
     try:
         for name in _PARSER_SOURCES:
             place = _PACKAGE / name
@@ -65,10 +76,17 @@ def _place(location: Location) -> tuple[str, int | None, int | None]:
     return location.file, location.line, location.column
 
 
+_DIGEST = hashlib.sha256().digest_size
+
+
 def freeze(workloads: list[Workload]) -> bytes | None:
-    """The workloads of one file as bytes (None: a value marshal cannot keep)."""
+    """The workloads of one file as bytes (None: a value marshal cannot keep): their digest,
+    then the marshal of them. :func:`thaw` unpacks only bytes the digest still names, since
+    marshal trusts what it reads: a spoiled length in a row (a flipped bit, a bad restore)
+    would have it allocate gigabytes, stalling a start for seconds or failing it with a
+    ``MemoryError`` where memory is limited, at every start."""
     try:
-        return marshal.dumps(
+        body = marshal.dumps(
             [
                 (
                     str(w.name),
@@ -95,14 +113,18 @@ def freeze(workloads: list[Workload]) -> bytes | None:
         )
     except ValueError:
         return None
+    return hashlib.sha256(body).digest() + body
 
 
 def thaw(data: bytes) -> list[Workload]:
     """The workloads :func:`freeze` made ``data`` of; ``ValueError`` if it did not."""
+    body = data[_DIGEST:]
+    if hashlib.sha256(body).digest() != data[:_DIGEST]:
+        raise ValueError("not a frozen parse: its digest does not match its bytes")
     try:
         # The daemon's own database wrote it (whoever can write there can change any desired
         # state already); marshal makes data only, and a code object would not unpack below.
-        frozen: Any = marshal.loads(data)  # noqa: S302
+        frozen: Any = marshal.loads(body)  # noqa: S302
         workloads = []
         for name, file, document, spec, resources, location, warnings in frozen:
             workloads.append(
