@@ -187,7 +187,7 @@ class RepositorySync:
                 "repository %s: the parsed files were not kept (%s); the next start parses "
                 "them again",
                 self.settings.name,
-                exc,
+                str(exc).split("\n", 1)[0][:300],  # not the rows' bytes SQLAlchemy quotes
             )
 
     def _request_runs(self, commit: CommitSha) -> tuple[tuple[str, ...], list[str]]:
