@@ -84,6 +84,11 @@ class Repo:
         fresh.run(now=datetime.now(UTC))
         assert self.state() == before, "a fresh sync decides differently"
 
+    def restart(self, now: datetime | None = None) -> SyncResult:
+        """A new process: a new sync with its own mirror, reading every file anew."""
+        self.sync = self.new_sync()
+        return self.sync.run(now=now or datetime.now(UTC))
+
     def close(self) -> None:
         for mirror in self.mirrors:
             mirror.close()

@@ -74,11 +74,6 @@ def desired_repr(s: RepositorySync) -> str:
     )
 
 
-def restart(repo: Repo) -> SyncResult:
-    repo.sync = repo.new_sync()
-    return repo.sync.run(now=NOW)
-
-
 @pytest.fixture
 def repo(tmp_path: Path, store: Store) -> Iterator[Repo]:
     made = Repo(tmp_path, store, "team-a")
@@ -473,16 +468,16 @@ def test_a_repository_over_the_budget_is_refused_the_same_files_at_every_start(
     first, state0 = refused(repo), repo.state()
     assert first, "the budget is not spent: the attack proves nothing"
     for _ in range(3):
-        restart(repo)
+        repo.restart(NOW)
         assert refused(repo) == first
         assert repo.state() == state0
     # A file before the refused ones grows while down: it costs more, and more are refused.
     commit_files(repo.work, {"a0/score.yaml": score("a0", dbs(3))})
     push(repo.work)
-    restart(repo)
+    repo.restart(NOW)
     grown, state1 = refused(repo), repo.state()
     wipe(store)
-    restart(repo)
+    repo.restart(NOW)
     assert refused(repo) == grown
     assert repo.state() == state1
 
@@ -525,7 +520,7 @@ def test_a_table_that_refuses_the_write_costs_a_parse_and_a_warning_not_the_pass
     push(repo.work)
     refuse_writes(store)
     with caplog.at_level(logging.WARNING, logger="reconciler.engine.sync"):
-        result = restart(repo)
+        result = repo.restart(NOW)
     assert result.error is None
     assert "the parsed files were not kept" in caplog.text
     assert "parsed_files refused" in caplog.text
@@ -535,7 +530,7 @@ def test_a_table_that_refuses_the_write_costs_a_parse_and_a_warning_not_the_pass
     assert repo.state() != before
     assert ("team-a", "a/score.yaml") in rows(store)  # the old row: its key is the old content
     after = repo.state()
-    restart(repo)
+    repo.restart(NOW)
     assert repo.state() == after
 
 
@@ -580,7 +575,7 @@ def test_a_node_count_no_parse_can_have_is_not_charged_it_is_parsed_again(
     first, before = refused(repo), repo.state()
     assert first
     set_row(store, "team-a", "a0/score.yaml", nodes=nodes)
-    restart(repo)
+    repo.restart(NOW)
     assert refused(repo) == first
     assert repo.state() == before
 
@@ -625,7 +620,7 @@ def test_a_spoiled_length_in_a_row_is_parsed_again_never_allocated(
     before = repo.state()
     set_row(store, "team-a", "a/score.yaml", workloads=spoiled)
     started = time.monotonic()
-    restart(repo)
+    repo.restart(NOW)
     assert time.monotonic() - started < 3.0
     assert repo.state() == before
     assert rows(store)[("team-a", "a/score.yaml")] == row  # parsed again, and kept anew

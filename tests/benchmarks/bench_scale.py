@@ -1,7 +1,7 @@
 """Benchmarks of the daemon at scale (ARCHITECTURE §7), printed as a table per database.
 
     .venv/bin/python tests/benchmarks/bench_scale.py [--apps 5000]
-        [--database sqlite|postgresql|both] [--seed store|run] [--workers 16]
+        [--database sqlite|postgresql|both] [--seed store|run] [--workers 32]
         [--api-seconds 10] [--idle-seconds 30] [--smoke]
 
 ``--smoke`` (what CI runs, seconds): every figure below on both databases at toy sizes — 3
@@ -20,7 +20,7 @@ to a temp dir, whose workflows are one `shell` step with `config.command: ["true
    running a step: `store.resources.begin(...)` with the inputs hash the planner computed, then
    `store.resources.succeed(...)` with no outputs and the resource's params as applied params.
    The table says which one was used; with `store` the first-pass figure is not executions/s.
-   The daemon on that repository runs `engine.workers: 16` (`--workers`; the setting's default
+   The daemon on that repository runs `engine.workers: 32` (`--workers`; the setting's default
    is 4): with no-op steps a first pass is bound by how many executions write at once, since
    the writes of executions ending together share one transaction and one statement each.
 1. No-op full reconcile: a second `run_once` over the same repository and database in a fresh
@@ -859,7 +859,7 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=16,
+        default=32,
         help="engine.workers of the daemons on the seeded repository (the setting's default: 4)",
     )
     parser.add_argument("--api-seconds", type=float, default=10.0)

@@ -5,7 +5,6 @@ would."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -54,12 +53,6 @@ def kept(store: Store, repository: str = "team-a") -> dict[str, str]:
         return {path: key for path, key in rows}
 
 
-def restart(repo: Repo) -> None:
-    """A new process: a new sync with its own mirror, reading every file anew."""
-    repo.sync = repo.new_sync()
-    repo.sync.run(now=datetime.now(UTC))
-
-
 def files(count: int) -> dict[str, str | None]:
     return {f"apps/a{i}/score.yaml": score(f"a{i}", dbs(2)) for i in range(count)}
 
@@ -71,7 +64,7 @@ def test_a_restart_parses_no_file_that_did_not_change_and_records_the_same(
     assert sorted(kept(store)) == sorted(files(6))
     before = repo.state()
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert parsed == []
     assert repo.state() == before
 
@@ -85,7 +78,7 @@ def test_a_file_changed_or_added_while_down_is_parsed_and_recorded_and_kept_anew
     commit_files(repo.work, changed, "while down")
     push(repo.work)
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert sorted(parsed) == ["apps/a1/score.yaml", "apps/new/score.yaml"]
     a1 = store.apps.get("a1")
     assert a1 is not None
@@ -104,7 +97,7 @@ def test_a_file_broken_or_removed_while_down_is_no_longer_kept_and_its_error_is_
     commit_files(repo.work, broken, "while down")
     push(repo.work)
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert parsed == ["apps/a0/score.yaml"]
     assert sorted(kept(store)) == ["apps/a1/score.yaml"]
     a0 = store.apps.get("a0")
@@ -125,13 +118,13 @@ def test_a_file_kept_by_another_parser_or_spoiled_is_parsed_again_never_trusted(
             .values(workloads=b"not marshal at all")
         )
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert parsed == ["apps/a0/score.yaml"]
     assert repo.state() == before
     # An upgrade of the parser (its source changed): every file is parsed again.
     monkeypatch.setattr(frozen, "parser", lambda: b"another parser")
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert sorted(parsed) == sorted(files(3))
     assert repo.state() == before
 
@@ -145,7 +138,7 @@ def test_a_file_kept_under_another_path_is_parsed_again(
     commit_files(repo.work, {"apps/a1/score.yaml": None, "moved/score.yaml": text}, "move")
     push(repo.work)
     parsed.clear()
-    restart(repo)
+    repo.restart()
     assert parsed == ["moved/score.yaml"]
     a1 = store.apps.get("a1")
     assert a1 is not None
@@ -187,8 +180,8 @@ def test_repositories_keep_their_files_apart(tmp_path: Path, store: Store) -> No
         b.commit({"apps/x/score.yaml": score("xb")})
         assert list(kept(store, "team-a")) == list(kept(store, "team-b")) == ["apps/x/score.yaml"]
         assert kept(store, "team-a") != kept(store, "team-b")
-        restart(a)
-        restart(b)
+        a.restart()
+        b.restart()
         assert {r.name for r in store.apps.all()} == {"xa", "xb"}
     finally:
         a.close()
