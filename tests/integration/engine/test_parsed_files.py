@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from reconciler import desired
 from reconciler.desired import ParsedFile
 from reconciler.engine import parsing
 from reconciler.score import frozen
@@ -33,11 +34,13 @@ def repo(tmp_path: Path, store: Store) -> Iterator[Repo]:
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths parse_file is asked to parse, in order."""
     calls: list[str] = []
-    real = parsing.parse_file
+    real = desired.parse_file
 
-    def spied(path: str, content: bytes | TooLarge, **kw: object) -> ParsedFile:
+    def spied(
+        path: str, content: bytes | TooLarge, *, budget: NodeBudget | None = None
+    ) -> ParsedFile:
         calls.append(path)
-        return real(path, content, **kw)  # type: ignore[arg-type]
+        return real(path, content, budget=budget)
 
     monkeypatch.setattr(parsing, "parse_file", spied)
     return calls
